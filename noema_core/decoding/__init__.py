@@ -1,0 +1,1 @@
+"""Block-diffusion decoding: settings, events, pure policies and the KV-cached sampler."""

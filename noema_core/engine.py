@@ -1,0 +1,98 @@
+"""The engine's public face: load a model once, then stream decoding events for chat turns.
+
+UIs (the Textual app, `noema ask`, `noema bench`, `noema eval`) talk to the engine only
+through this module: settings in, a stream of `DecodingEvent`s out. The engine keeps the
+KV cache of the last prompt so a follow-up chat turn reuses every block it shares.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from noema_core.decoding.events import DecodingEvent, GenerationFinished, GenerationResult
+from noema_core.decoding.settings import DecodingSettings
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
+ProgressCallback = Callable[[str, float | None], None]  # (what is happening, fraction done or None)
+
+DEFAULT_MODEL = "noema-tiny"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a UI shows about the loaded model."""
+
+    name: str
+    device: str
+    dtype: str
+    quant: str
+    parameters: int
+    resident_bytes: int
+    random_weights: bool = False
+    max_context: int = 0
+
+
+class Engine:
+    """A loaded model + tokenizer + sampler. Not thread-safe: one generation at a time."""
+
+    def __init__(self, model, tokenizer, info: ModelInfo) -> None:
+        from noema_core.decoding.sampler import Sampler
+
+        self.model = model
+        self.tokenizer = tokenizer
+        self.info = info
+        self.sampler = Sampler(model, mask_id=tokenizer.mask_id, eos_ids=tokenizer.stop_ids)
+
+    @classmethod
+    def load(
+        cls,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        quant: str = "none",
+        progress: ProgressCallback | None = None,
+    ) -> Engine:
+        """Load `model` (bundled name, local directory or hub id). Raises `ModelLoadError`s."""
+        from noema_core.loading import load_model
+
+        loaded = load_model(model, device=device, dtype=dtype, quant=quant, progress=progress)
+        return cls(loaded.model, loaded.tokenizer, loaded.info)
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        settings: DecodingSettings,
+        cancel: threading.Event | None = None,
+        *,
+        use_cache: bool = True,
+    ) -> Iterator[DecodingEvent]:
+        """Decode a reply to `messages`, yielding events; the last is `GenerationFinished`.
+
+        Setting `cancel` stops between forwards; the final event then carries the partial
+        result with `cancelled=True`. Raises `PromptTooLongError` before any forward when the
+        prompt plus `settings.gen_length` exceeds the context.
+        """
+        prompt_ids = self.tokenizer.encode_chat(messages)
+        yield from self.sampler.generate(
+            prompt_ids,
+            settings,
+            cancel=cancel,
+            use_cache=use_cache,
+            detokenize=self.tokenizer.decode_piece,
+            decode=self.tokenizer.decode,
+        )
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        settings: DecodingSettings,
+        cancel: threading.Event | None = None,
+    ) -> GenerationResult:
+        """`stream` without the intermediate events: the final result only."""
+        for event in self.stream(messages, settings, cancel):
+            if isinstance(event, GenerationFinished):
+                return event.result
+        raise RuntimeError("sampler ended without a GenerationFinished event")  # a bug, not input

@@ -1,0 +1,21 @@
+"""`noema`: the command-line entry point. Subcommands live in `noema_tui.commands`."""
+
+from __future__ import annotations
+
+import typer
+
+from noema_tui.commands import bench
+
+app = typer.Typer(
+    name="noema",
+    help="Run and talk to masked-diffusion language models from a terminal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command("bench")(bench.bench)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
