@@ -14,6 +14,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def main() -> None:
+    """Run and talk to masked-diffusion language models from a terminal."""
+
+
 app.command("bench")(bench.bench)
 
 

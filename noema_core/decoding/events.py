@@ -30,8 +30,8 @@ class BlockUpdated:
     forward: int  # 1-based forward counter within this block
     token_ids: tuple[int, ...]  # the whole block, mask id where masked
     states: tuple[TokenState, ...]
-    confidences: tuple[float, ...]  # probability of the token now in each slot (0 for masked/prompt)
-    pieces: tuple[str, ...] = ()  # decoded text of each slot ("" for masked), when a tokenizer is known
+    confidences: tuple[float, ...]  # probability of the token in each slot (0: masked/prompt)
+    pieces: tuple[str, ...] = ()  # each slot's text ("" if masked), when a tokenizer is known
     edits: int = 0  # slots edited by this forward
 
     @property
@@ -58,6 +58,7 @@ class GenerationStats:
     seconds: float
     edits: int = 0
     blocks: int = 0
+    prefill_seconds: float = 0.0  # part of `seconds` spent filling the prompt's KV cache
 
     @property
     def tokens_per_forward(self) -> float:

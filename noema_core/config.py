@@ -1,0 +1,130 @@
+"""The model configuration: the fields of a LLaDA2-MoE `config.json`, and named shapes.
+
+Everything the model builds comes from here; nothing about Noema-1 is hard-coded in the model.
+Unknown keys in a checkpoint's config.json are ignored (they describe training, not shape).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from noema_core.errors import ConfigError
+
+SUPPORTED_MODEL_TYPES = ("llada2_moe", "noema")
+
+
+@dataclass
+class NoemaConfig:
+    vocab_size: int = 157184
+    hidden_size: int = 2048
+    num_hidden_layers: int = 20
+    first_k_dense_replace: int = 1  # layers with index < k use the dense MLP
+    intermediate_size: int = 5120  # dense MLP width
+    num_attention_heads: int = 16
+    num_key_value_heads: int = 4
+    head_dim: int = 128
+    partial_rotary_factor: float = 0.5
+    rope_theta: float = 600000.0
+    rms_norm_eps: float = 1e-6
+    use_qk_norm: bool = True
+    use_qkv_bias: bool = False
+    use_bias: bool = False
+    num_experts: int = 32
+    num_experts_per_tok: int = 4
+    n_group: int = 8
+    topk_group: int = 4
+    num_shared_experts: int = 1
+    moe_intermediate_size: int = 512
+    routed_scaling_factor: float = 2.5
+    tie_word_embeddings: bool = False
+    max_position_embeddings: int = 16384
+    pad_token_id: int | None = 156892
+    model_type: str = "llada2_moe"
+    architectures: list[str] = field(default_factory=lambda: ["LLaDA2MoeModelLM"])
+    torch_dtype: str = "bfloat16"
+
+    def __post_init__(self) -> None:
+        if self.head_dim is None:  # some configs derive it
+            self.head_dim = self.hidden_size // self.num_attention_heads
+        problems = []
+        if self.num_attention_heads % self.num_key_value_heads:
+            problems.append("num_attention_heads must be a multiple of num_key_value_heads")
+        if self.num_experts % self.n_group:
+            problems.append("num_experts must be a multiple of n_group")
+        if not 0 < self.topk_group <= self.n_group:
+            problems.append("topk_group must be in [1, n_group]")
+        if self.num_experts_per_tok > (self.num_experts // self.n_group) * self.topk_group:
+            problems.append("num_experts_per_tok exceeds the experts in the kept groups")
+        if self.rotary_dim % 2:
+            problems.append("partial_rotary_factor * head_dim must be even")
+        if problems:
+            raise ConfigError(f"config.json is inconsistent: {'; '.join(problems)}")
+
+    @property
+    def rotary_dim(self) -> int:
+        return int(self.head_dim * self.partial_rotary_factor)
+
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0 and self.first_k_dense_replace < self.num_hidden_layers
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> NoemaConfig:
+        model_type = raw.get("model_type", "llada2_moe")
+        if model_type not in SUPPORTED_MODEL_TYPES:
+            raise ConfigError(
+                f"config.json has model_type={model_type!r}: Noema loads only "
+                f"{' or '.join(SUPPORTED_MODEL_TYPES)} checkpoints"
+            )
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> NoemaConfig:
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{path} is missing: a checkpoint directory needs config.json") from None
+        except (OSError, json.JSONDecodeError) as err:
+            raise ConfigError(
+                f"{path} is not valid JSON ({err}): re-download the checkpoint") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path} is not a JSON object: re-download the checkpoint")
+        return cls.from_dict(raw)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def noema_1_shape() -> NoemaConfig:
+    """Noema-1's published architecture (spec section 1); unknown values use LLaDA2-mini's."""
+    return NoemaConfig()
+
+
+def tiny_random_shape(vocab_size: int = 512) -> NoemaConfig:
+    """A few-hundred-kilobyte model with every architectural feature, for tests and `bench`."""
+    return NoemaConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        num_hidden_layers=3,
+        first_k_dense_replace=1,
+        intermediate_size=128,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        num_experts=8,
+        num_experts_per_tok=2,
+        n_group=4,
+        topk_group=2,
+        moe_intermediate_size=32,
+        max_position_embeddings=4096,
+        pad_token_id=None,
+    )

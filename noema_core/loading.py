@@ -1,0 +1,261 @@
+"""One entry point from a model reference to a ready model and tokenizer.
+
+A reference is a bundled model name (`noema-tiny`), a random-weight shape (`noema-1-shape`,
+`tiny-random`), a local checkpoint directory, or a hub id (`org/name`). Weights load only from
+safetensors; no code from a checkpoint ever runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from noema_core import quantize
+from noema_core.config import NoemaConfig, noema_1_shape, tiny_random_shape
+from noema_core.engine import ModelInfo, ProgressCallback
+from noema_core.errors import CheckpointError, DeviceError, ModelNotFoundError
+from noema_core.model import NoemaModel, init_weights
+from noema_core.tokenizer import NoemaTokenizer
+
+BUNDLED_DIR = Path(__file__).parent / "models"
+RANDOM_SHAPES = {"noema-1-shape": noema_1_shape, "tiny-random": tiny_random_shape}
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+          "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16,
+          "float64": torch.float64}
+# The special ids Noema-1's tokenizer uses (spec section 6); random shapes have no tokenizer.
+NOEMA1_MASK_ID, NOEMA1_EOS_ID = 156895, 156892
+
+
+@dataclass
+class LoadedModel:
+    model: NoemaModel
+    tokenizer: NoemaTokenizer | None
+    info: ModelInfo
+
+
+def bundled_models() -> list[str]:
+    if not BUNDLED_DIR.is_dir():
+        return []
+    return sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / "config.json").is_file())
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise DeviceError(f"device {device!r} is not recognised: use auto, cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("no CUDA GPU is available here: use --device cpu (or auto)")
+    if dev.type not in ("cpu", "cuda"):
+        raise DeviceError(f"device {device!r} is not supported: use auto, cpu or cuda")
+    return dev
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        # bf16 on GPUs (the checkpoint's dtype); fp32 on CPUs, where bf16 matmuls are often slower.
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if dtype not in DTYPES:
+        raise DeviceError(f"dtype {dtype!r} is not supported: use auto, float32, bfloat16 or "
+                          f"float16")
+    return DTYPES[dtype]
+
+
+def resolve_checkpoint_dir(ref: str, progress: ProgressCallback | None = None) -> Path:
+    """Find the directory for a bundled name, a local path, or download a hub id."""
+    if (BUNDLED_DIR / ref / "config.json").is_file():
+        return BUNDLED_DIR / ref
+    path = Path(ref).expanduser()
+    looks_like_path = ref.startswith((".", "/", "~")) or os.sep in ref and path.exists()
+    if path.is_dir():
+        return path
+    if looks_like_path or path.exists():
+        raise ModelNotFoundError(f"checkpoint directory {ref} does not exist: pass a directory "
+                                 f"holding config.json and *.safetensors")
+    if ref.count("/") == 1 and not ref.startswith("/"):
+        return _download(ref, progress)
+    names = ", ".join(bundled_models() + list(RANDOM_SHAPES)) or "none"
+    raise ModelNotFoundError(f"model {ref!r} is not a bundled model ({names}), a directory or a "
+                             f"hub id (org/name): check the name")
+
+
+def _download(repo_id: str, progress: ProgressCallback | None) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    if progress:
+        progress(f"downloading {repo_id}", None)
+    try:
+        # Only configs, tokenizer files and safetensors: never *.py (remote code) or pickles.
+        local = snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.txt",
+                                                           "*.model"])
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as err:
+        kind = type(err).__name__
+        raise ModelNotFoundError(f"could not download {repo_id} ({kind}): on a machine without "
+                                 f"hub access, download it elsewhere and pass the local "
+                                 f"directory with --model /path/to/{repo_id.split('/')[-1]}") \
+            from None
+    return Path(local)
+
+
+def weight_files(directory: Path) -> list[Path]:
+    index = directory / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise CheckpointError(f"{index} is not a valid safetensors index: re-download the "
+                                  f"checkpoint") from None
+        files = [directory / name for name in sorted(set(weight_map.values()))]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise CheckpointError(f"weight shard(s) {', '.join(missing)} listed in {index.name} "
+                                  f"are missing from {directory}: re-download the checkpoint")
+        return files
+    files = sorted(directory.glob("*.safetensors"))
+    if not files:
+        pickles = [p.name for ext in ("bin", "pt", "pth") for p in directory.glob(f"*.{ext}")]
+        hint = (f" (found {', '.join(pickles)}: Noema never loads pickle weights; convert them "
+                f"to safetensors)") if pickles else ""
+        raise CheckpointError(f"no *.safetensors weights in {directory}{hint}")
+    return files
+
+
+def read_state_dict(files: list[Path], progress: ProgressCallback | None = None) -> dict:
+    from safetensors import SafetensorError, safe_open
+
+    state: dict[str, torch.Tensor] = {}
+    for n, file in enumerate(files, 1):
+        if progress:
+            progress(f"reading {file.name}", (n - 1) / len(files))
+        try:
+            with safe_open(str(file), framework="pt", device="cpu") as f:
+                for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                    state[key] = f.get_tensor(key)
+        except (SafetensorError, OSError, RuntimeError, ValueError) as err:
+            raise CheckpointError(f"{file.name} is corrupt or truncated ({err}): re-download "
+                                  f"the checkpoint") from None
+    if progress:
+        progress("weights read", 1.0)
+    return state
+
+
+def _check_keys(model: NoemaModel, state: dict) -> None:
+    expected = model.state_dict()
+    if model.config.tie_word_embeddings:
+        expected.pop("lm_head.weight", None)
+        state.pop("lm_head.weight", None)
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        def show(keys: list[str]) -> str:
+            return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+        parts = ([f"missing {show(missing)}"] if missing else []) + (
+            [f"unexpected {show(unexpected)}"] if unexpected else [])
+        raise CheckpointError(f"weights do not match config.json: {'; '.join(parts)}")
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(f"weights do not match config.json: {key} has shape "
+                                  f"{tuple(state[key].shape)}, the config implies "
+                                  f"{tuple(tensor.shape)}")
+
+
+def build_model(config: NoemaConfig, dtype: torch.dtype, device: torch.device,
+                state: dict | None = None, seed: int = 0) -> NoemaModel:
+    """Construct on the meta device, then assign loaded weights or initialise random ones."""
+    with torch.device("meta"):
+        model = NoemaModel(config)
+    if state is not None:
+        _check_keys(model, state)
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+        model.load_state_dict(state, strict=not config.tie_word_embeddings, assign=True)
+        if config.tie_word_embeddings:
+            model.lm_head.weight = model.model.word_embeddings.weight
+    else:
+        model = model.to(dtype).to_empty(device="cpu")
+        if config.tie_word_embeddings:
+            model.lm_head.weight = model.model.word_embeddings.weight
+        init_weights(model, seed=seed)
+    return model.eval().requires_grad_(False)
+
+
+def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: str = "none",
+               progress: ProgressCallback | None = None) -> LoadedModel:
+    """Load `ref` ready for decoding. Raises a `ModelLoadError` subclass with a one-line fix."""
+    if quant not in quantize.QUANT_CHOICES:
+        raise DeviceError(f"--quant {quant} is unknown: choose none, int8, nf4 or auto")
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, dev)
+    if ref in RANDOM_SHAPES:
+        config, tokenizer, state, random_weights = RANDOM_SHAPES[ref](), None, None, True
+    else:
+        directory = resolve_checkpoint_dir(ref, progress)
+        if progress:
+            progress(f"loading {ref} on {dev}", 0.0)
+        config = NoemaConfig.from_file(directory / "config.json")
+        tokenizer = NoemaTokenizer.from_dir(directory)
+        if tokenizer.vocab_size > config.vocab_size:
+            raise CheckpointError(f"the tokenizer has {tokenizer.vocab_size} tokens but "
+                                  f"config.json vocab_size is {config.vocab_size}: the files "
+                                  f"come from different checkpoints")
+        state, random_weights = read_state_dict(weight_files(directory), progress), False
+    model = build_model(config, torch_dtype, dev, state)
+    del state
+    n_params = model.num_parameters()
+    quant = quantize.resolve_auto(quant, dev, n_params * 2)
+    if quant != "none":
+        if progress:
+            progress(f"quantizing to {quant}", None)
+        quantize.quantize_linears(model, quant, dev, torch_dtype)
+    model.to(dev)
+    info = ModelInfo(name=ref, device=str(dev), dtype=str(torch_dtype).removeprefix("torch."),
+                     quant=quant, parameters=n_params,
+                     resident_bytes=quantize.resident_bytes(model),
+                     random_weights=random_weights,
+                     max_context=config.max_position_embeddings)
+    if progress:
+        progress("ready", 1.0)
+    return LoadedModel(model, tokenizer, info)
+
+
+def save_checkpoint(model: NoemaModel, directory: str | Path, *,
+                    max_shard_bytes: int | None = None, dtype: torch.dtype | None = None) -> None:
+    """Write config.json and (optionally sharded) safetensors in the HF layout."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = model.config
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+             .detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if config.tie_word_embeddings:
+        state.pop("lm_head.weight", None)
+    config.torch_dtype = str(dtype or next(iter(state.values())).dtype).removeprefix("torch.")
+    config.save(directory / "config.json")
+    meta = {"format": "pt"}
+    if max_shard_bytes is None:
+        save_file(state, str(directory / "model.safetensors"), metadata=meta)
+        return
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for key, tensor in state.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > max_shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][key] = tensor
+        size += nbytes
+    weight_map = {}
+    for i, shard in enumerate(shards, 1):
+        name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+        save_file(shard, str(directory / name), metadata=meta)
+        weight_map.update(dict.fromkeys(shard, name))
+    total = sum(t.numel() * t.element_size() for t in state.values())
+    (directory / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")

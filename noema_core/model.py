@@ -1,0 +1,277 @@
+"""The LLaDA2-MoE transformer (Noema-1's architecture), in one file, driven by `NoemaConfig`.
+
+Shape letters: B batch, T tokens in this forward, S tokens attended (cached prefix + T),
+H hidden size, Q query heads, K key/value heads, D head dim, E experts, A active experts per
+token, N = B*T flattened tokens, V vocabulary.
+
+The model maps tokens at absolute positions to logits and, when given a `KVCache`, writes the
+K/V of its input at the cache's end as scratch. It never decides what is permanent: the
+sampler commits a block (advances the cache) once that block's tokens are final.
+Module names follow the checkpoint's weight names, so loading is a lookup.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from noema_core.config import NoemaConfig
+
+
+class KVCache:
+    """Preallocated K/V for every layer. Positions [0, length) hold committed, final blocks."""
+
+    def __init__(self, config: NoemaConfig, capacity: int, *, batch: int = 1,
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> None:
+        shape = (config.num_hidden_layers, batch, config.num_key_value_heads, capacity,
+                 config.head_dim)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)
+        self.tokens: list[int] = []  # the committed token ids, to reuse blocks across turns
+
+    @property
+    def length(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def capacity(self) -> int:
+        return self.k.shape[3]
+
+    def commit(self, token_ids: list[int]) -> None:
+        """Declare the scratch K/V just written for `token_ids` (at the cache end) final."""
+        if self.length + len(token_ids) > self.capacity:
+            raise ValueError("KV cache overflow: commit beyond capacity")
+        self.tokens.extend(token_ids)
+
+    def truncate(self, length: int) -> None:
+        del self.tokens[length:]
+
+    def nbytes(self) -> int:
+        return self.k.nbytes + self.v.nbytes
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        # Normalise in fp32 whatever the model dtype: bf16 variance loses too much precision.
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (x32 * self.weight.float()).to(x.dtype)
+
+
+def rope_angles(positions: Tensor, rotary_dim: int, theta: float) -> tuple[Tensor, Tensor]:
+    """cos/sin [T, rotary_dim] for absolute positions, in fp32 (rotate-half layout)."""
+    inv_freq = 1.0 / theta ** (
+        torch.arange(0, rotary_dim, 2, device=positions.device, dtype=torch.float32) / rotary_dim
+    )
+    freqs = positions.float()[:, None] * inv_freq[None, :]  # [T, rotary_dim/2]
+    angles = torch.cat([freqs, freqs], dim=-1)  # [T, rotary_dim]
+    return angles.cos(), angles.sin()
+
+
+def apply_partial_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate the first rotary_dim dims of each head of x [B, heads, T, D]; pass the rest."""
+    r = cos.shape[-1]
+    rot, rest = x[..., :r].float(), x[..., r:]
+    half = r // 2
+    rotated_half = torch.cat([-rot[..., half:], rot[..., :half]], dim=-1)
+    rot = rot * cos + rotated_half * sin
+    return torch.cat([rot.to(x.dtype), rest], dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, config: NoemaConfig) -> None:
+        super().__init__()
+        self.n_q, self.n_kv, self.d = (config.num_attention_heads, config.num_key_value_heads,
+                                       config.head_dim)
+        self.query_key_value = nn.Linear(config.hidden_size, (self.n_q + 2 * self.n_kv) * self.d,
+                                         bias=config.use_qkv_bias)
+        self.dense = nn.Linear(self.n_q * self.d, config.hidden_size, bias=config.use_bias)
+        self.use_qk_norm = config.use_qk_norm
+        if config.use_qk_norm:
+            self.query_layernorm = RMSNorm(self.d, config.rms_norm_eps)
+            self.key_layernorm = RMSNorm(self.d, config.rms_norm_eps)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | None,
+                cache: tuple[Tensor, Tensor, int] | None) -> Tensor:
+        B, T, _ = x.shape
+        qkv = self.query_key_value(x).view(B, T, self.n_q + 2 * self.n_kv, self.d)
+        q, k, v = qkv.split([self.n_q, self.n_kv, self.n_kv], dim=2)  # rows: Q heads, K, V
+        if self.use_qk_norm:
+            q, k = self.query_layernorm(q), self.key_layernorm(k)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [B, heads, T, D]
+        q, k = apply_partial_rope(q, cos, sin), apply_partial_rope(k, cos, sin)
+        if cache is not None:
+            # Write this forward's K/V as scratch at the cache end; attend to prefix + self.
+            k_cache, v_cache, start = cache
+            k_cache[:, :, start:start + T] = k
+            v_cache[:, :, start:start + T] = v
+            k, v = k_cache[:, :, :start + T], v_cache[:, :, :start + T]  # [B, K, S, D]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+        return self.dense(out.transpose(1, 2).reshape(B, T, self.n_q * self.d))
+
+
+class MLP(nn.Module):
+    """down(silu(gate(x)) * up(x)): the dense MLP, each routed expert and the shared expert."""
+
+    def __init__(self, hidden: int, width: int) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden, width, bias=False)
+        self.up_proj = nn.Linear(hidden, width, bias=False)
+        self.down_proj = nn.Linear(width, hidden, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Router(nn.Module):
+    """Sigmoid, group-limited top-k routing. A raw parameter (not nn.Linear), as checkpointed,
+    which also keeps it out of reach of quantization."""
+
+    def __init__(self, config: NoemaConfig) -> None:
+        super().__init__()
+        self.top_k, self.n_group, self.topk_group = (config.num_experts_per_tok, config.n_group,
+                                                     config.topk_group)
+        self.scaling = config.routed_scaling_factor
+        self.weight = nn.Parameter(torch.empty(config.num_experts, config.hidden_size))
+        self.register_buffer("expert_bias", torch.zeros(config.num_experts), persistent=True)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x [N, H] -> chosen experts [N, A] and their weights [N, A] (fp32)."""
+        scores = torch.sigmoid(x.float() @ self.weight.float().t())  # [N, E]
+        biased = scores + self.expert_bias.float()  # the bias steers selection only
+        N, E = biased.shape
+        grouped = biased.view(N, self.n_group, E // self.n_group)
+        group_score = grouped.topk(2, dim=-1).values.sum(-1)  # [N, groups]
+        kept = group_score.topk(self.topk_group, dim=-1).indices
+        group_mask = torch.zeros_like(group_score, dtype=torch.bool).scatter_(1, kept, True)
+        expert_mask = group_mask.repeat_interleave(E // self.n_group, dim=1)  # [N, E]
+        chosen = biased.masked_fill(~expert_mask, float("-inf")).topk(self.top_k, dim=-1).indices
+        weights = scores.gather(1, chosen)
+        weights = weights / weights.sum(-1, keepdim=True) * self.scaling
+        return chosen, weights
+
+
+class MoE(nn.Module):
+    def __init__(self, config: NoemaConfig) -> None:
+        super().__init__()
+        self.gate = Router(config)
+        # Separate nn.Linear experts, as checkpointed, so bitsandbytes can quantize each one.
+        self.experts = nn.ModuleList(MLP(config.hidden_size, config.moe_intermediate_size)
+                                     for _ in range(config.num_experts))
+        self.shared_experts = (
+            MLP(config.hidden_size, config.moe_intermediate_size * config.num_shared_experts)
+            if config.num_shared_experts else None
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        B, T, H = x.shape
+        flat = x.reshape(-1, H)  # [N, H]
+        chosen, weights = self.gate(flat)  # [N, A] each
+        out = torch.zeros_like(flat)
+        for e in chosen.unique().tolist():
+            token, slot = (chosen == e).nonzero(as_tuple=True)
+            y = self.experts[e](flat[token]) * weights[token, slot, None].to(flat.dtype)
+            out.index_add_(0, token, y)
+        if self.shared_experts is not None:
+            out = out + self.shared_experts(flat)
+        return out.view(B, T, H)
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config: NoemaConfig, index: int) -> None:
+        super().__init__()
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.attention = Attention(config)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        dense = index < config.first_k_dense_replace or config.num_experts == 0
+        self.mlp = MLP(config.hidden_size, config.intermediate_size) if dense else MoE(config)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | None,
+                cache: tuple[Tensor, Tensor, int] | None) -> Tensor:
+        h = x + self.attention(self.input_layernorm(x), cos, sin, mask, cache)
+        return h + self.mlp(self.post_attention_layernorm(h))
+
+
+class Backbone(nn.Module):
+    """The `model.` prefix of the checkpoint: embeddings, layers, final norm."""
+
+    def __init__(self, config: NoemaConfig) -> None:
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(config, i)
+                                    for i in range(config.num_hidden_layers))
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+
+
+class NoemaModel(nn.Module):
+    def __init__(self, config: NoemaConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.model = Backbone(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.model.word_embeddings.weight
+
+    def forward(self, input_ids: Tensor, *, start: int = 0, mask: Tensor | None = None,
+                cache: KVCache | None = None, logits_slice: slice | None = None) -> Tensor | None:
+        """input_ids [B, T] at absolute positions start..start+T-1 -> logits [B, T', V].
+
+        With a cache, `start` must equal `cache.length`: K/V of the input are written there as
+        scratch and attention covers the cached prefix plus the input. `mask` (bool, True = may
+        attend) is [B|1, 1, T, S]; None means full attention over everything visible.
+        `logits_slice` picks the positions (of the input) to project; slice(0, 0) skips the head.
+        """
+        B, T = input_ids.shape
+        if cache is not None and start != cache.length:
+            raise ValueError(f"forward at {start} but the cache holds {cache.length} tokens")
+        positions = torch.arange(start, start + T, device=input_ids.device)
+        cos, sin = rope_angles(positions, self.config.rotary_dim, self.config.rope_theta)
+        x = self.model.word_embeddings(input_ids)
+        for i, layer in enumerate(self.model.layers):
+            layer_cache = (cache.k[i], cache.v[i], start) if cache is not None else None
+            x = layer(x, cos, sin, mask, layer_cache)
+        if logits_slice is not None:
+            x = x[:, logits_slice]
+            if x.shape[1] == 0:
+                return None
+        return self.lm_head(self.model.norm(x))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in {id(p): p for p in self.parameters()}.values())
+
+
+def block_causal_mask(length: int, block_length: int, *, start: int = 0,
+                      query_start: int | None = None,
+                      device: torch.device | str = "cpu") -> Tensor:
+    """Bool mask [1, 1, Tq, S]: query i may attend key j iff block(j) <= block(i).
+
+    Keys cover absolute positions [start, length); queries cover [query_start, length)
+    (default: the same as keys). Blocks are counted from absolute position 0.
+    """
+    query_start = start if query_start is None else query_start
+    q_block = torch.arange(query_start, length, device=device) // block_length
+    k_block = torch.arange(start, length, device=device) // block_length
+    return (k_block[None, :] <= q_block[:, None])[None, None]
+
+
+def init_weights(model: NoemaModel, std: float = 0.02, seed: int | None = 0) -> None:
+    """Small normal init (for random-weight benchmarks, tests and training from scratch)."""
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    for name, p in model.named_parameters():
+        if name.endswith("layernorm.weight") or name.endswith("norm.weight"):
+            nn.init.ones_(p)
+        elif p.dim() >= 2:
+            with torch.no_grad():
+                fan_scale = std / math.sqrt(2 * model.config.num_hidden_layers) \
+                    if name.endswith(("dense.weight", "down_proj.weight")) else std
+                p.copy_(torch.randn(p.shape, generator=gen) * fan_scale)
+        else:
+            nn.init.zeros_(p)

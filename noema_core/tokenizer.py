@@ -1,0 +1,86 @@
+"""The checkpoint's tokenizer: a fast HF tokenizer plus the special ids decoding needs.
+
+Special ids are resolved by name, never assumed, so Noema-1 and the bundled models share one
+code path. The chat template comes from tokenizer_config.json (rendered by transformers'
+sandboxed Jinja environment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from noema_core.chat_template import EOS_TOKEN, MASK_TOKEN, ROLE_END_TOKEN
+from noema_core.errors import TokenizerError
+
+
+class NoemaTokenizer:
+    def __init__(self, hf_tokenizer) -> None:
+        self.hf = hf_tokenizer
+        self.mask_id = self._require(MASK_TOKEN)
+        self.eos_id = self._require(EOS_TOKEN)
+        self.role_end_id = self._require(ROLE_END_TOKEN)
+        if len({self.mask_id, self.eos_id, self.role_end_id}) < 3:
+            raise TokenizerError(
+                f"tokenizer maps {MASK_TOKEN}, {EOS_TOKEN} and {ROLE_END_TOKEN} to overlapping "
+                f"ids: the tokenizer files do not belong to a Noema/LLaDA2 checkpoint"
+            )
+        if not getattr(hf_tokenizer, "chat_template", None):
+            raise TokenizerError("tokenizer_config.json has no chat_template: use the "
+                                 "checkpoint's original tokenizer files")
+        self._pieces: dict[int, str] = {}
+
+    @classmethod
+    def from_dir(cls, path: str | Path) -> NoemaTokenizer:
+        path = Path(path)
+        if not (path / "tokenizer.json").is_file():
+            raise TokenizerError(f"{path / 'tokenizer.json'} is missing: a checkpoint directory "
+                                 f"needs its tokenizer files")
+        from transformers import PreTrainedTokenizerFast
+
+        try:
+            hf = PreTrainedTokenizerFast.from_pretrained(str(path), local_files_only=True)
+        except Exception as err:  # transformers raises many types for bad files
+            raise TokenizerError(f"tokenizer files in {path} could not be read ({err}): "
+                                 f"re-download the checkpoint") from None
+        return cls(hf)
+
+    def _require(self, token: str) -> int:
+        token_id = self.hf.convert_tokens_to_ids(token)
+        if token_id is None or token_id == self.hf.unk_token_id or not isinstance(token_id, int):
+            raise TokenizerError(f"the tokenizer has no {token} token: use the checkpoint's own "
+                                 f"tokenizer files")
+        return token_id
+
+    @property
+    def stop_ids(self) -> frozenset[int]:
+        """Ids that end a reply: EOS, and the role end that closes an assistant turn."""
+        return frozenset({self.eos_id, self.role_end_id})
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.hf)
+
+    def encode(self, text: str) -> list[int]:
+        return self.hf.encode(text, add_special_tokens=False)
+
+    def encode_chat(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        text = self.render_chat(messages)
+        return self.encode(text)
+
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        return self.hf.apply_chat_template(list(messages), tokenize=False,
+                                           add_generation_prompt=True)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        keep = [i for i in ids if i not in self.stop_ids and i != self.mask_id]
+        return self.hf.decode(keep, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def decode_piece(self, token_id: int) -> str:
+        """The text of one token on its own, for drawing a slot of the live block."""
+        piece = self._pieces.get(token_id)
+        if piece is None:
+            piece = self.hf.decode([token_id], skip_special_tokens=False,
+                                   clean_up_tokenization_spaces=False)
+            self._pieces[token_id] = piece
+        return piece

@@ -1,0 +1,105 @@
+"""`noema bench`: headless speed and memory figures for a model, in every decoding mode."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+
+class ModeChoice(str, Enum):
+    q = "q"
+    s = "s"
+    ar = "ar"
+
+
+class QuantChoice(str, Enum):
+    none = "none"
+    int8 = "int8"
+    nf4 = "nf4"
+    auto = "auto"
+
+
+def default_bench_model() -> str:
+    """The product's default model when it is bundled, else a small random one."""
+    from noema_core.engine import DEFAULT_MODEL
+    from noema_core.loading import bundled_models
+
+    return DEFAULT_MODEL if DEFAULT_MODEL in bundled_models() else "tiny-random"
+
+
+def bench(
+    model: Annotated[str | None, typer.Option(
+        help="Bundled name, checkpoint directory, hub id, or noema-1-shape (random weights). "
+             "Default: the bundled default model.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    quant: Annotated[QuantChoice, typer.Option(help="Weight quantization.")] = QuantChoice.none,
+    mode: Annotated[list[ModeChoice] | None, typer.Option(
+        help="Decoding mode (repeatable). Default: q, s and ar.")] = None,
+    prompt_length: Annotated[int, typer.Option(min=1, max=16384,
+                                               help="Prompt tokens (random ids).")] = 256,
+    gen_length: Annotated[int, typer.Option(min=1, max=4096, help="New tokens.")] = 512,
+    no_cache_compare: Annotated[bool, typer.Option(
+        "--no-cache-compare", help="Only run with the KV cache (skip the uncached run).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Measure tokens/s, tokens per forward, ms per forward and memory.
+
+    Exit codes: 0 ok, 1 runtime error, 2 usage, 3 model or device could not load.
+    """
+    import sys
+
+    from noema_core.bench import report, run_benchmark
+    from noema_core.decoding.settings import Mode
+    from noema_core.errors import NoemaError
+    from noema_core.loading import load_model
+
+    name = model or default_bench_model()
+    modes = [Mode(m.value) for m in (mode or list(ModeChoice))]
+
+    def progress(what: str, fraction: float | None) -> None:
+        if not as_json:
+            done = f" {fraction:.0%}" if fraction is not None else ""
+            print(f"[load] {what}{done}", file=sys.stderr)
+
+    try:
+        loaded = load_model(name, device=device, dtype=dtype, quant=quant.value,
+                            progress=progress)
+        info = loaded.info
+        if not as_json:
+            label = " (RANDOM WEIGHTS)" if info.random_weights else ""
+            print(f"model {info.name}{label}: {info.parameters / 1e9:.4f}B parameters, "
+                  f"{info.device}, {info.dtype}, quant {info.quant}, "
+                  f"resident {info.resident_bytes / 2**30:.3f} GiB", file=sys.stderr)
+
+        def show(run) -> None:
+            if as_json:
+                return
+            same = "" if run.output_matches_cached is None else (
+                "  same output" if run.output_matches_cached else "  OUTPUT DIFFERS")
+            print(f"{run.mode:>2} cache={'on ' if run.cache else 'off'} "
+                  f"{run.new_tokens} tok in {run.forwards} fwd "
+                  f"({run.tokens_per_forward:.2f} tok/fwd) {run.tokens_per_second:8.1f} tok/s "
+                  f"{run.ms_per_forward:8.2f} ms/fwd  prefill {run.prefill_ms:.0f} ms  "
+                  f"peak {run.peak_memory_bytes / 2**30:.2f} GiB{same}")
+
+        runs = run_benchmark(loaded, modes=modes, prompt_length=prompt_length,
+                             gen_length=gen_length, compare_cache=not no_cache_compare,
+                             on_run=show)
+    except NoemaError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise typer.Exit(err.exit_code) from None
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise typer.Exit(130) from None
+    if as_json:
+        print(json.dumps(report(loaded, runs)))
+    else:
+        cached = {r.mode: r for r in runs if r.cache}
+        for r in runs:
+            if not r.cache and r.tokens_per_second:
+                speedup = cached[r.mode].tokens_per_second / r.tokens_per_second
+                print(f"{r.mode:>2} cache speedup {speedup:.1f}x", file=sys.stderr)
