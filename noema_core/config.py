@@ -52,12 +52,13 @@ class NoemaConfig:
         problems = []
         if self.num_attention_heads % self.num_key_value_heads:
             problems.append("num_attention_heads must be a multiple of num_key_value_heads")
-        if self.num_experts % self.n_group:
-            problems.append("num_experts must be a multiple of n_group")
-        if not 0 < self.topk_group <= self.n_group:
-            problems.append("topk_group must be in [1, n_group]")
-        if self.num_experts_per_tok > (self.num_experts // self.n_group) * self.topk_group:
-            problems.append("num_experts_per_tok exceeds the experts in the kept groups")
+        if self.num_experts:  # 0 experts: an all-dense model, no routing to check
+            if self.num_experts % self.n_group:
+                problems.append("num_experts must be a multiple of n_group")
+            if not 0 < self.topk_group <= self.n_group:
+                problems.append("topk_group must be in [1, n_group]")
+            if self.num_experts_per_tok > (self.num_experts // self.n_group) * self.topk_group:
+                problems.append("num_experts_per_tok exceeds the experts in the kept groups")
         if self.rotary_dim % 2:
             problems.append("partial_rotary_factor * head_dim must be even")
         if problems:

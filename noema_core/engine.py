@@ -56,9 +56,13 @@ class Engine:
         progress: ProgressCallback | None = None,
     ) -> Engine:
         """Load `model` (bundled name, local directory or hub id). Raises `ModelLoadError`s."""
+        from noema_core.errors import ModelLoadError
         from noema_core.loading import load_model
 
         loaded = load_model(model, device=device, dtype=dtype, quant=quant, progress=progress)
+        if loaded.tokenizer is None:
+            raise ModelLoadError(f"{model} has random weights and no tokenizer: it is for "
+                                 f"`noema bench` only; chat with a real checkpoint")
         return cls(loaded.model, loaded.tokenizer, loaded.info)
 
     def stream(

@@ -213,7 +213,7 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
         if progress:
             progress(f"quantizing to {quant}", None)
         quantize.quantize_linears(model, quant, dev, torch_dtype)
-    model.to(dev)
+    model.to(dev).stack_experts()
     info = ModelInfo(name=ref, device=str(dev), dtype=str(torch_dtype).removeprefix("torch."),
                      quant=quant, parameters=n_params,
                      resident_bytes=quantize.resident_bytes(model),

@@ -1,0 +1,42 @@
+"""`noema bench` and the engine's independence from the UI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from noema_tui.cli import app
+
+
+def test_bench_json_reports_every_mode_with_and_without_cache():
+    result = CliRunner().invoke(app, ["bench", "--model", "tiny-random", "--device", "cpu",
+                                      "--prompt-length", "40", "--gen-length", "32", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["random_weights"] is True and report["parameters"] > 0
+    assert {(r["mode"], r["cache"]) for r in report["runs"]} == {
+        (m, c) for m in ("q", "s", "ar") for c in (True, False)}
+    for run in report["runs"]:
+        assert run["new_tokens"] == 32 and run["forwards"] >= 1
+        assert abs(run["tokens_per_forward"] * run["forwards"] - 32) < 0.1
+        assert run["peak_memory_bytes"] > 0 and run["ms_per_forward"] > 0
+    ar = [r for r in report["runs"] if r["mode"] == "ar"]
+    assert all(r["forwards"] >= 32 for r in ar)
+
+
+def test_bench_rejects_an_unknown_model_with_exit_code_3():
+    result = CliRunner().invoke(app, ["bench", "--model", "no-such-model", "--json"])
+    assert result.exit_code == 3
+    assert "is not a bundled model" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_engine_modules_import_without_textual_or_rich():
+    code = ("import sys, noema_core.engine, noema_core.loading, noema_core.decoding.sampler, "
+            "noema_core.bench; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
