@@ -182,8 +182,11 @@ class Sampler:
         """Logits [B, V] for block b: from the cache, or (reference path) the whole prefix."""
         lo, hi = b * B, (b + 1) * B
         if cache is None:
-            mask = block_causal_mask(hi, B, device=canvas.device)
-            logits = self.model(canvas[None, :hi], mask=mask, logits_slice=slice(lo, hi))
+            # The reference path, as the published generate() does it: the whole canvas every
+            # forward (later blocks cannot influence this one under block-causal attention).
+            end = canvas.shape[0]
+            mask = block_causal_mask(end, B, device=canvas.device)
+            logits = self.model(canvas[None, :end], mask=mask, logits_slice=slice(lo, hi))
             return logits[0]
         if refresh_previous:
             start = lo - B
