@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from noema_tui.commands import bench
+from noema_tui.commands import ask, bench
 
 app = typer.Typer(
     name="noema",
@@ -21,6 +21,7 @@ def main() -> None:
     """Run and talk to masked-diffusion language models from a terminal."""
 
 
+app.command("ask")(ask.ask)
 app.command("bench")(bench.bench)
 
 

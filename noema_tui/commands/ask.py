@@ -1,0 +1,139 @@
+"""`noema ask`: one question in, one answer out, for terminals and scripts alike.
+
+In a terminal the reply is decoded under a live block view on stderr, then printed to stdout
+as Markdown with its math rendered, followed by the checker's verdict and a stats line on
+stderr. Piped, stdout carries only the answer text (or one JSON object with `--json`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any, NoReturn, TextIO
+
+import typer
+
+from noema_tui.commands.bench import ModeChoice, QuantChoice
+
+NO_PROMPT = "no prompt: pass a question (noema ask \"Solve 3x + 5 = 20\") or pipe one on stdin"
+DECODING = "Decoding (overrides the mode's preset)"
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def read_prompt(words: list[str], stdin: TextIO | None) -> str:
+    """The prompt from the arguments and piped stdin; `-` stands for stdin.
+
+    Piped stdin comes first, then the arguments (`cat notes.txt | noema ask "summarise"`).
+    """
+    wants_stdin = "-" in words
+    piped = ""
+    if stdin is not None and (wants_stdin or not stdin.isatty()):
+        piped = stdin.read()
+    if wants_stdin:
+        return " ".join(piped.strip() if w == "-" else w for w in words).strip()
+    return "\n\n".join(p for p in (piped.strip(), " ".join(words).strip()) if p)
+
+
+def ask(
+    prompt: Annotated[list[str] | None, typer.Argument(
+        help="The question (several words are joined). '-' reads it from stdin; piped stdin "
+             "is put in front of it.", show_default=False)] = None,
+    mode: Annotated[ModeChoice, typer.Option(
+        "--mode", "-m", help="q quality, s speed, ar one token per forward.")] = ModeChoice.q,
+    model: Annotated[str | None, typer.Option(
+        help="Bundled name, checkpoint directory or hub id. Default: noema-tiny.",
+        show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    quant: Annotated[QuantChoice, typer.Option(help="Weight quantization.")] = QuantChoice.none,
+    threshold: Annotated[float | None, typer.Option(
+        help="Unmask slots whose confidence reaches this [0, 1].", rich_help_panel=DECODING,
+        show_default=False)] = None,
+    editing_threshold: Annotated[float | None, typer.Option(
+        help="Rewrite unmasked tokens when another reaches this [0, 1].",
+        rich_help_panel=DECODING, show_default=False)] = None,
+    block_length: Annotated[int | None, typer.Option(
+        help="Tokens per block [16, 128].", rich_help_panel=DECODING,
+        show_default=False)] = None,
+    gen_length: Annotated[int | None, typer.Option(
+        help="Most new tokens [1, 4096].", rich_help_panel=DECODING, show_default=False)] = None,
+    max_post_steps: Annotated[int | None, typer.Option(
+        help="Extra edit-only forwards per block [0, 32].", rich_help_panel=DECODING,
+        show_default=False)] = None,
+    temperature: Annotated[float | None, typer.Option(
+        help="Sampling temperature [0, 2]; 0 is greedy.", rich_help_panel=DECODING,
+        show_default=False)] = None,
+    top_k: Annotated[int | None, typer.Option(
+        help="Sample from the k likeliest tokens; 0 is off.", rich_help_panel=DECODING,
+        show_default=False)] = None,
+    top_p: Annotated[float | None, typer.Option(
+        help="Nucleus sampling (0, 1]; 1 is off.", rich_help_panel=DECODING,
+        show_default=False)] = None,
+    steps: Annotated[int | None, typer.Option(
+        help="Most forwards per block [1, 64].", rich_help_panel=DECODING,
+        show_default=False)] = None,
+    eos_early_stop: Annotated[bool | None, typer.Option(
+        "--eos-early-stop/--no-eos-early-stop", help="Stop at the first end-of-text block.",
+        rich_help_panel=DECODING, show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Random seed for sampling.", rich_help_panel=DECODING, show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object: answer, final_answer, verdict, mode, stats.")
+    ] = False,
+    strict: Annotated[bool, typer.Option(
+        help="Exit with 4 when the checker contradicts the answer.")] = False,
+) -> None:
+    """Ask one question and print the answer.
+
+    In a terminal: a live view of the blocks being decoded, then the answer as Markdown with
+    its math rendered, the checker's verdict and speed figures (on stderr). Piped: the plain
+    answer only, or one JSON object with --json.
+
+    Exit codes: 0 ok, 1 runtime error, 2 usage (bad option, out-of-range parameter, no
+    prompt), 3 model or device could not load, 4 the checker contradicted the answer (only
+    with --strict), 130 interrupted (Ctrl-C; the partial answer is printed).
+    """
+    from noema_core.decoding.settings import DecodingSettings
+    from noema_core.errors import NoemaError
+    from noema_tui.commands.ask_session import AskSession
+
+    text = read_prompt(prompt or [], sys.stdin)
+    if not text:
+        fail(NO_PROMPT, 2)
+    overrides: dict[str, Any] = dict(
+        threshold=threshold, editing_threshold=editing_threshold, block_length=block_length,
+        gen_length=gen_length, max_post_steps=max_post_steps, temperature=temperature,
+        top_k=top_k, top_p=top_p, steps=steps, eos_early_stop=eos_early_stop, seed=seed)
+    try:
+        settings = DecodingSettings.for_mode(mode.value, **overrides)
+    except NoemaError as err:
+        fail(str(err), err.exit_code)
+
+    terminal = not as_json and stdout_is_terminal()
+    session = AskSession(terminal=terminal, quiet=as_json)
+    try:
+        engine = session.load(model, device=device, dtype=dtype, quant=quant.value)
+        outcome = session.decode(engine, text, settings)
+    except NoemaError as err:
+        fail(str(err), err.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except Exception as err:  # noqa: BLE001 - unexpected runtime failure: one line, exit 1
+        fail(f"{type(err).__name__}: {err}", 1)
+
+    if as_json:
+        print(json.dumps(outcome.as_json(mode.value), ensure_ascii=False))
+    else:
+        session.show(outcome)
+    if outcome.interrupted:
+        raise typer.Exit(130)
+    if strict and outcome.verdict.status == "contradicted":
+        raise typer.Exit(4)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    print(f"error: {message}" if code != 130 else message, file=sys.stderr)
+    raise typer.Exit(code)

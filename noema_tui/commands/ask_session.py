@@ -1,0 +1,176 @@
+"""The work behind `noema ask`: load with progress, decode under the live view, show results.
+
+Decoding runs in a worker thread that hands events to the main thread through a queue, so
+Ctrl-C lands in the main thread while the model is mid-forward: it sets the engine's cancel
+event, the engine stops between forwards, and the partial reply is still printed.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from noema_core.decoding.events import (
+    GenerationFinished,
+    GenerationResult,
+    GenerationStats,
+)
+from noema_tui.formatting import load_line, mode_label, stats_line, verdict_line
+
+VERDICT_STYLES = {"verified": "bold green", "contradicted": "bold red", "unverifiable": "yellow"}
+_FINISHED = object()  # the worker's last queue item
+
+
+@dataclass
+class AskOutcome:
+    question: str
+    result: GenerationResult
+    verdict: Any  # noema_core.verify.Verdict
+    interrupted: bool
+
+    def as_json(self, mode: str) -> dict[str, Any]:
+        stats = self.result.stats.as_dict()
+        return {
+            "answer": self.result.text,
+            "final_answer": self.verdict.answer or "",
+            "verdict": {"status": self.verdict.status, "expected": self.verdict.expected,
+                        "reason": self.verdict.reason},
+            "mode": mode,
+            "stats": {key: stats[key] for key in ("new_tokens", "forwards",
+                                                  "tokens_per_forward", "tokens_per_second",
+                                                  "seconds")},
+        }
+
+
+class AskSession:
+    """One `noema ask` run. `terminal`: stdout is a terminal; `quiet`: nothing on stderr."""
+
+    def __init__(self, terminal: bool, quiet: bool = False) -> None:
+        self.terminal = terminal
+        self.quiet = quiet
+        self.stderr = Console(file=sys.stderr, highlight=False, soft_wrap=True, markup=False,
+                              no_color=not terminal, force_terminal=None if terminal else False)
+
+    # -- loading ------------------------------------------------------------------------
+    def load(self, model: str | None, *, device: str, dtype: str, quant: str):
+        from noema_core.engine import DEFAULT_MODEL, Engine
+
+        name = model or DEFAULT_MODEL
+        if self.quiet:
+            return Engine.load(name, device=device, dtype=dtype, quant=quant)
+        if not self.stderr.is_terminal:
+            print(load_line(name, device), file=sys.stderr)
+            engine = Engine.load(name, device=device, dtype=dtype, quant=quant)
+        else:
+            with self.stderr.status(load_line(name, device)) as status:
+                def progress(what: str, fraction: float | None) -> None:
+                    status.update(load_line(name, device, what, fraction))
+
+                engine = Engine.load(name, device=device, dtype=dtype, quant=quant,
+                                     progress=progress)
+        info = engine.info
+        self.stderr.print(f"loaded {info.name} on {info.device} ({info.dtype}, quant "
+                          f"{info.quant}, {info.parameters / 1e6:.1f}M parameters)",
+                          style="dim")
+        return engine
+
+    # -- decoding -----------------------------------------------------------------------
+    def decode(self, engine, question: str, settings) -> AskOutcome:
+        from noema_tui.live_view import LiveBlockView
+
+        messages = [{"role": "user", "content": question}]
+        view = LiveBlockView(self.stderr, title=mode_label(settings.mode))
+        if self.terminal and self.stderr.is_terminal:
+            with view:
+                result, interrupted = self._run(engine, messages, settings, view)
+        else:
+            result, interrupted = self._run(engine, messages, settings, None)
+        if result is None:  # the engine ended without a final event: keep finished blocks
+            result = GenerationResult((), view.finished_text, GenerationStats(0, 0, 0, 0.0),
+                                      cancelled=True, finish_reason="cancelled")
+        return AskOutcome(question, result, self._check(result, question, interrupted),
+                          interrupted)
+
+    def _run(self, engine, messages, settings, view) -> tuple[GenerationResult | None, bool]:
+        cancel = threading.Event()
+        events: queue.Queue[Any] = queue.Queue()
+
+        def work() -> None:
+            try:
+                for event in engine.stream(messages, settings, cancel):
+                    events.put(event)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+                events.put(exc)
+            finally:
+                events.put(_FINISHED)
+
+        worker = threading.Thread(target=work, name="noema-ask-decode", daemon=True)
+        result: GenerationResult | None = None
+        interrupted = False
+        while True:
+            try:
+                if worker.ident is None:
+                    worker.start()  # inside the try: Ctrl-C may land while it starts
+                batch = self._next_batch(events)
+                for item in batch:
+                    if item is _FINISHED:
+                        return result, interrupted
+                    if isinstance(item, BaseException):
+                        raise item
+                    if isinstance(item, GenerationFinished):
+                        result = item.result
+                    if view is not None:
+                        view.apply(item)
+                if view is not None:
+                    view.refresh()  # once per batch: stale frames are skipped, not drawn
+            except KeyboardInterrupt:
+                if interrupted:
+                    raise  # a second Ctrl-C stops waiting for the current forward
+                interrupted = True
+                cancel.set()
+
+    @staticmethod
+    def _next_batch(events: queue.Queue[Any]) -> list[Any]:
+        """Wait for one item, then take whatever else is already queued."""
+        batch = [events.get()]
+        while True:
+            try:
+                batch.append(events.get_nowait())
+            except queue.Empty:
+                return batch
+
+    @staticmethod
+    def _check(result: GenerationResult, question: str, interrupted: bool):
+        from noema_core.verify import Verdict, check
+
+        if interrupted:
+            return Verdict(status="unverifiable", reason="the reply was interrupted")
+        try:
+            return check(result.text, question=question)
+        except Exception as err:  # noqa: BLE001 - a checker bug must not lose the answer
+            return Verdict(status="unverifiable", reason=f"the checker failed: {err}")
+
+    # -- output -------------------------------------------------------------------------
+    def show(self, outcome: AskOutcome) -> None:
+        """The answer on stdout; verdict and stats on stderr."""
+        if self.terminal:
+            from rich.markdown import Markdown
+
+            from noema_tui.mathtext import render_markdown
+
+            Console(file=sys.stdout).print(Markdown(render_markdown(outcome.result.text)))
+        else:
+            text = outcome.result.text
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            sys.stdout.flush()
+        if outcome.interrupted:
+            self.stderr.print("interrupted: the answer above is partial", style="yellow")
+        else:
+            self.stderr.print(verdict_line(outcome.verdict),
+                              style=VERDICT_STYLES.get(outcome.verdict.status, ""))
+        self.stderr.print(stats_line(outcome.result.stats), style="dim")
