@@ -59,17 +59,19 @@ class AskSession:
     # -- loading ------------------------------------------------------------------------
     def load(self, model: str | None, *, device: str, dtype: str, quant: str):
         from noema_core.engine import DEFAULT_MODEL, Engine
+        from noema_core.loading import resolve_device
 
         name = model or DEFAULT_MODEL
         if self.quiet:
             return Engine.load(name, device=device, dtype=dtype, quant=quant)
+        where = str(resolve_device(device))  # "auto" named as the device it stands for
         if not self.stderr.is_terminal:
-            print(load_line(name, device), file=sys.stderr)
+            print(load_line(name, where), file=sys.stderr)
             engine = Engine.load(name, device=device, dtype=dtype, quant=quant)
         else:
-            with self.stderr.status(load_line(name, device)) as status:
+            with self.stderr.status(load_line(name, where)) as status:
                 def progress(what: str, fraction: float | None) -> None:
-                    status.update(load_line(name, device, what, fraction))
+                    status.update(load_line(name, where, what, fraction))
 
                 engine = Engine.load(name, device=device, dtype=dtype, quant=quant,
                                      progress=progress)

@@ -82,7 +82,7 @@ def test_piped_stdout_gets_the_plain_answer_and_stderr_the_verdict_and_stats(scr
     assert "\x1b[" not in result.stderr
     assert "✓ verified: 5 [solve]" in result.stderr
     assert "tok/s" in result.stderr and "forwards" in result.stderr
-    assert "loading noema-tiny on auto" in result.stderr
+    assert "loading noema-tiny on cpu" in result.stderr  # "auto" resolved
 
 
 def test_terminal_stdout_gets_markdown_with_math_rendered(scripted_engine, monkeypatch):
@@ -155,11 +155,17 @@ def test_missing_default_model_exits_3(monkeypatch):
     assert "noema-not-bundled" in result.stderr and "Traceback" not in result.output
 
 
-def test_device_error_exits_3(scripted_engine):
-    scripted_engine.load_error = DeviceError("no CUDA GPU is available here: use --device cpu")
-    result = run("--device", "cuda", "q")
+def test_device_error_from_the_loader_exits_3(scripted_engine):
+    scripted_engine.load_error = DeviceError("int8 needs a CUDA GPU: use --quant none")
+    result = run("--device", "cpu", "--quant", "int8", "q")
     assert result.exit_code == 3
-    assert result.stderr.endswith("error: no CUDA GPU is available here: use --device cpu\n")
+    assert result.stderr.endswith("error: int8 needs a CUDA GPU: use --quant none\n")
+
+
+def test_unknown_device_exits_3_before_loading(scripted_engine):
+    result = run("--device", "abacus", "q")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: device 'abacus' is not") and not scripted_engine.loads
 
 
 def test_prompt_too_long_exits_2(scripted_engine):
