@@ -22,6 +22,7 @@ from noema_tui.mathtext.nodes import (
 
 # A number, a word (sin, xy) or one character needs no parentheses; iπ or 2x does.
 _ATOM = re.compile(r"\d+(?:\.\d+)?|[A-Za-z]+|.")
+_LETTERS = re.compile(r"[^\W\d_]*[∂∇]?[^\W\d_]+")
 _LINE_ACCENTS = {"bar", "overline", "underline"}
 
 
@@ -56,6 +57,11 @@ def _wrapped(text: str, opening: str, closing: str) -> bool:
 
 def _parenthesized(text: str) -> str:
     return text if is_atomic(text) else f"({text})"
+
+
+def _fraction_part(text: str) -> str:
+    """Like `_parenthesized`, but a word of letters (∂f, πr) reads fine around a slash."""
+    return text if is_atomic(text) or _LETTERS.fullmatch(text) else f"({text})"
 
 
 def _render(node: Node) -> str:
@@ -114,7 +120,7 @@ def _render_fraction(node: Fraction) -> str:
         return f"C({top}, {bottom})"
     if (top, bottom) in symbols.VULGAR_FRACTIONS:
         return symbols.VULGAR_FRACTIONS[(top, bottom)]
-    return f"{_parenthesized(top)}/{_parenthesized(bottom)}"
+    return f"{_fraction_part(top)}/{_fraction_part(bottom)}"
 
 
 def _render_root(node: Root) -> str:
@@ -138,7 +144,7 @@ def _render_table(table: Table) -> str:
     if table.align == "pairs":
         return "; ".join(_tidy(" ".join(render_inline(c) for c in row)) for row in table.rows)
     if table.align == "left":
-        rows = "; ".join(_tidy(" ".join(render_inline(c) for c in row)) for row in table.rows)
+        rows = "; ".join(_tidy(", ".join(render_inline(c) for c in row)) for row in table.rows)
         return f"{table.left} {rows}{table.right}".strip()
     rows = "; ".join(", ".join(render_inline(c) for c in row) for row in table.rows)
     left, right = (table.left, table.right) if table.left or table.right else ("[", "]")

@@ -54,7 +54,7 @@ _ALIGNED = {"aligned", "align", "align*", "alignat", "alignat*", "eqnarray", "eq
             "split", "gather", "gather*", "gathered", "multline", "multline*"}
 _PLAIN_ENVIRONMENTS = {"equation", "equation*", "displaymath", "math"}
 _STRUCTURAL = (_FRACTIONS | _BINOMIALS | _TEXT | _FONTS | set(_LETTER_FONTS)
-               | {"sqrt", "boxed", "fbox", "left", "begin", "not"})
+               | {"sqrt", "boxed", "fbox", "left", "begin", "not", "pmod"})
 
 
 def parse(latex: str) -> Node:
@@ -253,13 +253,15 @@ class Parser:
             negated = self.parse_argument()
             text = negated.text if isinstance(negated, Chars) else ""
             return Chars({"=": "≠", "∈": "∉", "≡": "≢", "<": "≮", ">": "≯"}.get(text, "/" + text))
+        if name == "pmod":
+            return Row([Chars(" (mod "), self.parse_argument(), Chars(")")])
         if name in symbols.LIMIT_OPERATORS:
             text = symbols.NAMED_OPERATORS.get(name) or symbols.symbol(name) or name
             return BigOperator(text, limits=True)
         text = symbols.symbol(name)
         if text is None:  # unknown macro: keep it as written, with a braced argument if any
             return Chars(f"\\{name}{{{self.raw_group()}}}" if self.peek() == "{" else "\\" + name)
-        if len(text) == 1 and text.isalpha():
+        if len(text) == 1 and (text.isalpha() or text in "∂∇"):
             self.skip_spaces()  # the space after `\pi` only ends the macro name: `\pi r` is πr
         return Chars(text)
 

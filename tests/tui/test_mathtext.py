@@ -33,6 +33,10 @@ from noema_tui.mathtext import latex_to_unicode, layout_2d, render_markdown
     (r"x \in \mathbb{R}", "x ∈ ℝ"),
     (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", "(1, 2; 3, 4)"),
     (r"\sum_{i=1}^{n} i", "∑ᵢ₌₁ⁿ i"),
+    (r"\frac{\partial f}{\partial x}", "∂f/∂x"),
+    (r"90^\circ", "90°"),
+    (r"a \equiv b \pmod{n}", "a ≡ b (mod n)"),
+    (r"\begin{cases} 1 & x \ge 0 \\ 0 & x < 0 \end{cases}", "{ 1, x ≥ 0; 0, x < 0"),
 ])
 def test_inline_math_becomes_unicode(latex, expected):
     assert latex_to_unicode(latex) == expected
