@@ -1,0 +1,285 @@
+"""Independent mode, step one: what does the question ask, and about which object?
+
+The question's statement is its first line (plus the next one when the first ends with a
+colon): instructions after it often contain example formulas that must not be mistaken for
+the problem. The mathematical object comes from LaTeX segments (`$...$`, `\\(...\\)`,
+`\\[...\\]`) or, in plain text, from what follows a colon or the longest run of math tokens.
+Kinds: solve (one equation), system, inequality, evaluate, simplify, factor, expand,
+differentiate, integrate (indefinite), definite-integral, limit, sum. Anything else raises
+`NotCheckable` with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import sympy
+
+from noema_core.verify.context import Context, declared_variable
+from noema_core.verify.limits import MAX_MATH_CHARS, InputTooLarge, check_text
+from noema_core.verify.shapes import ShapeError, clean, parse_math, split_top
+from noema_core.verify.trees import fold_case, rebuild
+
+
+class NotCheckable(ValueError):
+    """The question is not one sympy can check independently; the message says why."""
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str
+    expr: object = None  # the expression (or relation) the question is about
+    var: sympy.Symbol | None = None
+    equations: tuple = ()  # system: the equations; solve: (the equation,)
+    order: int = 1  # differentiate: which derivative
+    bounds: tuple = ()  # definite integral (a, b); limit (point, direction)
+    source: str = ""  # the math text the object came from
+    extras: dict = field(default_factory=dict)
+
+
+_MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$([^$]+?)\$",
+                           re.DOTALL)
+_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    ("integrate", re.compile(r"integra|antiderivative|anti-derivative|∫|\\int\b", re.I)),
+    ("differentiate", re.compile(r"derivative|differentiat|\bd/d[a-z]\b|\\frac\s*\{\s*d\^?\d?"
+                                 r"\s*\}\s*\{\s*d[a-z]", re.I)),
+    ("limit", re.compile(r"\blimit\b|\\lim\b|\blim\b", re.I)),
+    ("sum", re.compile(r"\\sum\b|∑", re.I)),
+    ("factor", re.compile(r"\bfactor(?:ise|ize|ized|ised|ing)?\b(?!\s+of)", re.I)),
+    ("expand", re.compile(r"\bexpand\b|\bmultiply\s+out\b", re.I)),
+    ("simplify", re.compile(r"\bsimplif|\blowest\s+terms\b|\bsimplest\s+form\b|\breduce\b",
+                            re.I)),
+    ("solve", re.compile(r"\bsolve\b|\broots?\b|\bzeros?\b|\bsolutions?\b|\bsatisf|"
+                         r"\bvalues?\s+of\b|\bvalue\(s\)|\bfind\s+(?:all\s+)?[a-z]\b", re.I)),
+    ("evaluate", re.compile(r"\bevaluate\b|\bcompute\b|\bcalculate\b|\bwhat\s+is\b|\bfind\b|"
+                            r"\badd\b|\bsubtract\b|\bmultiply\b|\bdivide\b|\bvalue\b", re.I)),
+]
+_NOT_PLAIN = re.compile(
+    r"\b(?:sum|product)\s+of\s+(?:the|all|its)\b|\bhow\s+many\b|\bnumber\s+of\b|\blargest\b|"
+    r"\bsmallest\b|\bgreatest\b|\bleast\b|\bmaximum\b|\bminimum\b|\bpositive\b|\bnegative\b|"
+    r"\bintegers?\b|\bprove\b|\bshow\s+that\b|\bexplain\b|\bwhy\b|\bprobability\b|\bnearest\b|"
+    r"\bsketch\b|\bgraph\b|\barea\b|\bvolume\b|\bperimeter\b|\bcommon\s+factor|\bprime\b|"
+    r"\bfactorial\b|\bremainder\b|\bdigits?\b|\bmod\b|\bdomain\b|\brange\b|\btangent\s+line\b",
+    re.I)
+_PROSE_WORD = re.compile(r"[A-Za-z]{2,}")
+_MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan", "arcsin",
+               "arccos", "arctan", "sinh", "cosh", "tanh", "exp", "log", "ln", "sqrt", "abs",
+               "pi", "dx", "dy", "dt", "du", "oo", "inf", "cbrt"}
+_FUNCTION_DEFINITION = re.compile(r"^\s*(?:[a-zA-Z]\s*\(\s*[a-zA-Z]\s*\)|y)\s*=\s*(?!.*=)")
+_ORDERS = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
+
+
+def statement_of(question: str) -> str:
+    """The problem statement: the first line, and the next one if the first ends with ':'."""
+    lines = [line.strip() for line in question.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if lines[0].endswith(":") and len(lines) > 1:
+        return lines[0] + " " + lines[1]
+    return lines[0]
+
+
+def math_texts(statement: str) -> list[str]:
+    """The mathematical objects of a statement, LaTeX segments first, then plain text."""
+    segments = [next(g for g in m.groups() if g) for m in _MATH_SEGMENT.finditer(statement)]
+    if segments:
+        texts = [clean(s) for s in segments]
+    elif ":" in statement and statement.rsplit(":", 1)[1].strip():
+        texts = [_trim(statement.rsplit(":", 1)[1])]
+    else:
+        texts = [_trim(s) for s in _plain_spans(statement)]
+    return [part for text in texts for part in _split_relations(text)]
+
+
+_ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{(?:cases|aligned|align\*?|array)\}(?:\{[^}]*\})?")
+
+
+def _split_relations(text: str) -> list[str]:
+    """`x + y = 5, x - y = 1` (or a cases environment) as separate equations."""
+    text = _ENVIRONMENT.sub("", text)
+    text = text.replace("&", "").replace("\\\\", ",")
+    parts, _ = split_top(text)
+    if len(parts) > 1 and all(re.search(r"[=<>≤≥]", p) for p in parts):
+        return [_trim(p) for p in parts]
+    return [_trim(text)] if text.strip() else []
+
+
+def _plain_spans(text: str) -> list[str]:
+    """Maximal runs of the text with no prose words in them, longest first."""
+    cuts = [m.span() for m in _PROSE_WORD.finditer(text) if m.group(0).lower() not in _MATH_WORDS]
+    spans, start = [], 0
+    for a, b in cuts + [(len(text), len(text))]:
+        piece = text[start:a].strip()
+        if re.search(r"\d|[=<>^*/+∫√]", piece):
+            spans.append(piece)
+        start = b
+    return sorted(spans, key=len, reverse=True)
+
+
+def _trim(text: str) -> str:
+    return text.strip().rstrip(".?!,;:").strip()
+
+
+def classify(question: str, ctx: Context) -> Task:
+    """The task the question sets, or NotCheckable with the reason."""
+    statement = statement_of(question)
+    if not statement:
+        raise NotCheckable("the question is empty")
+    prose = _MATH_SEGMENT.sub(" ", statement)
+    kind = next((k for k, pattern in _KINDS if pattern.search(statement)), None)
+    if kind is None:
+        raise NotCheckable("the question does not ask to solve, evaluate, simplify, factor, "
+                           "expand, differentiate, integrate, or take a limit or sum")
+    blocked = _NOT_PLAIN.search(prose)
+    if blocked:
+        raise NotCheckable(f"the question asks about {blocked.group(0).strip()!r}, which this "
+                           "checker does not model")
+    texts = math_texts(statement)
+    if not texts:
+        raise NotCheckable("no mathematical expression found in the question")
+    for text in texts:
+        try:
+            check_text(text, "the question's expression", MAX_MATH_CHARS)
+        except InputTooLarge as err:
+            raise NotCheckable(str(err)) from err
+    if kind == "integrate" or any("\\int" in t for t in texts):
+        return _integral_task(texts, statement, ctx)
+    objects = [_parse(t, ctx) for t in _relevant(texts, kind)]
+    kind = _kind_of_object(objects[0], kind)
+    declared = declared_variable(statement)
+    if kind == "differentiate":
+        return _derivative_task(objects, statement, declared)
+    if kind in ("limit", "sum"):
+        return _operation_task(kind, objects, texts[0])
+    if kind == "solve" or any(isinstance(o, sympy.core.relational.Relational) for o in objects):
+        return _solve_task(objects, declared, texts)
+    return _expression_task(kind, objects, texts)
+
+
+def _kind_of_object(obj, kind: str) -> str:
+    """An integral, derivative, limit or sum written out in the question decides the kind."""
+    if isinstance(obj, sympy.Integral):
+        return "integrate"
+    for cls, name in ((sympy.Derivative, "differentiate"), (sympy.Limit, "limit"),
+                      (sympy.Sum, "sum")):
+        if isinstance(obj, cls):
+            return name
+    return kind
+
+
+def _relevant(texts: list[str], kind: str) -> list[str]:
+    if kind in ("solve",):
+        relations = [t for t in texts if re.search(r"[=<>≤≥]|\\le|\\ge", t)]
+        return relations or texts[:1]
+    return texts[:1]
+
+
+def _parse(text: str, ctx: Context):
+    text = _FUNCTION_DEFINITION.sub("", text) if text.count("=") == 1 and not re.search(
+        r"[<>]", text) and _FUNCTION_DEFINITION.match(text) else text
+    try:
+        return fold_case(rebuild(parse_math(text, ctx.variables)))
+    except (ShapeError, InputTooLarge) as err:
+        raise NotCheckable(f"could not read the question's expression: {err}") from err
+
+
+def _pick_variable(expr, declared: str | None) -> sympy.Symbol:
+    symbols = sorted(getattr(expr, "free_symbols", set()), key=lambda s: s.name)
+    if declared and sympy.Symbol(declared.lower()) in symbols:
+        return sympy.Symbol(declared.lower())
+    if len(symbols) == 1:
+        return symbols[0]
+    if sympy.Symbol("x") in symbols:
+        return sympy.Symbol("x")
+    raise NotCheckable("the question does not say which variable to use")
+
+
+def _solve_task(objects: list, declared: str | None, texts: list[str]) -> Task:
+    relations = [o for o in objects if isinstance(o, sympy.core.relational.Relational)]
+    if not relations:
+        raise NotCheckable("the question asks to solve, but has no equation or inequality")
+    equations = [r for r in relations if isinstance(r, sympy.Eq)]
+    if len(equations) > 1:
+        if len(equations) != len(relations):
+            raise NotCheckable("a mix of equations and inequalities")
+        symbols = set().union(*(e.free_symbols for e in equations))
+        return Task("system", equations=tuple(equations), source="; ".join(texts),
+                    extras={"variables": tuple(sorted(symbols, key=lambda s: s.name))})
+    (relation,) = relations if len(relations) == 1 else (None,)
+    if relation is None:
+        raise NotCheckable("several inequalities at once")
+    var = _pick_variable(relation, declared)
+    kind = "solve" if isinstance(relation, sympy.Eq) else "inequality"
+    return Task(kind, expr=relation, var=var, equations=(relation,), source=texts[0])
+
+
+def _expression_task(kind: str, objects: list, texts: list[str]) -> Task:
+    expr = objects[0]
+    if not isinstance(expr, sympy.Expr):
+        raise NotCheckable(f"the question's object is not an expression ({type(expr).__name__})")
+    return Task(kind, expr=expr, source=texts[0])
+
+
+def _derivative_task(objects: list, statement: str, declared: str | None) -> Task:
+    expr = objects[0]
+    order = next((n for word, n in _ORDERS.items() if word in statement.lower()), 1)
+    if isinstance(expr, sympy.Derivative):
+        var, order = expr.variable_count[0]
+        return Task("differentiate", expr=expr.expr, var=var, order=int(order))
+    if not isinstance(expr, sympy.Expr):
+        raise NotCheckable("the derivative's argument is not an expression")
+    respect = re.search(r"respect\s+to\s+\$?([A-Za-z])\b|d/d([A-Za-z])\b", statement)
+    name = next((g for g in respect.groups() if g), None) if respect else declared
+    return Task("differentiate", expr=expr, var=_pick_variable(expr, name), order=order)
+
+
+def _operation_task(kind: str, objects: list, text: str) -> Task:
+    expr = objects[0]
+    if kind == "limit" and isinstance(expr, sympy.Limit):
+        body, var, point, _ = expr.args
+        # latex2sympy says "+" even for a plain `x \to 0`; only a written side is one-sided.
+        side = re.search(r"\\to\s*[^}]*?\^\s*\{?\s*([+-])", text)
+        direction = side.group(1) if side else ("+-" if point.is_finite else "+")
+        return Task("limit", expr=body, var=var, bounds=(point, direction), source=text)
+    if kind == "sum" and isinstance(expr, sympy.Sum):
+        return Task("sum", expr=expr)
+    raise NotCheckable(f"could not read the {kind} in the question (write it in LaTeX, "
+                       f"e.g. \\lim_{{x \\to 0}} or \\sum_{{k=1}}^{{n}})")
+
+
+_PLAIN_INTEGRAL = re.compile(
+    r"∫\s*(?:_\s*\{?(?P<a>[^{}\s^]+)\}?\s*\^\s*\{?(?P<b>[^{}\s]+)\}?)?\s*(?P<body>.+?)\s*"
+    r"\bd(?P<var>[A-Za-z])\s*$")
+_FROM_TO = re.compile(r"\bfrom\s+(?P<a>\S+)\s+to\s+(?P<b>[^\s,.?]+)", re.I)
+
+
+def _integral_task(texts: list[str], statement: str, ctx: Context) -> Task:
+    text = next((t for t in texts if "∫" in t or "\\int" in t), texts[0])
+    m = _PLAIN_INTEGRAL.search(text) if "\\int" not in text else None
+    if m:
+        body = _parse(m.group("body"), ctx)
+        var = sympy.Symbol(m.group("var").lower())
+        if m.group("a") is not None:
+            bounds = (_parse(m.group("a"), ctx), _parse(m.group("b"), ctx))
+            return Task("definite-integral", expr=body, var=var, bounds=bounds, source=text)
+        return Task("integrate", expr=body, var=var, source=text)
+    obj = _parse(re.sub(r"\s*\bd[a-z]\s*$", "", text) if "\\int" not in text else text, ctx)
+    if isinstance(obj, sympy.Integral):
+        (limits,) = obj.limits if len(obj.limits) == 1 else (None,)
+        if limits is None:
+            raise NotCheckable("multiple integrals are not checked")
+        if len(limits) == 3:
+            return Task("definite-integral", expr=obj.function, var=limits[0],
+                        bounds=limits[1:], source=text)
+        return Task("integrate", expr=obj.function, var=limits[0], source=text)
+    if not isinstance(obj, sympy.Expr):
+        raise NotCheckable("the integrand is not an expression")
+    respect = re.search(r"respect\s+to\s+\$?([A-Za-z])\b|\bd([a-z])\b", statement)
+    name = next((g for g in respect.groups() if g), None) if respect else None
+    var = _pick_variable(obj, name)
+    span = _FROM_TO.search(statement)
+    if span:
+        bounds = (_parse(span.group("a"), ctx), _parse(span.group("b"), ctx))
+        return Task("definite-integral", expr=obj, var=var, bounds=bounds, source=text)
+    return Task("integrate", expr=obj, var=var, source=text)

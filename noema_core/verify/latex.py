@@ -1,0 +1,73 @@
+"""One LaTeX expression or relation into a sympy tree, through latex2sympy2_extended.
+
+latex2sympy2_extended (math-verify's parser) is grammar based (ANTLR), so no text is ever run
+as Python. We keep symbol case (so `E`, `C`, `X` survive until our own conventions apply),
+read `\\log` without a base as the natural logarithm, and apply the constant conventions:
+`e` is Euler's number and `i` the imaginary unit unless the question uses them as unknowns.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy
+from latex2sympy2_extended.latex2sympy2 import ConversionConfig, latex2sympy
+from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex
+
+
+class LatexParseError(ValueError):
+    """The LaTeX could not be parsed into mathematics."""
+
+
+# Normalisation without unit stripping (it would turn `2t` into `2`) or box handling (done
+# by extraction); `shapes` strips units, percent signs and degree marks itself.
+_NORMALIZATION = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True,
+                                     nits=True, boxed="none", equations=False)
+_CONVERSION = ConversionConfig(lowercase_symbols=False, interpret_as_mixed_fractions=True)
+
+_CONSTANT_SPELLINGS = [
+    (re.compile(r"\\(?:mathrm|text|mathit|operatorname)\s*\{\s*([ie])\s*\}"), r"\1"),
+    (re.compile(r"\\imath\b"), "i"),
+    (re.compile(r"\\log(?![_a-zA-Z])"), r"\\ln"),  # \log x means ln x, as in sympy
+    (re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])"), ""),
+    (re.compile(r"\\[,;:!]|\\q?quad\b|~"), " "),
+    (re.compile(r"\\operatorname\s*\{\s*(\w+)\s*\}"), r"\\\1"),
+]
+
+
+def looks_like_latex(text: str) -> bool:
+    return "\\" in text or "{" in text or "}" in text
+
+
+def parse_latex(text: str, *, variables: frozenset[str] = frozenset()):
+    """Parse one LaTeX expression/relation; constants follow the conventions above."""
+    for pattern, replacement in _CONSTANT_SPELLINGS:
+        text = pattern.sub(replacement, text)
+    text = normalize_latex(text, _NORMALIZATION).strip()
+    if not text:
+        raise LatexParseError("empty expression")
+    try:
+        tree = latex2sympy(text, normalization_config=None, is_real=None,
+                           conversion_config=_CONVERSION)
+    except RecursionError as err:
+        raise LatexParseError("expression nested too deeply") from err
+    except Exception as err:  # the ANTLR listener raises bare Exceptions with a caret diagram
+        first_line = str(err).split("\n", 1)[0] or type(err).__name__
+        raise LatexParseError(first_line) from err
+    return apply_constants(tree, variables)
+
+
+def apply_constants(tree, variables: frozenset[str]):
+    """`i` is the imaginary unit and `e`/`E` Euler's number unless they are unknowns here."""
+    if not isinstance(tree, (sympy.Basic, sympy.MatrixBase)):
+        raise LatexParseError("not a mathematical expression")
+    mapping: dict = {}
+    for name in ("i", "I"):
+        if name not in variables:
+            mapping[sympy.Symbol(name)] = sympy.I
+    for name in ("e", "E"):
+        if name not in variables:
+            mapping[sympy.Symbol(name)] = sympy.E
+    if "e" in variables:
+        mapping[sympy.E] = sympy.Symbol("e")
+    return tree.xreplace(mapping) if mapping else tree
