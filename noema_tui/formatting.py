@@ -68,26 +68,20 @@ def stats_line(stats: StatsLike | Mapping[str, float]) -> str:
 def verdict_line(verdict: VerdictLike) -> str:
     """One line saying what the checker concluded and why.
 
-    '✓ verified: 5', '✗ contradicted: the reply says 4, sympy found 5 (...)',
+    '✓ verified: 5 · <reason>', '✗ contradicted: the reply says 4, sympy found 5 · <reason>',
     '? could not check: <reason>'.
     """
     mark = VERDICT_MARKS.get(verdict.status, "?")
     label = VERDICT_LABELS.get(verdict.status, verdict.status)
+    if verdict.status == "unverifiable":
+        return f"{mark} {label}: {verdict.reason or 'no reason given'}"
     if verdict.status == "verified":
         detail = verdict.answer or verdict.expected
-        if verdict.expected and verdict.expected != verdict.answer:
-            detail += f" (= {verdict.expected})"
-    elif verdict.status == "contradicted":
-        said = verdict.answer or "nothing"
-        detail = f"the reply says {said}, sympy found {verdict.expected or 'something else'}"
     else:
-        detail = verdict.reason or "no reason given"
-    line = f"{mark} {label}: {detail}"
-    if verdict.status != "unverifiable" and verdict.method:
-        line += f" [{verdict.method}]"
-    if verdict.status == "contradicted" and verdict.reason:
-        line += f"{SEPARATOR}{verdict.reason}"
-    return line
+        detail = f"the reply says {verdict.answer or 'nothing'}"
+        if verdict.expected:
+            detail += f", sympy found {verdict.expected}"
+    return f"{mark} {label}: {detail}" + (f"{SEPARATOR}{verdict.reason}" if verdict.reason else "")
 
 
 def block_line(block_index: int, forward: int, masked: int, size: int) -> str:

@@ -25,14 +25,17 @@ def test_stats_line_accepts_the_json_dict_and_survives_zero_time():
     assert line == "0.0 tok/s · 1.00 tok/fwd · 1 forward · 1 new token · 0.00 s"
 
 
-def test_verified_verdict_names_the_answer():
-    assert verdict_line(verdict("verified", "5", "5", "solve")) == "✓ verified: 5 [solve]"
+def test_verified_verdict_names_the_answer_and_why():
+    line = verdict_line(verdict("verified", "5", "{5}", "solve", "substituted back"))
+    assert line == "✓ verified: 5 · substituted back"
 
 
 def test_contradicted_verdict_says_what_sympy_found_instead():
-    line = verdict_line(verdict("contradicted", "4", "5", "solve", "x = 4 does not satisfy it"))
-    assert line == ("✗ contradicted: the reply says 4, sympy found 5 [solve]"
-                    " · x = 4 does not satisfy it")
+    line = verdict_line(verdict("contradicted", "4", "5", "reference", "4 ≠ 5"))
+    assert line == "✗ contradicted: the reply says 4, sympy found 5 · 4 ≠ 5"
+    line = verdict_line(verdict("contradicted", "4", "", "solve",
+                                "x = 4 does not satisfy the equation"))
+    assert line == "✗ contradicted: the reply says 4 · x = 4 does not satisfy the equation"
 
 
 def test_unverifiable_verdict_says_why_it_could_not_check():
