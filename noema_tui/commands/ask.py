@@ -13,10 +13,20 @@ from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
 
+from noema_core.decoding.settings import PRESETS, DecodingSettings, Mode
 from noema_tui.commands.bench import ModeChoice, QuantChoice
 
 NO_PROMPT = "no prompt: pass a question (noema ask \"Solve 3x + 5 = 20\") or pipe one on stdin"
 DECODING = "Decoding (overrides the mode's preset)"
+
+
+def preset(name: str) -> str:
+    """The parameter's value in each mode, read from the presets so help never drifts."""
+    default = getattr(DecodingSettings, name)
+    values = {mode.label: PRESETS[mode].get(name, default) for mode in Mode}
+    if len(set(values.values())) == 1:
+        return f"default {default:g}"
+    return "preset " + ", ".join(f"{label} {value:g}" for label, value in values.items())
 
 
 def stdout_is_terminal() -> bool:
@@ -50,18 +60,22 @@ def ask(
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
     quant: Annotated[QuantChoice, typer.Option(help="Weight quantization.")] = QuantChoice.none,
     threshold: Annotated[float | None, typer.Option(
-        help="Unmask slots whose confidence reaches this [0, 1].", rich_help_panel=DECODING,
+        help=f"Unmask slots whose confidence reaches this [0, 1]; {preset('threshold')}.",
+        rich_help_panel=DECODING,
         show_default=False)] = None,
     editing_threshold: Annotated[float | None, typer.Option(
-        help="Rewrite unmasked tokens when another reaches this [0, 1].",
+        help="Rewrite unmasked tokens when another reaches this [0, 1]; "
+             f"{preset('editing_threshold')}.",
         rich_help_panel=DECODING, show_default=False)] = None,
     block_length: Annotated[int | None, typer.Option(
-        help="Tokens per block [16, 128].", rich_help_panel=DECODING,
+        help=f"Tokens per block [16, 128]; {preset('block_length')}.", rich_help_panel=DECODING,
         show_default=False)] = None,
     gen_length: Annotated[int | None, typer.Option(
-        help="Most new tokens [1, 4096].", rich_help_panel=DECODING, show_default=False)] = None,
+        help=f"Most new tokens [1, 4096]; {preset('gen_length')}.",
+        rich_help_panel=DECODING, show_default=False)] = None,
     max_post_steps: Annotated[int | None, typer.Option(
-        help="Extra edit-only forwards per block [0, 32].", rich_help_panel=DECODING,
+        help=f"Extra edit-only forwards per block [0, 32]; {preset('max_post_steps')}.",
+        rich_help_panel=DECODING,
         show_default=False)] = None,
     temperature: Annotated[float | None, typer.Option(
         help="Sampling temperature [0, 2]; 0 is greedy.", rich_help_panel=DECODING,
@@ -73,7 +87,7 @@ def ask(
         help="Nucleus sampling (0, 1]; 1 is off.", rich_help_panel=DECODING,
         show_default=False)] = None,
     steps: Annotated[int | None, typer.Option(
-        help="Most forwards per block [1, 64].", rich_help_panel=DECODING,
+        help=f"Most forwards per block [1, 64]; {preset('steps')}.", rich_help_panel=DECODING,
         show_default=False)] = None,
     eos_early_stop: Annotated[bool | None, typer.Option(
         "--eos-early-stop/--no-eos-early-stop", help="Stop at the first end-of-text block.",
@@ -84,7 +98,7 @@ def ask(
         "--json", help="Print one JSON object: answer, final_answer, verdict, mode, stats.")
     ] = False,
     strict: Annotated[bool, typer.Option(
-        help="Exit with 4 when the checker contradicts the answer.")] = False,
+        "--strict", help="Exit with 4 when the checker contradicts the answer.")] = False,
 ) -> None:
     """Ask one question and print the answer.
 
@@ -96,7 +110,6 @@ def ask(
     prompt), 3 model or device could not load, 4 the checker contradicted the answer (only
     with --strict), 130 interrupted (Ctrl-C; the partial answer is printed).
     """
-    from noema_core.decoding.settings import DecodingSettings
     from noema_core.errors import NoemaError
     from noema_tui.commands.ask_session import AskSession
 
