@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from noema_tui.commands import ask, bench
+from noema_tui.commands import ask, bench, verify
 
 app = typer.Typer(
     name="noema",
@@ -23,6 +23,7 @@ def main() -> None:
 
 app.command("ask")(ask.ask)
 app.command("bench")(bench.bench)
+app.command("verify")(verify.verify)
 
 
 if __name__ == "__main__":  # pragma: no cover
