@@ -8,6 +8,7 @@ counter. When a block finishes, its text joins the reply above.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
@@ -63,14 +64,27 @@ class LiveBlockView:
 
     def render(self) -> RenderableType:
         parts: list[RenderableType] = []
-        room = max(3, self.console.height - 5)  # keep the active block on screen
-        tail = self.finished_text.splitlines()[-room:]
+        tail = self.reply_tail(max(3, self.console.height - 5))  # keep the block on screen
         if tail:
-            parts.append(Text("\n".join(tail)))
+            parts.append(Text(tail))
         parts.append(self.header())
         if self.block is not None:
             parts.append(self.slots(self.block))
         return Group(*parts)
+
+    def reply_tail(self, rows: int) -> str:
+        """The end of the finished text that fits in `rows` terminal rows once wrapped."""
+        width = max(1, self.console.width)
+        kept: list[str] = []
+        for line in reversed(self.finished_text.splitlines()):
+            needed = max(1, -(-cell_len(line) // width))
+            if needed > rows:
+                if rows:
+                    kept.append(line[-rows * width:])
+                break
+            kept.append(line)
+            rows -= needed
+        return "\n".join(reversed(kept))
 
     def header(self) -> Text:
         header = Text(self.title + SEPARATOR if self.title else "", style="dim")

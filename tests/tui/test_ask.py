@@ -235,3 +235,14 @@ def test_live_view_draws_each_slot_state_in_its_own_style():
     assert "block 1 · forward 3 · 1/5 masked" in view.header().plain
     view.apply(BlockFinished(0, 3, (2, 3, 4), "ab\nc"))
     assert view.finished_text == "ab\nc" and view.block is None  # the block joined the reply
+
+
+def test_live_view_keeps_only_the_reply_tail_that_fits_above_the_block():
+    from rich.console import Console
+
+    from noema_tui.live_view import LiveBlockView
+
+    view = LiveBlockView(Console(width=10, height=20))
+    view.apply(BlockFinished(0, 1, (), "first line\n" + "x" * 25 + "\nlast"))
+    assert view.reply_tail(4) == "x" * 25 + "\nlast"  # 3 wrapped rows + 1
+    assert view.reply_tail(2) == "x" * 10 + "\nlast"  # a long line keeps its end
