@@ -113,6 +113,9 @@ def check(response: str, *, question: str | None = None, reference: str | None =
         return done(unverifiable(f"the question is too long ({len(question):,} characters; "
                                  f"limit {MAX_QUESTION_CHARS:,})", method="limits"))
     found = extract_answer(response)
+    if found.rule == "unclosed-box":
+        return done(unverifiable("the last \\boxed{...} is never closed (a truncated reply?)",
+                                 method="extract"), found)
     if not found.answer:
         return done(unverifiable("no final answer found (no \\boxed{}, answer line or number)",
                                  method="extract"), found)

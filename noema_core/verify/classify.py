@@ -127,14 +127,14 @@ def classify(question: str, ctx: Context) -> Task:
     if not statement:
         raise NotCheckable("the question is empty")
     prose = _MATH_SEGMENT.sub(" ", statement)
-    kind = next((k for k, pattern in _KINDS if pattern.search(statement)), None)
-    if kind is None:
-        raise NotCheckable("the question does not ask to solve, evaluate, simplify, factor, "
-                           "expand, differentiate, integrate, or take a limit or sum")
     blocked = _NOT_PLAIN.search(prose)
     if blocked:
         raise NotCheckable(f"the question asks about {blocked.group(0).strip()!r}, which this "
                            "checker does not model")
+    kind = next((k for k, pattern in _KINDS if pattern.search(statement)), None)
+    if kind is None:
+        raise NotCheckable("the question does not ask to solve, evaluate, simplify, factor, "
+                           "expand, differentiate, integrate, or take a limit or sum")
     texts = math_texts(statement)
     if not texts:
         raise NotCheckable("no mathematical expression found in the question")

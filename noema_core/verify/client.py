@@ -75,6 +75,16 @@ class WorkerClient:
         self.restarts += 1
         self._spawn()
 
+    def _exit_status(self) -> str:
+        """How the worker ended, once it closed its output (it is exiting, or has)."""
+        code = None
+        if self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self._proc.wait(timeout=1)
+        if code is None:
+            return "no exit status"
+        return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+
     def _alive(self) -> bool:
         return (self._proc is not None and self._owner_pid == os.getpid()
                 and self._proc.poll() is None)
@@ -120,6 +130,11 @@ class WorkerClient:
         return self._ready
 
     # -- public -------------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while it runs (for diagnostics and tests)."""
+        return self._proc.pid if self._alive() else None
+
     def warm_up(self, wait: float = 0.0) -> bool:
         """Start the worker if needed; with `wait` > 0, block up to that long until ready."""
         with self._lock:
@@ -163,10 +178,10 @@ class WorkerClient:
                 if reply is None or reply.get("id") == self._next_id:
                     break
         except (_WorkerGone, BrokenPipeError, OSError, ValueError):
-            code = self._proc.poll() if self._proc else None
+            how = self._exit_status()
             self._restart()
-            return unverifiable(f"the checker process crashed (exit status {code}) and was "
-                                "restarted", method="crash")
+            return unverifiable(f"the checker process crashed ({how}) and was restarted",
+                                method="crash")
         if reply is None:
             self._restart()
             return unverifiable(f"timed out after {timeout:g} s (the checker was stopped and "

@@ -5,8 +5,9 @@ Guards against math-verify's known false positives at default settings:
   size, so 1/2^99 and 1/2^98 differ;
 - a decimal matches a value when it is that value rounded, or truncated, to the decimal
   places it shows (`0.3333` and `0.333` match 1/3, `0.34` does not); two decimals match when
-  they could be roundings of the same value: |a - b| <= (ulp(a) + ulp(b)) / 2, where ulp is
-  one unit in the last decimal place written (0 for an exact number);
+  the finer one rounds to the coarser one: |a - b| <= max(ulp(a), ulp(b)) / 2, where ulp is
+  one unit in the last decimal place written (0 for an exact number), so `0.1` and `0.0`
+  differ even though both could be roundings of 0.05;
 - equations compare by their solution sets (proportional sides), never by collapsing both
   sides to 0.
 
@@ -15,15 +16,22 @@ Every function answers True, False or None ("could not decide").
 
 from __future__ import annotations
 
+import random
+
 import sympy
 from sympy.core.relational import Relational
 
 # Exact numbers: equal when they agree to this many significant digits.
 _EXACT_DIGITS = 50
 _EXACT_RELATIVE = sympy.Float(10) ** -45
-# Expressions are compared at these points (exact rationals, so evaluation is reproducible).
-_POSITIVE_POINTS = [sympy.Rational(p, 10000) for p in (5413, 17382, 22911, 1297, 31911, 11311)]
-_NEGATIVE_POINTS = [sympy.Rational(p, 10000) for p in (-8317, -14123, -25417)]
+# Expressions are compared at points drawn once from a seeded generator: each variable gets
+# its own value at each point (exact rationals, so evaluation is reproducible).
+_RANDOM = random.Random(20240607)
+_MAX_SYMBOLS = 12
+_POSITIVE_POINTS = [[sympy.Rational(_RANDOM.randint(1000, 32000), 10000)
+                     for _ in range(_MAX_SYMBOLS)] for _ in range(6)]
+_NEGATIVE_POINTS = [[-sympy.Rational(_RANDOM.randint(1000, 32000), 10000)
+                     for _ in range(_MAX_SYMBOLS)] for _ in range(3)]
 _SAME = 1e-18  # relative difference below which two evaluations agree
 _DIFFERENT = 1e-9  # relative difference above which they certainly differ
 
@@ -60,7 +68,7 @@ def decimals_equal(a: sympy.Expr, ulp_a: sympy.Expr, b: sympy.Expr, ulp_b: sympy
     """Numbers written with `ulp_*` precision (0 = exact): rounding or truncation agrees."""
     if not ulp_a and not ulp_b:
         return numbers_equal(a, b)
-    rounded = numbers_equal(a, b, (ulp_a + ulp_b) / 2)
+    rounded = numbers_equal(a, b, max(ulp_a, ulp_b) / 2)
     if rounded or (ulp_a and ulp_b):
         return rounded
     decimal, ulp, exact = (a, ulp_a, b) if ulp_a else (b, ulp_b, a)
@@ -85,9 +93,11 @@ def _evaluate_at(expr: sympy.Expr, point: dict) -> complex | None:
 def _spot_check(a: sympy.Expr, b: sympy.Expr, points: list) -> tuple[int, int]:
     """(agreeing points, differing points) among the points where both sides are defined."""
     symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    if len(symbols) > _MAX_SYMBOLS:
+        return 0, 0
     agree = differ = 0
-    for j in range(len(points)):
-        point = {s: points[(j + 2 * k) % len(points)] for k, s in enumerate(symbols)}
+    for values in points:
+        point = dict(zip(symbols, values, strict=False))
         va, vb = _evaluate_at(a, point), _evaluate_at(b, point)
         if va is None or vb is None:
             continue

@@ -10,6 +10,9 @@ Order of rules (the first that finds something wins):
 3. Fallbacks, reported as such: `fallback:last-math` (the last `$...$`, `\\(...\\)` or `\\[...\\]`)
    and `fallback:last-number` (the last number in the text).
 
+A response whose only `\\boxed{` is never closed (a truncated reply) gets no answer and the
+rule `unclosed-box`: a number picked from inside the broken box would be a guess.
+
 Pure string work (no sympy) so the parent process can do it without the worker; every scan is
 linear in the response length.
 """
@@ -24,6 +27,10 @@ MAX_BOX_SCAN = 20_000
 # Only the last few `\boxed` occurrences are tried, so a response made of thousands of
 # unterminated boxes stays linear.
 MAX_BOX_ATTEMPTS = 16
+# The fallbacks look only at the end of a response: a lazy `\[...\]` search over a whole
+# hostile response (thousands of unclosed `\[`) would be quadratic, and this runs in the
+# caller's process, outside the worker's deadline.
+FALLBACK_TAIL = 4_000
 
 _BOX_OPENERS = re.compile(r"\\(?:boxed|fbox)\s*")
 _BOX_JOINER = re.compile(r"^[\s,;$]*(?:(?:and|or)[\s$]*)?$", re.IGNORECASE)
@@ -49,7 +56,7 @@ _SENTENCE_END = re.compile(r"\.(?:\s+(?=[A-Z(])|\s*$)")
 class Extraction:
     answer: str
     rule: str  # "boxed", "final-answer", "answer-is", "answer-label", "hashes",
-    #            "fallback:last-math", "fallback:last-number" or "none"
+    #            "fallback:last-math", "fallback:last-number", "unclosed-box" or "none"
 
     @property
     def is_fallback(self) -> bool:
@@ -61,15 +68,17 @@ def extract_answer(response: str) -> Extraction:
     boxed = _last_boxed(response)
     if boxed is not None:
         return Extraction(boxed, "boxed")
+    if _BOX_OPENERS.search(response):
+        return Extraction("", "unclosed-box")
     line = _last_answer_line(response)
     if line is not None:
         return Extraction(*line)
-    math = [m for m in _MATH_SEGMENT.finditer(response)]
+    tail = response[-FALLBACK_TAIL:]
+    math = list(_MATH_SEGMENT.finditer(tail))
     if math:
-        last = math[-1]
-        text = next(g for g in last.groups() if g is not None)
+        text = next(g for g in math[-1].groups() if g is not None)
         return Extraction(text.strip(), "fallback:last-math")
-    numbers = _NUMBER.findall(response)
+    numbers = _NUMBER.findall(tail)
     if numbers:
         return Extraction(numbers[-1].strip(), "fallback:last-number")
     return Extraction("", "none")

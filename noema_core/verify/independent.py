@@ -32,10 +32,13 @@ from noema_core.verify.trees import (
     rebuild,
     short,
 )
-from noema_core.verify.verdict import CONTRADICTED, UNVERIFIABLE, VERIFIED, Verdict
+from noema_core.verify.verdict import CONTRADICTED, UNVERIFIABLE, VERIFIED, Verdict, outcome
 
 _FRACTION = re.compile(r"^\s*(?P<sign>-?)\s*(?:\\[dt]?frac\s*\{\s*(?P<a>\d+)\s*\}\s*\{\s*(?P<b>\d+)"
                        r"\s*\}|(?P<p>\d+)\s*/\s*(?P<q>\d+)|(?P<n>\d+))\s*$")
+
+
+_SIMPLIFY_SLACK = 2  # operations an answer may have beyond sympy's simplified form
 
 
 class SoftTimeout(Exception):
@@ -70,15 +73,12 @@ def _optional(compute, seconds: float = 1.0):
         return None
 
 
-def _verdict(status: str, method: str, reason: str, expected: str = "") -> Verdict:
-    return Verdict(status=status, method=method, reason=reason, expected=expected)  # type: ignore[arg-type]
-
 
 def _decide(same: bool | None, method: str, yes: str, no: str, expected: str) -> Verdict:
     if same is None:
-        return _verdict(UNVERIFIABLE, method, "sympy could not decide whether they are equal",
+        return outcome(UNVERIFIABLE, method, "sympy could not decide whether they are equal",
                         expected)
-    return _verdict(VERIFIED if same else CONTRADICTED, method, yes if same else no, expected)
+    return outcome(VERIFIED if same else CONTRADICTED, method, yes if same else no, expected)
 
 
 def check_independently(question: str, answer: str, ctx: Context) -> Verdict:
@@ -144,7 +144,7 @@ def _check_value(task: Task, leaf: Parsed) -> Verdict:
         return _decide(same, method, "the limit does not exist", "the limit exists",
                        "does not exist")
     if leaf.shape == "dne":
-        return _verdict(CONTRADICTED, method, f"it exists: {short(value)}", short(value))
+        return outcome(CONTRADICTED, method, f"it exists: {short(value)}", short(value))
     expected = short(value)
     if is_number(value) and is_number(leaf.value):
         # A numeric fallback (30 digits) is only trusted to 20 significant digits.
@@ -174,20 +174,24 @@ def _check_simplify(task: Task, leaf: Parsed) -> Verdict:
     if expr.is_Rational:
         parts = _fraction_form(leaf.text)
         if parts is None:
-            return _verdict(CONTRADICTED, "simplify:form",
+            return outcome(CONTRADICTED, "simplify:form",
                             "equal in value, but not written as a fraction", short(expr))
         a, b = parts
         if sympy.gcd(a, b) != 1:
-            return _verdict(CONTRADICTED, "simplify:form",
+            return outcome(CONTRADICTED, "simplify:form",
                             f"equal in value, but {a}/{b} is not in lowest terms", short(expr))
-        return _verdict(VERIFIED, "simplify:value+form", "equal, and in lowest terms",
+        return outcome(VERIFIED, "simplify:value+form", "equal, and in lowest terms",
                         short(expr))
     simplest = _optional(lambda: sympy.simplify(expr), 2.0)
-    ops = sympy.count_ops(leaf.value)
-    if ops < sympy.count_ops(expr) or (simplest is not None and ops <= sympy.count_ops(simplest)):
-        return _verdict(VERIFIED, "simplify:value+form", "equal, and no more complex than "
-                        "sympy's simplification", short(simplest if simplest is not None else expr))
-    return _verdict(CONTRADICTED, "simplify:form", "equal in value, but not simplified "
+    if simplest is None:
+        return outcome(UNVERIFIABLE, "simplify:value", "equal in value, but sympy could not "
+                        "simplify the expression to compare forms", short(expr))
+    # The answer as written (its unevaluated tree: sympy would cancel (x-1)(x+1)/(x-1)),
+    # with a little slack for how differently equal forms count.
+    if sympy.count_ops(leaf.raw) <= sympy.count_ops(simplest) + _SIMPLIFY_SLACK:
+        return outcome(VERIFIED, "simplify:value+form", "equal, and no more complex than "
+                        "sympy's simplification", short(simplest))
+    return outcome(CONTRADICTED, "simplify:form", "equal in value, but not simplified "
                     f"(sympy gives {short(simplest)})", short(simplest))
 
 
@@ -217,10 +221,10 @@ def _check_factor(task: Task, leaf: Parsed) -> Verdict:
         except (sympy.PolynomialError, NotImplementedError):
             continue
         if len(parts) > 1 or any(m > 1 for _, m in parts):
-            return _verdict(CONTRADICTED, "factor:form",
+            return outcome(CONTRADICTED, "factor:form",
                             f"equal, but the factor {short(value)} can be factored further",
                             shown)
-    return _verdict(VERIFIED, "factor:value+form", "equal when expanded, and every factor is "
+    return outcome(VERIFIED, "factor:value+form", "equal when expanded, and every factor is "
                     "irreducible", shown)
 
 
@@ -231,25 +235,34 @@ def _check_expand(task: Task, leaf: Parsed) -> Verdict:
         return _decide(same, "expand:value", "", f"sympy expands it to {short(expected)}",
                        short(expected))
     if sympy.expand(leaf.value) != leaf.value:
-        return _verdict(CONTRADICTED, "expand:form", "equal, but not fully expanded",
+        return outcome(CONTRADICTED, "expand:form", "equal, but not fully expanded",
                         short(expected))
-    return _verdict(VERIFIED, "expand:value+form", "equal, and fully expanded", short(expected))
+    return outcome(VERIFIED, "expand:value+form", "equal, and fully expanded", short(expected))
+
+
+def _on_the_real_line(task: Task, *exprs):
+    """The expressions with the variable declared real, as calculus questions mean it
+    (d/dx ln|x| is then 1/x, not an expression in re(x) and im(x))."""
+    real = sympy.Symbol(task.var.name, real=True)
+    return [e.xreplace({task.var: real}) for e in exprs], real
 
 
 def _check_derivative(task: Task, leaf: Parsed) -> Verdict:
-    expected = sympy.diff(task.expr, task.var, task.order)
-    same = expressions_equal(expected, leaf.value)
+    (expr, answer), x = _on_the_real_line(task, task.expr, leaf.value)
+    expected = sympy.diff(expr, x, task.order)
+    same = expressions_equal(expected, answer)
     return _decide(same, "differentiate:sympy", "equals sympy's derivative",
                    f"sympy's derivative is {short(expected)}", short(expected))
 
 
 def _check_antiderivative(task: Task, leaf: Parsed) -> Verdict:
-    answer = drop_additive_constant(leaf.value)
-    derivative = sympy.diff(answer, task.var)
-    expected = _optional(lambda: sympy.integrate(task.expr, task.var), 1.0)
+    (integrand, answer), x = _on_the_real_line(task, task.expr,
+                                               drop_additive_constant(leaf.value))
+    derivative = sympy.diff(answer, x)
+    expected = _optional(lambda: sympy.integrate(integrand, x), 1.0)
     shown = f"{short(expected)} + C" if expected is not None and not expected.has(
-        sympy.Integral) else f"an antiderivative of {short(task.expr)}"
-    same = expressions_equal(derivative, task.expr)
+        sympy.Integral) else f"an antiderivative of {short(integrand)}"
+    same = expressions_equal(derivative, integrand)
     return _decide(same, "integrate:differentiate", "differentiating the answer gives the "
                    "integrand", f"differentiating the answer gives {short(derivative)}, not "
-                   f"{short(task.expr)}", shown)
+                   f"{short(integrand)}", shown)

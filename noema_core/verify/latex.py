@@ -1,9 +1,12 @@
 """One LaTeX expression or relation into a sympy tree, through latex2sympy2_extended.
 
-latex2sympy2_extended (math-verify's parser) is grammar based (ANTLR), so no text is ever run
-as Python. We keep symbol case (so `E`, `C`, `X` survive until our own conventions apply),
-read `\\log` without a base as the natural logarithm, and apply the constant conventions:
-`e` is Euler's number and `i` the imaginary unit unless the question uses them as unknowns.
+latex2sympy2_extended (math-verify's parser) is grammar based (ANTLR). Its one path from text
+to `sympify` is how it turns a number token into a number (`sympy.Number(text)` parses the
+string with `parse_expr`); we replace those two helpers with exact decimal conversion, so no
+part of the model's text ever reaches `sympify`, `parse_expr` or `eval`. We keep symbol case
+(so `E`, `C`, `X` survive until our own conventions apply), read `\\log` without a base as
+the natural logarithm, and apply the constant conventions: `e` is Euler's number and `i` the
+imaginary unit unless the question uses them as unknowns.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 import re
 
 import sympy
+from latex2sympy2_extended import latex2sympy2 as _latex2sympy2
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig, latex2sympy
 from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex
+
+from noema_core.verify.plaintext import number_from_literal
 
 
 class LatexParseError(ValueError):
@@ -35,14 +41,46 @@ _CONSTANT_SPELLINGS = [
 ]
 
 
+def _number_token(self, text: str) -> sympy.Rational:
+    """latex2sympy's number tokens (`12`, `0.5`, `1,000`) as exact rationals, without sympify."""
+    return number_from_literal(text.replace(",", ""))
+
+
+def _thousands_number(text: str) -> sympy.Rational:
+    """`1,000` is 1000; `0,5` (a decimal comma) is 1/2, as latex2sympy reads them."""
+    if "," in text and text.strip().startswith("0"):
+        return number_from_literal(text.strip().replace(",", "."))
+    return number_from_literal(text.replace(",", "").replace(" ", ""))
+
+
+_latex2sympy2._Latex2Sympy.parse_number = _number_token
+_latex2sympy2.convert_number = _thousands_number
+
+
 def looks_like_latex(text: str) -> bool:
     return "\\" in text or "{" in text or "}" in text
+
+
+# Characters no mathematical answer uses, and letter runs that are words, not products
+# of variables (`touch` would otherwise be t*o*u*c*h).
+_NOT_MATH = re.compile(r"[\"`@?;]|__|(?<![A-Za-z}'])'")
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{4,}")
+_NAMED_GROUPS = re.compile(r"\\(?:text|mathrm|textrm|mbox|begin|end)\s*\{[^{}]*\}")
+_FUNCTION_WORDS = {"sinh", "cosh", "tanh", "coth", "sech", "csch", "arcsin", "arccos", "arctan",
+                   "sqrt", "frac", "sign", "ceil", "floor", "cosec"}
 
 
 def parse_latex(text: str, *, variables: frozenset[str] = frozenset()):
     """Parse one LaTeX expression/relation; constants follow the conventions above."""
     for pattern, replacement in _CONSTANT_SPELLINGS:
         text = pattern.sub(replacement, text)
+    bad = _NOT_MATH.search(text)
+    if bad:
+        raise LatexParseError(f"unexpected {bad.group(0)!r} in mathematics")
+    word = next((w for w in _WORD.findall(_NAMED_GROUPS.sub("", text))
+                 if w.lower() not in _FUNCTION_WORDS), None)
+    if word:
+        raise LatexParseError(f"the word {word!r} is not mathematics")
     text = normalize_latex(text, _NORMALIZATION).strip()
     if not text:
         raise LatexParseError("empty expression")

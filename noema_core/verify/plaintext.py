@@ -301,7 +301,7 @@ class _Parser:
         arg = self.call_argument()
         if isinstance(arg, sympy.Tuple):
             raise PlainParseError(f"{func.__name__} takes one argument")
-        if power is not None and power == -1 and func in _INVERSE_TRIG:
+        if power is not None and func in _INVERSE_TRIG and power.doit() == -1:
             return _INVERSE_TRIG[func](arg, evaluate=False)
         if func is sympy.sqrt:
             node = sympy.Pow(arg, sympy.S.Half, evaluate=False)

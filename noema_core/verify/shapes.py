@@ -85,6 +85,7 @@ _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _CLEANUPS = [
     (re.compile(r"^\s*(?:\$\$|\$|\\\(|\\\[)\s*|\s*(?:\$\$|\$|\\\)|\\\])\s*$"), ""),
     (re.compile(r"\\(?:displaystyle|textstyle|left|right|bigl|bigr|Bigl|Bigr)(?![a-zA-Z])"), ""),
+    (re.compile(r"(?<!\\)\\[,;:! ]"), " "),  # spacing commands, before `;` splits a list
     (re.compile(r"\\langle"), "("),
     (re.compile(r"\\rangle"), ")"),
     (re.compile(r"\\(?:approx|simeq)|≈"), "="),
@@ -291,10 +292,13 @@ def parse_leaf(text: str, variables: frozenset[str]) -> Parsed:
                   percent=bool(percent and percent.group("value").strip()), unit=unit)
 
 
+_VARIABLE_NAME = re.compile(r"^([A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?$")
+
+
 def _is_word(name: str) -> bool:
-    """A multi-letter symbol from `\\text{two}`: prose, not a variable like x_1 or theta."""
-    head = name.split("_")[0]
-    return len(head) > 1 and head.lower() not in GREEK_NAMES
+    """A symbol from `\\text{two}` (prose), not a variable like x, x_1 or theta."""
+    m = _VARIABLE_NAME.match(name)
+    return m is None or (len(m.group(1)) > 1 and m.group(1).lower() not in GREEK_NAMES)
 
 
 def parse_math(text: str, variables: frozenset[str] = frozenset()):

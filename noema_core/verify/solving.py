@@ -17,15 +17,12 @@ from noema_core.verify.equality import decimals_equal, expressions_equal, is_num
 from noema_core.verify.reference import as_set
 from noema_core.verify.shapes import Parsed
 from noema_core.verify.trees import fold_case, short
-from noema_core.verify.verdict import CONTRADICTED, UNVERIFIABLE, VERIFIED, Verdict
+from noema_core.verify.verdict import CONTRADICTED, UNVERIFIABLE, VERIFIED, Verdict, outcome
 
 # Residual |LHS - RHS| relative to the size of the equation's terms.
 _ZERO = sympy.Float(10) ** -40
 _NONZERO = sympy.Float(10) ** -10
 
-
-def _verdict(status: str, method: str, reason: str, expected: str = "") -> Verdict:
-    return Verdict(status=status, method=method, reason=reason, expected=expected)  # type: ignore[arg-type]
 
 
 def claimed_values(ans: Parsed, names: set[str]) -> list[Parsed]:
@@ -68,6 +65,8 @@ def residual_status(f: sympy.Expr, point: dict) -> str:
 
 def _roots(f: sympy.Expr, var: sympy.Symbol, domain: str) -> sympy.Set:
     others = f.free_symbols - {var}
+    if others:  # solved for var in terms of the other letters
+        return sympy.FiniteSet(*sympy.solve(f, var))
     if not others and f.is_polynomial(var):
         try:
             poly = sympy.Poly(f, var)
@@ -107,39 +106,42 @@ def check_equation(task: Task, ans: Parsed, ctx: Context) -> Verdict:
             continue  # a rounded root never satisfies the equation exactly; compared below
         status = residual_status(f, {var: leaf.value})
         if status == "nonzero":
-            return _verdict(CONTRADICTED, "solve:substitute",
+            return outcome(CONTRADICTED, "solve:substitute",
                             f"{var} = {leaf.text} does not satisfy the equation")
         if status == "undefined":
-            return _verdict(CONTRADICTED, "solve:substitute",
+            return outcome(CONTRADICTED, "solve:substitute",
                             f"the equation is undefined at {var} = {leaf.text}")
         if domain == "real" and is_number(leaf.value) and leaf.value.is_real is False:
-            return _verdict(CONTRADICTED, "solve:substitute", f"{leaf.text} is not real")
-    roots = _roots(f, var, domain)
-    expected = _show(roots) if isinstance(roots, sympy.FiniteSet) else short(roots)
+            return outcome(CONTRADICTED, "solve:substitute", f"{leaf.text} is not real")
+    solution_set = _roots(f, var, domain)
+    finite = solution_set is sympy.S.EmptySet or isinstance(solution_set, sympy.FiniteSet)
+    roots = list(solution_set) if finite else []
+    expected = _show(roots) if finite else short(solution_set)
     if claimed is None:  # "all real numbers"
-        same = sets_equal(roots, sympy.S.Reals)
+        same = sets_equal(solution_set, sympy.S.Reals)
         status = {True: VERIFIED, False: CONTRADICTED, None: UNVERIFIABLE}[same]
-        return _verdict(status, "solve:solveset", "every real number is a solution" if same else
+        return outcome(status, "solve:solveset", "every real number is a solution" if same else
                         "not every real number is a solution", expected)
-    if not isinstance(roots, sympy.FiniteSet):
-        return _verdict(UNVERIFIABLE, "solve:substitute",
-                        "each claimed root satisfies the equation, but sympy could not list "
-                        f"all its solutions ({short(roots, 80)})", expected)
+    if not finite:
+        return outcome(UNVERIFIABLE, "solve:substitute",
+                        "no claimed root failed substitution, but sympy could not list all the "
+                        f"solutions to check none is missing ({short(solution_set, 80)})",
+                        expected)
     for root in roots:
         found = [_matches(root, c) for c in claimed]
         if True not in found:
             if None in found:
-                return _verdict(UNVERIFIABLE, "solve:roots", "could not compare the roots",
+                return outcome(UNVERIFIABLE, "solve:roots", "could not compare the roots",
                                 expected)
-            return _verdict(CONTRADICTED, "solve:roots",
+            return outcome(CONTRADICTED, "solve:roots",
                             f"a solution is missing: {var} = {_show([root])[1:-1]}", expected)
     for leaf in claimed:
         if True not in [_matches(root, leaf) for root in roots]:
-            return _verdict(CONTRADICTED, "solve:roots", f"{var} = {leaf.text} is not a solution",
+            return outcome(CONTRADICTED, "solve:roots", f"{var} = {leaf.text} is not a solution",
                             expected)
     how = "every root sympy finds is claimed" if roots else "sympy finds no solution either"
     check = "substituted back and " if any(not c.tolerance for c in claimed) else ""
-    return _verdict(VERIFIED, "solve:substitute+roots",
+    return outcome(VERIFIED, "solve:substitute+roots",
                     f"{check}{how} ({domain} numbers)", expected)
 
 
@@ -172,13 +174,13 @@ def check_system(task: Task, ans: Parsed) -> Verdict:
             status = residual_status(f, point)
             if status in ("nonzero", "undefined"):
                 shown = ", ".join(f"{k} = {v.text}" for k, v in solution.items())
-                return _verdict(CONTRADICTED, "system:substitute",
+                return outcome(CONTRADICTED, "system:substitute",
                                 f"{shown} does not satisfy the system")
     found = sympy.solve(list(task.equations), list(variables), dict=True)
     expected = "; ".join(", ".join(f"{k} = {short(v)}" for k, v in s.items()) for s in found) \
         or "no solution"
     if any(set(s) != set(variables) or any(x.free_symbols for x in s.values()) for s in found):
-        return _verdict(UNVERIFIABLE, "system:substitute",
+        return outcome(UNVERIFIABLE, "system:substitute",
                         "the claimed solution satisfies the system, which has infinitely many",
                         expected)
 
@@ -186,11 +188,11 @@ def check_system(task: Task, ans: Parsed) -> Verdict:
         return all(_matches(exact[v], solution[v.name]) for v in variables)
     for exact in found:
         if not any(same(s, exact) for s in claimed):
-            return _verdict(CONTRADICTED, "system:solve", "a solution is missing", expected)
+            return outcome(CONTRADICTED, "system:solve", "a solution is missing", expected)
     for s in claimed:
         if not any(same(s, exact) for exact in found):
-            return _verdict(CONTRADICTED, "system:solve", "a claimed solution is wrong", expected)
-    return _verdict(VERIFIED, "system:substitute+solve",
+            return outcome(CONTRADICTED, "system:solve", "a claimed solution is wrong", expected)
+    return outcome(VERIFIED, "system:substitute+solve",
                     "the claimed solutions are exactly sympy's", expected)
 
 
@@ -205,4 +207,4 @@ def check_inequality(task: Task, ans: Parsed, ctx: Context) -> Verdict:
     reason = {True: "the answer describes exactly the solution set",
               False: "the answer describes a different set",
               None: "could not compare the sets"}[same]
-    return _verdict(status, "inequality:solveset", reason, short(expected_set))
+    return outcome(status, "inequality:solveset", reason, short(expected_set))

@@ -67,6 +67,8 @@ def _digits(node, depth: int) -> float | None:
         return _pow_digits(node, depth)
     if isinstance(node, (sympy.factorial, sympy.gamma)):
         return _factorial_digits(node, depth)
+    if isinstance(node, sympy.exp):  # e^z: as big as a power, even though never exact
+        return _pow_digits(sympy.Pow(sympy.E, node.args[0], evaluate=False), depth)
     sizes = [_digits(child, depth + 1) for child in node.args]
     if node.free_symbols or any(s is None for s in sizes):
         return None

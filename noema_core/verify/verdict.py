@@ -56,6 +56,11 @@ class Verdict:
         return replace(self, **changes)
 
 
+def outcome(status: str, method: str, reason: str, expected: str = "") -> Verdict:
+    """A verdict from a check: its status, how it was decided, why, and what was expected."""
+    return Verdict(status=status, method=method, reason=reason, expected=expected)  # type: ignore[arg-type]
+
+
 def unverifiable(reason: str, method: str = "", **fields: Any) -> Verdict:
     """A "could not check" verdict; every such verdict names its reason."""
     return Verdict(status=UNVERIFIABLE, reason=reason, method=method, **fields)
