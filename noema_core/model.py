@@ -197,22 +197,39 @@ class MoE(nn.Module):
         B, T, H = x.shape
         flat = x.reshape(-1, H)  # [N, H]
         chosen, weights = self.gate(flat)  # [N, A] each
-        if not torch.is_grad_enabled() and self._stacked_still_shared():
-            out = self._batched_experts(flat, chosen, weights)
-        else:
-            out = torch.zeros_like(flat)
-            for e in chosen.unique().tolist():
-                token, slot = (chosen == e).nonzero(as_tuple=True)
-                y = self.experts[e](flat[token]) * weights[token, slot, None].to(flat.dtype)
-                out.index_add_(0, token, y)
+        stacked = self._expert_stacks()
+        if stacked is not None:
+            out = self._batched_experts(flat, chosen, weights, stacked)
+        else:  # quantized experts: bitsandbytes owns their storage, run them one by one
+            out = self._looped_experts(flat, chosen, weights)
         if self.shared_experts is not None:
             out = out + self.shared_experts(flat)
         return out.view(B, T, H)
 
-    def _batched_experts(self, flat: Tensor, chosen: Tensor, weights: Tensor) -> Tensor:
+    def _expert_stacks(self) -> tuple[Tensor, Tensor, Tensor] | None:
+        """[E, out, in] weights for gate/up/down: the inference stacks when they are still
+        shared with the experts, else stacked on the fly (differentiable, for training)."""
+        if not torch.is_grad_enabled() and self._stacked_still_shared():
+            return self._stacked
+        if any(type(expert.gate_proj) is not nn.Linear for expert in self.experts):
+            return None
+        return tuple(torch.stack([getattr(expert, name).weight for expert in self.experts])
+                     for name in ("gate_proj", "up_proj", "down_proj"))
+
+    def _looped_experts(self, flat: Tensor, chosen: Tensor, weights: Tensor) -> Tensor:
+        out = torch.zeros_like(flat)
+        for e in chosen.unique().tolist():
+            token, slot = (chosen == e).nonzero(as_tuple=True)
+            y = self.experts[e](flat[token]) * weights[token, slot, None].to(flat.dtype)
+            out.index_add_(0, token, y)
+        return out
+
+    @staticmethod
+    def _batched_experts(flat: Tensor, chosen: Tensor, weights: Tensor,
+                         stacked: tuple[Tensor, Tensor, Tensor]) -> Tensor:
         """All experts at once: sort (token, expert) pairs by expert into a padded [E, C, H]
         buffer (C = the busiest expert's load), three bmm's, then scatter back weighted."""
-        w_gate, w_up, w_down = self._stacked
+        w_gate, w_up, w_down = stacked
         E, A = w_gate.shape[0], chosen.shape[1]
         pairs = chosen.reshape(-1)  # [N*A] expert of each (token, slot)
         order = pairs.argsort(stable=True)
@@ -265,18 +282,22 @@ class NoemaModel(nn.Module):
             self.lm_head.weight = self.model.word_embeddings.weight
 
     def forward(self, input_ids: Tensor, *, start: int = 0, mask: Tensor | None = None,
-                cache: KVCache | None = None, logits_slice: slice | None = None) -> Tensor | None:
+                cache: KVCache | None = None, logits_slice: slice | None = None,
+                positions: Tensor | None = None) -> Tensor | None:
         """input_ids [B, T] at absolute positions start..start+T-1 -> logits [B, T', V].
 
         With a cache, `start` must equal `cache.length`: K/V of the input are written there as
         scratch and attention covers the cached prefix plus the input. `mask` (bool, True = may
         attend) is [B|1, 1, T, S]; None means full attention over everything visible.
         `logits_slice` picks the positions (of the input) to project; slice(0, 0) skips the head.
+        `positions` [T] overrides the absolute positions (training runs a noisy and a clean copy
+        of the same canvas side by side, both at positions 0..L-1); not with a cache.
         """
         B, T = input_ids.shape
         if cache is not None and start != cache.length:
             raise ValueError(f"forward at {start} but the cache holds {cache.length} tokens")
-        positions = torch.arange(start, start + T, device=input_ids.device)
+        if positions is None:
+            positions = torch.arange(start, start + T, device=input_ids.device)
         cos, sin = rope_angles(positions, self.config.rotary_dim, self.config.rope_theta)
         x = self.model.word_embeddings(input_ids)
         for i, layer in enumerate(self.model.layers):

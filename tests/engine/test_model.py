@@ -117,16 +117,33 @@ def test_inconsistent_config_is_rejected_with_the_reason():
         NoemaConfig(num_attention_heads=6, num_key_value_heads=4)
 
 
-def test_batched_experts_match_the_per_expert_loop():
+def test_batched_experts_match_the_per_expert_loop_used_for_quantized_experts():
+    moe = tiny_model(seed=4).model.layers[1].mlp
+    flat = torch.randn(70, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    chosen, weights = moe.gate(flat)
+    looped = moe._looped_experts(flat, chosen, weights)
+    batched = moe._batched_experts(flat, chosen, weights, moe._expert_stacks())
+    torch.testing.assert_close(batched, looped, rtol=1e-10, atol=1e-10)
+
+
+def test_stacking_experts_for_inference_shares_their_memory_and_keeps_the_logits():
     model = tiny_model(seed=4)
     ids = torch.randint(0, 120, (1, 70))
     mask = block_causal_mask(70, 32)
     with torch.no_grad():
-        looped = model(ids, mask=mask)
+        before = model(ids, mask=mask)
         model.stack_experts()
-        batched = model(ids, mask=mask)
-    torch.testing.assert_close(batched, looped, rtol=1e-10, atol=1e-10)
+        after = model(ids, mask=mask)
+    torch.testing.assert_close(after, before, rtol=1e-10, atol=1e-10)
     assert len({id(p) for p in model.parameters()}) == len(list(model.parameters()))
-    # The experts' weights now live inside the stacked tensors: no extra memory.
     moe = model.model.layers[1].mlp
     assert moe.experts[3].up_proj.weight.data_ptr() == moe._stacked[1][3].data_ptr()
+
+
+def test_training_gradients_reach_every_routed_expert():
+    model = tiny_model(seed=5).train().requires_grad_(True)
+    ids = torch.randint(0, 120, (4, 64), generator=torch.Generator().manual_seed(1))
+    model(ids, mask=block_causal_mask(64, 32)).logsumexp(-1).mean().backward()
+    moe = model.model.layers[1].mlp
+    assert all(expert.down_proj.weight.grad is not None and
+               expert.down_proj.weight.grad.abs().sum() > 0 for expert in moe.experts)
