@@ -1,4 +1,5 @@
-"""`noema --help` and `noema ask --help` stay instant: they import neither torch nor textual."""
+"""`noema --help` and `noema ask --help` stay instant: they import neither torch nor textual
+(nor transformers or pydantic, the other slow imports that could creep in)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "textual", "transformers")
+# pydantic: typer 0.29+ imports it and builds an adapter per option, ~0.13 s on every call
+HEAVY = ("torch", "textual", "transformers", "pydantic")
 PROBE = f"""
 import json, sys
 from noema_tui.cli import app
