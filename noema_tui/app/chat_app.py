@@ -1,0 +1,84 @@
+"""The Textual app: one chat screen, Noema's themes, F1 help and command palette entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from noema_tui.app.screens.chat_screen import ChatScreen
+from noema_tui.app.screens.help_screen import HelpScreen
+from noema_tui.app.themes import NoemaTheme, available_themes, load_theme
+
+THEME_SOURCE = ("noema-theme.tcss", "")  # one stylesheet slot, replaced when the theme changes
+
+# (title, help, action on the chat screen): the palette offers every action a key offers.
+CHAT_COMMANDS = [
+    ("Stop reply", "Stop generating after the current forward, keeping the partial reply",
+     "stop_reply"),
+    ("Regenerate reply", "Replace the last reply with a new one", "regenerate_reply"),
+    ("Cycle decoding mode", "Quality -> Speed -> AR, from the next reply", "cycle_mode"),
+    ("Decoding settings", "Edit every decoding parameter", "open_settings"),
+    ("Export transcript", "Write the conversation to Markdown and JSON in this directory",
+     "export_transcript"),
+    ("Copy last reply", "Copy the last reply with its raw LaTeX", "copy_reply"),
+    ("New conversation", "Start a new conversation (the current one stays saved)",
+     "new_conversation"),
+]
+
+
+class NoemaChatApp(App[None]):
+    TITLE = "Noema"
+
+    BINDINGS = [Binding("f1", "show_help", "Help", id="app.show_help")]
+
+    def __init__(self, chat_screen: ChatScreen, theme: NoemaTheme,
+                 notices: list[str] | None = None) -> None:
+        super().__init__()
+        self.chat_screen = chat_screen
+        self.notices = notices or []  # shown once the app is up (e.g. "no saved conversation")
+        self.noema_theme = theme
+        self.stylesheet.add_source(theme.css, read_from=THEME_SOURCE, is_default_css=False)
+
+    def get_default_screen(self) -> Screen:
+        return self.chat_screen
+
+    def on_mount(self) -> None:
+        if self.noema_theme.palette in self.available_themes:
+            self.theme = self.noema_theme.palette
+        for notice in self.notices:
+            self.notify(notice)
+
+    def apply_noema_theme(self, name: str) -> None:
+        """Switch to another theme file: its palette and its token styles."""
+        self.noema_theme = load_theme(name)
+        self.stylesheet.add_source(self.noema_theme.css, read_from=THEME_SOURCE,
+                                   is_default_css=False)
+        if self.noema_theme.palette in self.available_themes:
+            self.theme = self.noema_theme.palette
+        self.refresh_css(animate=False)
+        self.notify(f"Theme {name}.")
+
+    def action_show_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        shown = {}
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if binding.id or binding.show:
+                shown.setdefault(binding.id or binding.action, (self.get_key_display(binding),
+                                                                 binding))
+        self.push_screen(HelpScreen(list(shown.values())))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        chat = self.chat_screen
+        for title, help_text, action in CHAT_COMMANDS:
+            yield SystemCommand(title, help_text,
+                                lambda action=action: self.run_action(action, chat))
+        yield SystemCommand("Help", "Show every key that works right now", self.action_show_help)
+        for name in available_themes():
+            yield SystemCommand(f"Noema theme: {name}", "Token colours and palette",
+                                lambda name=name: self.apply_noema_theme(name), discover=False)

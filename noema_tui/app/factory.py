@@ -1,0 +1,86 @@
+"""One app factory for the CLI and the tests: plain options in, a ready `NoemaChatApp` out.
+
+The CLI passes options only; tests also pass a fake loader (replaying a recorded trace), a fake
+checker, a store in a temporary directory and a fixed clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from noema_core.decoding.settings import DecodingSettings
+from noema_core.engine import DEFAULT_MODEL, ProgressCallback
+from noema_tui.app.chat_app import NoemaChatApp
+from noema_tui.app.conversation import Conversation
+from noema_tui.app.protocol import ChatEngine, Checker, EngineLoader
+from noema_tui.app.screens.chat_screen import ChatScreen
+from noema_tui.app.store import ConversationStore
+from noema_tui.app.themes import DEFAULT_THEME, load_theme
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    model: str = DEFAULT_MODEL
+    device: str = "auto"
+    dtype: str = "auto"
+    quant: str = "none"
+    mode: str = "q"
+    theme: str = DEFAULT_THEME
+    resume: bool = False  # continue the most recent conversation
+    conversation_id: int | None = None  # continue this one
+
+
+@dataclass(frozen=True)
+class EngineFromOptions:
+    """The real loader: names the device first, then `Engine.load` reports its own steps."""
+
+    model: str
+    device: str = "auto"
+    dtype: str = "auto"
+    quant: str = "none"
+
+    def __call__(self, progress: ProgressCallback) -> ChatEngine:
+        from noema_core.engine import Engine
+        from noema_core.loading import resolve_device
+
+        progress(f"loading {self.model} on {resolve_device(self.device)}", None)
+        return Engine.load(self.model, device=self.device, dtype=self.dtype, quant=self.quant,
+                           progress=progress)
+
+
+def check_with_sympy(response: str, *, question: str | None = None) -> Any:
+    from noema_core.verify import check
+
+    return check(response, question=question)
+
+
+def open_conversation(options: ChatOptions, store: ConversationStore | None
+                      ) -> tuple[Conversation, str]:
+    """The conversation to show, and a notice for the user ('' if none). Raises `StoreError`
+    for an unknown --conversation id."""
+    if store is not None and options.conversation_id is not None:
+        return store.load(options.conversation_id), ""
+    if store is not None and options.resume:
+        latest = store.latest()
+        if latest is not None:
+            return latest, ""
+        return Conversation(model=options.model), "No saved conversation yet: starting a new one."
+    return Conversation(model=options.model), ""
+
+
+def create_app(options: ChatOptions, *, loader: EngineLoader | None = None,
+               checker: Checker | None = None, store: ConversationStore | None = None,
+               clock: Callable[[], float] = time.monotonic, notice: str = "") -> NoemaChatApp:
+    """Raises `ThemeNotFoundError`, `SettingsError` or `StoreError` (all one-line, typed)."""
+    theme = load_theme(options.theme)
+    settings = DecodingSettings.for_mode(options.mode)
+    conversation, opened = open_conversation(options, store)
+    screen = ChatScreen(
+        loader=loader or EngineFromOptions(options.model, options.device, options.dtype,
+                                           options.quant),
+        checker=checker or check_with_sympy, settings=settings, conversation=conversation,
+        store=store, clock=clock)
+    return NoemaChatApp(screen, theme, notices=[n for n in (notice, opened) if n])

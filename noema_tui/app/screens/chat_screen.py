@@ -1,0 +1,321 @@
+"""The chat: transcript, prompt and status line, driven by the engine bridge's messages.
+
+The screen owns the flow of a turn (prompt -> live blocks -> reply -> verdict); drawing lives
+in the widgets, persistence in `ChatSession`, file writing in `export`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from noema_core.decoding.events import TokenState
+from noema_core.decoding.settings import DecodingSettings
+from noema_core.engine import ModelInfo
+from noema_tui.app.bridge import EngineBridge
+from noema_tui.app.conversation import Conversation, Turn
+from noema_tui.app.export import ExportError, export_transcript
+from noema_tui.app.protocol import Checker, EngineLoader
+from noema_tui.app.screens.settings_screen import SettingsScreen, switch_mode
+from noema_tui.app.session import ChatSession
+from noema_tui.app.store import ConversationStore
+from noema_tui.app.widgets.load_panel import LoadPanel
+from noema_tui.app.widgets.prompt_input import PromptInput
+from noema_tui.app.widgets.reply_view import ReplyView
+from noema_tui.app.widgets.status_line import StatusLine
+from noema_tui.app.widgets.user_message import UserMessage
+
+DECODED = (TokenState.UNMASKED, TokenState.STABLE, TokenState.EDITED)
+
+
+class ChatScreen(Screen[None]):
+    DEFAULT_CSS = """
+    ChatScreen { layout: vertical; }
+    ChatScreen > #transcript { height: 1fr; padding: 0 1; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "stop_reply", "Stop", id="chat.stop_reply"),
+        Binding("f2", "cycle_mode", "Mode", id="chat.cycle_mode",
+                tooltip="Cycle the decoding mode Q -> S -> AR, from the next reply"),
+        Binding("f3", "open_settings", "Settings", id="chat.open_settings"),
+        Binding("ctrl+r", "regenerate_reply", "Regenerate", id="chat.regenerate_reply"),
+        Binding("ctrl+s", "export_transcript", "Export", id="chat.export_transcript"),
+        Binding("f4", "copy_reply", "Copy", id="chat.copy_reply",
+                tooltip="Copy the last reply with its raw LaTeX"),
+        Binding("ctrl+n", "new_conversation", "New chat", id="chat.new_conversation",
+                show=False),
+    ]
+
+    def __init__(self, *, loader: EngineLoader, checker: Checker, settings: DecodingSettings,
+                 conversation: Conversation, store: ConversationStore | None,
+                 clock: Callable[[], float]) -> None:
+        super().__init__()
+        self.loader = loader
+        self.checker = checker
+        self.settings = settings
+        self.session = ChatSession(conversation, store, self._warn_unsaved)
+        self.clock = clock
+        self.info: ModelInfo | None = None
+        self.load_failed = False
+        self.reply: ReplyView | None = None  # the reply being generated
+        self._reply_ids = 0
+        self._asked = ""  # the prompt of the reply in flight
+        self._started = 0.0
+        self._done_tokens = self._done_forwards = 0  # of the finished blocks of this reply
+        self._checking: dict[int, tuple[ReplyView, Turn]] = {}
+
+    # ----------------------------------------------------------------- layout and start
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="transcript"):
+            yield LoadPanel(self.loader.model)
+        yield PromptInput(self.session.conversation.prompts(), id="prompt")
+        yield StatusLine()
+        yield Footer()
+        yield EngineBridge(self.loader, self.checker)
+
+    async def on_mount(self) -> None:
+        self.status.loading_text = f"loading {self.loader.model}…"
+        self.status.mode = self.settings.mode.label
+        for turn in self.session.turns:
+            await self._show_saved_turn(turn)
+        self.transcript.anchor()
+        self.prompt.focus()
+        self.bridge.load_engine()
+
+    async def _show_saved_turn(self, turn: Turn) -> None:
+        if turn.role == "user":
+            await self.transcript.mount(UserMessage(turn.content))
+            return
+        view = ReplyView(turn.mode or "?")
+        await self.transcript.mount(view)
+        await view.finish(turn.content, turn.generation_stats, turn.finish_reason or "eos")
+        view.show_verdict(turn.verdict)
+
+    @property
+    def transcript(self) -> VerticalScroll:
+        return self.query_one("#transcript", VerticalScroll)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    @property
+    def bridge(self) -> EngineBridge:
+        return self.query_one(EngineBridge)
+
+    @property
+    def generating(self) -> bool:
+        return self.reply is not None
+
+    def _warn_unsaved(self, reason: str) -> None:
+        self.notify(reason, title="Not saved", severity="error")
+
+    # ----------------------------------------------------------------- loading
+
+    @on(EngineBridge.LoadProgressed)
+    def show_load_progress(self, event: EngineBridge.LoadProgressed) -> None:
+        self.query_one(LoadPanel).show_progress(event.what, event.fraction)
+        self.status.loading_text = event.what
+
+    @on(EngineBridge.EngineLoaded)
+    def show_engine(self, event: EngineBridge.EngineLoaded) -> None:
+        self.info = self.status.info = event.info
+        self.query_one(LoadPanel).remove()
+
+    @on(EngineBridge.LoadFailed)
+    def show_load_failure(self, event: EngineBridge.LoadFailed) -> None:
+        self.load_failed = True
+        self.query_one(LoadPanel).show_failure(event.reason, event.hint)
+        self.status.loading_text = f"{event.model} failed to load"
+
+    # ----------------------------------------------------------------- sending
+
+    @on(PromptInput.Submitted)
+    async def handle_prompt(self, event: PromptInput.Submitted) -> None:
+        text = event.text
+        if text.startswith("/"):
+            self.run_slash_command(text)
+            return
+        if self.generating:
+            self.notify("A reply is being written: Esc stops it.", severity="warning")
+            return
+        if self.info is None:
+            why = ("the model failed to load (see above)" if self.load_failed
+                   else "the model is still loading")
+            self.notify(f"Cannot send: {why}.", severity="warning")
+            return
+        self.prompt.remember(text)
+        self.session.add_prompt(text)
+        await self.transcript.mount(UserMessage(text))
+        await self.start_reply()
+
+    async def start_reply(self) -> None:
+        """Decode a reply to the conversation as it stands (it ends with a prompt)."""
+        self._reply_ids += 1
+        self._asked = self.session.last_prompt() or ""
+        self._started = self.clock()
+        self._done_tokens = self._done_forwards = 0
+        self.reply = ReplyView(self.settings.mode.label, reply_id=self._reply_ids)
+        await self.transcript.mount(self.reply)
+        self.transcript.anchor()
+        self.status.running_mode = self.settings.mode.label
+        self.status.show_progress(0, 0, 0.0)
+        self.refresh_bindings()
+        self.bridge.stream_reply(self._reply_ids, self.session.conversation.engine_messages(),
+                                 self.settings)
+
+    def _is_current(self, reply_id: int) -> bool:
+        return self.reply is not None and reply_id == self.reply.reply_id
+
+    # ----------------------------------------------------------------- decoding events
+
+    @on(EngineBridge.BlockUpdated)
+    def show_block(self, event: EngineBridge.BlockUpdated) -> None:
+        if not self._is_current(event.reply_id):
+            return
+        update = event.update
+        self.reply.show_snapshot(update)
+        decoded = sum(state in DECODED for state in update.states)
+        self.status.show_progress(self._done_tokens + decoded,
+                                  self._done_forwards + update.forward,
+                                  self.clock() - self._started)
+
+    @on(EngineBridge.BlockFinished)
+    async def add_block(self, event: EngineBridge.BlockFinished) -> None:
+        if not self._is_current(event.reply_id):
+            return
+        self._done_tokens += len(event.block.token_ids)
+        self._done_forwards += event.block.forwards
+        await self.reply.add_block(event.block.text)
+
+    @on(EngineBridge.ReplyFinished)
+    async def finish_reply(self, event: EngineBridge.ReplyFinished) -> None:
+        if not self._is_current(event.reply_id):
+            return
+        view, result = self.reply, event.result
+        self._end_reply()
+        await view.finish(result.text, result.stats, result.finish_reason)
+        stats = result.stats
+        self.status.show_progress(stats.new_tokens, stats.forwards, stats.seconds)
+        turn = self.session.add_reply(result, view.mode_label)
+        if result.cancelled:
+            view.show_verdict(None, note="not checked: the reply was stopped")
+            self.prompt.put_back(self._asked)
+        elif not result.text.strip():
+            view.show_verdict(None, note="not checked: the reply is empty")
+        else:
+            view.show_checking()
+            self._checking[event.reply_id] = (view, turn)
+            self.bridge.check_reply(event.reply_id, result.text, self._asked)
+
+    @on(EngineBridge.ReplyFailed)
+    def show_reply_failure(self, event: EngineBridge.ReplyFailed) -> None:
+        if not self._is_current(event.reply_id):
+            return
+        self.reply.fail(event.reason)
+        self._end_reply()
+        self.prompt.put_back(self._asked)
+
+    def _end_reply(self) -> None:
+        self.reply = None
+        self.status.running_mode = ""
+        self.refresh_bindings()
+
+    @on(EngineBridge.VerdictReached)
+    def show_verdict(self, event: EngineBridge.VerdictReached) -> None:
+        view, turn = self._checking.pop(event.reply_id, (None, None))
+        if view is None or not view.is_attached:
+            return  # the reply was regenerated or the chat cleared meanwhile
+        view.show_verdict(event.verdict)
+        self.session.set_verdict(turn, event.verdict)
+
+    # ----------------------------------------------------------------- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Grey out keys that do nothing right now (None keeps them visible in the footer)."""
+        if action == "stop_reply":
+            return True if self.generating else None
+        if action in ("regenerate_reply", "new_conversation", "open_settings"):
+            return None if self.generating else True
+        return True
+
+    def action_stop_reply(self) -> None:
+        if self.generating:
+            self.bridge.stop_reply()
+
+    def action_cycle_mode(self) -> None:
+        self.settings = switch_mode(self.settings, self.settings.mode.next())
+        self.status.mode = self.settings.mode.label
+        if self.generating:
+            self.notify(f"Mode {self.settings.mode.label} applies from the next reply.")
+
+    def action_open_settings(self) -> None:
+        def apply(settings: DecodingSettings | None) -> None:
+            if settings is not None:
+                self.settings = settings
+                self.status.mode = settings.mode.label
+
+        self.app.push_screen(SettingsScreen(self.settings), apply)
+
+    async def action_regenerate_reply(self) -> None:
+        if self.generating or self.info is None:
+            return
+        self.session.drop_last_reply()
+        views = [w for w in self.transcript.children if isinstance(w, UserMessage | ReplyView)]
+        if views and isinstance(views[-1], ReplyView):
+            await views[-1].remove()
+        if not self.session.turns:
+            self.notify("Nothing to regenerate yet: send a prompt first.")
+            return
+        await self.start_reply()
+
+    def action_copy_reply(self) -> None:
+        replies = [t for t in self.session.turns if t.role == "assistant"]
+        if not replies:
+            self.notify("No reply to copy yet.")
+            return
+        self.app.copy_to_clipboard(replies[-1].content)
+        self.notify("Copied the last reply (raw LaTeX) to the clipboard.")
+
+    def action_export_transcript(self, target: str | None = None) -> bool:
+        """Write the transcript (Markdown and JSON unless `target` names one file)."""
+        if not self.session.turns:
+            self.notify("Nothing to export yet.")
+            return True
+        try:
+            paths = export_transcript(self.session.conversation, self.info,
+                                      Path(target) if target else None)
+        except ExportError as error:
+            self.notify(str(error), title="Export failed", severity="error", timeout=10)
+            return False
+        self.notify("Exported to " + " and ".join(str(p) for p in paths), title="Export")
+        return True
+
+    async def action_new_conversation(self) -> None:
+        if self.generating:
+            return
+        self.session.conversation = Conversation(model=self.session.conversation.model)
+        self._checking.clear()
+        await self.transcript.query("UserMessage, ReplyView").remove()
+        self.notify("New conversation.")
+
+    def run_slash_command(self, text: str) -> None:
+        name, _, argument = text.partition(" ")
+        if name == "/export":
+            if self.action_export_transcript(argument.strip() or None):
+                self.prompt.remember(text)
+            return  # on failure the command stays in the prompt to be corrected
+        self.notify(f"Unknown command {name}: try /export [path].", severity="warning")

@@ -1,0 +1,137 @@
+"""F3: every decoding parameter in one form, validated by `DecodingSettings` before it applies.
+
+The fields come from the settings dataclass itself, so a new parameter appears here without
+edits. Picking a mode fills in that mode's preset; the result applies from the next reply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, Switch
+
+from noema_core.decoding.settings import PRESETS, RANGES, DecodingSettings, Mode
+from noema_core.errors import SettingsError
+
+PRESET_FIELDS = sorted({name for preset in PRESETS.values() for name in preset})
+
+
+def switch_mode(settings: DecodingSettings, mode: Mode) -> DecodingSettings:
+    """`settings` in another mode: that mode's preset values, every other parameter kept."""
+    preset = DecodingSettings.for_mode(mode)
+    return settings.replace(mode=mode, **{name: getattr(preset, name) for name in PRESET_FIELDS})
+
+
+def describe_range(name: str) -> str:
+    if name == "seed":
+        return "blank: random"
+    low, high = RANGES.get(name, (None, None))
+    if low is None:
+        return ""
+    return f"{low:g} to {high:g}" if high is not None else f"≥ {low:g}"
+
+
+class SettingsScreen(ModalScreen[DecodingSettings | None]):
+    DEFAULT_CSS = """
+    SettingsScreen { align: center middle; }
+    SettingsScreen > Vertical {
+        width: 72; height: auto; max-height: 95%; padding: 0 2;
+        border: round $primary; background: $surface;
+    }
+    SettingsScreen Grid { grid-size: 3; grid-columns: 20 16 1fr; grid-rows: 1; height: auto;
+                          grid-gutter: 0 1; }
+    SettingsScreen .settings--range { color: $text-muted; }
+    SettingsScreen Input.-invalid { color: $text-error; }
+    SettingsScreen .settings--error { color: $text-error; height: auto; margin: 1 0 0 0; }
+    SettingsScreen Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
+    SettingsScreen Select { width: 16; }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "save_settings", "Save", id="settings.save"),
+        Binding("escape", "cancel_settings", "Cancel", id="settings.cancel"),
+    ]
+
+    def __init__(self, settings: DecodingSettings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Decoding settings (apply from the next reply)", markup=False)
+            with Grid():
+                for field in dataclasses.fields(DecodingSettings):
+                    yield Label(field.name, markup=False)
+                    yield self._editor(field.name, getattr(self.settings, field.name))
+                    yield Label(describe_range(field.name), classes="settings--range",
+                                markup=False)
+            yield Static("", classes="settings--error", markup=False)
+            with Horizontal():
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    def _editor(self, name: str, value: object):
+        if isinstance(value, Mode):
+            return Select([(m.label, m.value) for m in Mode], value=value.value,
+                          allow_blank=False, compact=True, id=name)
+        if isinstance(value, bool):
+            return Switch(value=value, id=name)
+        kind = "number" if isinstance(value, float) else "integer"
+        return Input("" if value is None else str(value), type=kind, compact=True, id=name,
+                     select_on_focus=True)
+
+    @on(Select.Changed, "#mode")
+    def fill_mode_preset(self, event: Select.Changed) -> None:
+        preset = switch_mode(self.settings, Mode(str(event.value)))
+        for name in PRESET_FIELDS:
+            self.query_one(f"#{name}", Input).value = str(getattr(preset, name))
+
+    def read_form(self) -> DecodingSettings:
+        """The settings the form describes; raises `SettingsError` naming the bad field."""
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(DecodingSettings):
+            current = getattr(self.settings, field.name)
+            widget = self.query_one(f"#{field.name}")
+            if isinstance(widget, Select):
+                values[field.name] = Mode(str(widget.value))
+            elif isinstance(widget, Switch):
+                values[field.name] = widget.value
+            else:
+                values[field.name] = self._number(field.name, widget.value, current)
+        return DecodingSettings(**values)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _number(name: str, text: str, current: object) -> int | float | None:
+        text = text.strip()
+        if not text and name == "seed":
+            return None
+        try:
+            return float(text) if isinstance(current, float) else int(text)
+        except ValueError:
+            example = "0.5" if isinstance(current, float) else "32"
+            raise SettingsError(f"{name}={text!r} is not a number: type one, e.g. {example}") \
+                from None
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted)
+    def action_save_settings(self) -> None:
+        for field in self.query(Input):
+            field.remove_class("-invalid")
+        try:
+            settings = self.read_form()
+        except SettingsError as error:
+            self.query_one(".settings--error", Static).update(str(error))
+            bad = str(error).split("=", 1)[0]
+            if bad in {field.name for field in dataclasses.fields(DecodingSettings)}:
+                self.query_one(f"#{bad}").add_class("-invalid")
+            return
+        self.dismiss(settings)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel_settings(self) -> None:
+        self.dismiss(None)

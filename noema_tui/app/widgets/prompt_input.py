@@ -1,0 +1,91 @@
+"""The prompt editor: Enter sends, Shift+Enter or Ctrl+J breaks the line, Up/Down recall prompts."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import TextArea
+
+
+class PromptInput(TextArea):
+    """A multi-line prompt with shell-like history of earlier prompts."""
+
+    DEFAULT_CSS = """
+    PromptInput { height: auto; max-height: 10; min-height: 3; border: tall $primary 40%; }
+    PromptInput:focus { border: tall $primary; }
+    """
+
+    BINDINGS = [
+        Binding("enter", "submit_prompt", "Send", id="prompt.send"),
+        Binding("shift+enter,ctrl+j", "insert_newline", "New line", show=False,
+                id="prompt.newline"),
+    ]
+
+    class Submitted(Message):
+        def __init__(self, prompt_input: PromptInput, text: str) -> None:
+            super().__init__()
+            self.prompt_input, self.text = prompt_input, text
+
+        @property
+        def control(self) -> PromptInput:
+            return self.prompt_input
+
+    def __init__(self, sent_prompts: list[str] | None = None, **kwargs) -> None:
+        super().__init__(soft_wrap=True, tab_behavior="focus", highlight_cursor_line=False,
+                         placeholder="Ask Noema… (Enter sends, Shift+Enter or Ctrl+J: new line)",
+                         **kwargs)
+        self.sent_prompts = list(sent_prompts or [])
+        self._recalled: int | None = None  # index into history while browsing it
+        self._draft = ""  # what was typed before browsing began
+
+    async def _on_key(self, event: events.Key) -> None:
+        # TextArea would insert a newline for Enter itself; these keys go to our bindings
+        # (prevent_default skips TextArea's handler, the event still bubbles to the bindings).
+        if event.key in ("enter", "shift+enter", "ctrl+j"):
+            event.prevent_default()
+
+    def action_submit_prompt(self) -> None:
+        if self.text.strip():
+            self.post_message(self.Submitted(self, self.text.strip()))
+
+    def action_insert_newline(self) -> None:
+        self.replace("\n", *self.selection)
+
+    def remember(self, prompt: str) -> None:
+        """Add a sent prompt to the history and clear the editor."""
+        if not self.sent_prompts or self.sent_prompts[-1] != prompt:
+            self.sent_prompts.append(prompt)
+        self._recalled = None
+        self.load_text("")
+
+    def put_back(self, prompt: str) -> None:
+        """Restore a prompt for editing, unless the user has already typed something new."""
+        if not self.text.strip():
+            self._show(prompt)
+
+    def action_cursor_up(self, select: bool = False) -> None:
+        if not select and self.cursor_location[0] == 0 and self.sent_prompts and \
+                self._recalled != 0:
+            if self._recalled is None:
+                self._draft, self._recalled = self.text, len(self.sent_prompts)
+            self._recalled -= 1
+            self._show(self.sent_prompts[self._recalled])
+            return
+        super().action_cursor_up(select)
+
+    def action_cursor_down(self, select: bool = False) -> None:
+        last_row = self.document.line_count - 1
+        if not select and self._recalled is not None and self.cursor_location[0] == last_row:
+            self._recalled += 1
+            if self._recalled == len(self.sent_prompts):
+                self._recalled = None
+                self._show(self._draft)
+            else:
+                self._show(self.sent_prompts[self._recalled])
+            return
+        super().action_cursor_down(select)
+
+    def _show(self, text: str) -> None:
+        self.load_text(text)
+        self.move_cursor(self.document.end)

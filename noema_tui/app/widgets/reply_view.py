@@ -1,0 +1,125 @@
+"""One reply: finished blocks as Markdown, the live block below them, then verdict and stats.
+
+While decoding, settled paragraphs are appended to the Markdown (math converted); text of an
+unfinished paragraph waits raw in the tail. When the reply ends, one full Markdown update
+replaces both with the whole reply. The raw text (LaTeX kept) stays in `raw_text` for copy
+and export.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, Markdown, Static
+
+from noema_core.decoding.events import BlockUpdated, GenerationStats
+from noema_tui.app.conversation import verdict_record
+from noema_tui.app.reply_text import split_settled
+from noema_tui.app.widgets.live_block import LiveBlock
+from noema_tui.formatting import stats_line, verdict_line
+from noema_tui.mathtext import render_markdown
+
+VERDICT_CLASSES = ("-checking", "-verified", "-contradicted", "-unverifiable")
+
+
+class ReplyView(Vertical):
+    """A reply in the transcript, live or finished."""
+
+    DEFAULT_CSS = """
+    ReplyView { height: auto; padding: 0 1 1 1; border-left: thick $accent 40%; }
+    ReplyView > .reply--title { color: $text-accent; text-style: bold; }
+    ReplyView > Markdown { margin: 0; padding: 0; }
+    ReplyView > .reply--tail { color: $foreground; }
+    ReplyView > .reply--verdict.-checking { color: $text-muted; text-style: italic; }
+    ReplyView > .reply--verdict.-verified { color: $text-success; }
+    ReplyView > .reply--verdict.-contradicted { color: $text-error; }
+    ReplyView > .reply--verdict.-unverifiable { color: $text-warning; }
+    ReplyView > .reply--stats { color: $text-muted; }
+    ReplyView > .reply--failure { color: $text-error; }
+    """
+
+    def __init__(self, mode_label: str, *, reply_id: int | None = None) -> None:
+        super().__init__(classes="-live")
+        self.mode_label = mode_label
+        self.reply_id = reply_id
+        self.raw_text = ""  # finished blocks so far, then the whole reply
+        self._settled = 0  # characters of raw_text already handed to the Markdown
+        self.finished = False
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"Noema · {self.mode_label}", markup=False, classes="reply--title")
+        yield Markdown(classes="reply--body")
+        yield Static("", markup=False, classes="reply--tail")
+        yield LiveBlock()
+        yield Static("", markup=False, classes="reply--verdict")
+        yield Static("", markup=False, classes="reply--stats")
+
+    def on_mount(self) -> None:
+        # Empty parts take no lines until they have something to show.
+        for part in self.query(".reply--body, .reply--tail, .reply--verdict, .reply--stats"):
+            part.display = False
+
+    @property
+    def live_block(self) -> LiveBlock:
+        return self.query_one(LiveBlock)
+
+    def show_snapshot(self, update: BlockUpdated) -> None:
+        self.live_block.snapshot = update
+
+    async def add_block(self, text: str) -> None:
+        """A block is final: its text joins the reply; settled paragraphs go to Markdown."""
+        self.raw_text += text
+        settled, tail = split_settled(self.raw_text)
+        if len(settled) > self._settled:
+            body = self.query_one(".reply--body", Markdown)
+            body.display = True
+            await body.append(render_markdown(settled[self._settled:]))
+            self._settled = len(settled)
+        tail_view = self.query_one(".reply--tail", Static)
+        tail_view.update(tail)
+        tail_view.display = bool(tail.strip())
+
+    async def finish(self, text: str, stats: GenerationStats | None, finish_reason: str) -> None:
+        """The reply ended: one full Markdown update with the whole text, then its stats."""
+        self.raw_text = text
+        self.finished = True
+        self.remove_class("-live")
+        self.live_block.display = False
+        self.query_one(".reply--tail", Static).display = False
+        body = self.query_one(".reply--body", Markdown)
+        body.display = True
+        await body.update(render_markdown(text if text.strip() else "*(no text)*"))
+        line = stats_line(stats) if stats is not None else ""
+        if finish_reason == "cancelled":
+            line = f"stopped · {line}" if line else "stopped"
+        elif finish_reason == "length":
+            line = f"{line} · hit gen_length (raise it in settings, F3)"
+        stats_view = self.query_one(".reply--stats", Static)
+        stats_view.update(line)
+        stats_view.display = bool(line)
+
+    def fail(self, reason: str) -> None:
+        self.finished = True
+        self.live_block.display = False
+        self.query_one(".reply--tail", Static).display = False
+        self.mount(Static(f"Reply failed: {reason}", markup=False, classes="reply--failure"))
+
+    def show_checking(self) -> None:
+        self._set_verdict("checking the answer…", "-checking")
+
+    def show_verdict(self, verdict: dict[str, Any] | None, *, note: str = "") -> None:
+        if verdict is None:
+            self._set_verdict(note, "-unverifiable" if note else "")
+            return
+        record = verdict_record(verdict)
+        self._set_verdict(verdict_line(record), f"-{record.status or 'unverifiable'}")
+
+    def _set_verdict(self, text: str, state: str) -> None:
+        line = self.query_one(".reply--verdict", Static)
+        line.remove_class(*VERDICT_CLASSES)
+        if state:
+            line.add_class(state)
+        line.update(text)
+        line.display = bool(text)

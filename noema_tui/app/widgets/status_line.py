@@ -1,0 +1,52 @@
+"""One line under the transcript: the loaded model and the live speed of the reply in flight."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from noema_core.engine import ModelInfo
+
+
+class StatusLine(Widget):
+    """model · device · dtype · quant │ mode │ tok/s · tok/forward · forwards · elapsed."""
+
+    DEFAULT_CSS = """
+    StatusLine { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
+    StatusLine > .status-line--mode { color: $text-accent; text-style: bold; }
+    """
+    COMPONENT_CLASSES = {"status-line--mode"}
+
+    info: reactive[ModelInfo | None] = reactive(None)
+    loading_text: reactive[str] = reactive("")  # what is loading, while it loads
+    mode: reactive[str] = reactive("Q")  # the mode the next reply will use
+    running_mode: reactive[str] = reactive("")  # the mode of the reply in flight, if any
+    tokens: reactive[int] = reactive(0)
+    forwards: reactive[int] = reactive(0)
+    elapsed: reactive[float] = reactive(0.0)
+
+    def show_progress(self, tokens: int, forwards: int, elapsed: float) -> None:
+        self.tokens, self.forwards, self.elapsed = tokens, forwards, elapsed
+
+    def render(self) -> Text:
+        text = Text()
+        if self.info is not None:
+            info = self.info
+            random = " (random weights)" if info.random_weights else ""
+            text.append(f"{info.name}{random} · {info.device} · {info.dtype} · "
+                        f"quant {info.quant}")
+        else:
+            text.append(self.loading_text or "no model")
+        text.append(" │ mode ")
+        mode_style = self.get_component_rich_style("status-line--mode")
+        if self.running_mode and self.running_mode != self.mode:
+            text.append(self.running_mode, style=mode_style)
+            text.append(f" (next {self.mode})")
+        else:
+            text.append(self.mode, style=mode_style)
+        if self.forwards:  # nothing to report before the first forward of the first reply
+            rate = self.tokens / self.elapsed if self.elapsed > 0 else 0.0
+            text.append(f" │ {rate:.1f} tok/s · {self.tokens / self.forwards:.2f} tok/fwd · "
+                        f"{self.forwards} fwd · {self.elapsed:.1f} s")
+        return text

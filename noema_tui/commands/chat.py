@@ -1,0 +1,87 @@
+"""`noema chat`: talk to a model in a full-screen terminal app, conversations saved as you go."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from noema_tui.commands.bench import ModeChoice, QuantChoice
+
+
+def list_conversations() -> None:
+    """Print the saved conversations, newest first, one per line."""
+    from noema_tui.app.store import ConversationStore
+
+    store = ConversationStore.open_default()
+    summaries = store.summaries()
+    if not summaries:
+        print(f"no saved conversations in {store.path}", file=sys.stderr)
+        return
+    for s in summaries:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.updated_at))
+        print(f"{s.id:>5}  {when}  {s.turns:>3} turns  {s.model}  {s.title}")
+
+
+def chat(
+    model: Annotated[str | None, typer.Option(
+        help="Bundled name, checkpoint directory or hub id. Default: the bundled default "
+             "model.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
+    quant: Annotated[QuantChoice, typer.Option(help="Weight quantization.")] = QuantChoice.none,
+    mode: Annotated[ModeChoice, typer.Option(
+        help="Decoding mode to start in (F2 cycles it while chatting).")] = ModeChoice.q,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the most recent conversation.")] = False,
+    conversation: Annotated[int | None, typer.Option(
+        help="Continue the conversation with this id (see --list).")] = None,
+    list_: Annotated[bool, typer.Option(
+        "--list", help="List saved conversations and exit.")] = False,
+    theme: Annotated[str | None, typer.Option(
+        help="Theme name: a .tcss file in themes/ (noema-dark, noema-light, noema-contrast) "
+             "or in ~/.config/noema/themes/.")] = None,
+) -> None:
+    """Chat with a model: live diffusion blocks, math rendering, checked answers.
+
+    Conversations are saved under $NOEMA_DATA_DIR or $XDG_DATA_HOME/noema/.
+    Exit codes: 0 ok, 1 storage error, 2 usage (unknown theme or conversation id).
+    """
+    from noema_core.errors import NoemaError
+
+    if list_:
+        try:
+            list_conversations()
+        except NoemaError as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise typer.Exit(err.exit_code) from None
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("error: noema chat needs a terminal: for pipes and scripts use noema ask",
+              file=sys.stderr)
+        raise typer.Exit(2)
+
+    from noema_core.engine import DEFAULT_MODEL
+    from noema_tui.app.factory import ChatOptions, create_app
+    from noema_tui.app.store import ConversationStore, StoreError
+    from noema_tui.app.themes import DEFAULT_THEME
+
+    store, notice = None, ""
+    try:
+        store = ConversationStore.open_default()
+    except StoreError as err:
+        if resume or conversation is not None:
+            print(f"error: {err}", file=sys.stderr)
+            raise typer.Exit(err.exit_code) from None
+        notice = f"Conversations will not be saved: {err}"
+    options = ChatOptions(model=model or DEFAULT_MODEL, device=device, dtype=dtype,
+                          quant=quant.value, mode=mode.value, theme=theme or DEFAULT_THEME,
+                          resume=resume, conversation_id=conversation)
+    try:
+        app = create_app(options, store=store, notice=notice)
+    except NoemaError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise typer.Exit(err.exit_code) from None
+    app.run()
