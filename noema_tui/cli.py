@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from noema_tui.commands import ask, bench, chat, train, verify
+from noema_tui.commands import ask, bench, chat, verify
 
 app = typer.Typer(
     name="noema",
@@ -24,7 +24,6 @@ def main() -> None:
 app.command("ask")(ask.ask)
 app.command("bench")(bench.bench)
 app.command("chat")(chat.chat)
-app.command("train")(train.train)
 app.command("verify")(verify.verify)
 
 
