@@ -1,0 +1,128 @@
+"""Loading the model: progress naming the device, failures shown in the app, the real engine."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import pytest
+
+from noema_core.decoding.settings import DecodingSettings
+from noema_core.errors import ModelNotFoundError
+from noema_tui.app.factory import ChatOptions, EngineFromOptions, create_app
+from noema_tui.app.store import ConversationStore
+from noema_tui.app.widgets.load_panel import LoadPanel
+from noema_tui.app.widgets.prompt_input import PromptInput
+from noema_tui.app.widgets.reply_view import ReplyView
+from noema_tui.app.widgets.status_line import StatusLine
+from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
+    FakeChecker,
+    ReplayEngine,
+    ReplayLoader,
+    build_app,
+    isolated_dirs,
+    pilot_test,
+    wait_for,
+)
+
+MISSING = ModelNotFoundError("model 'noema-tiny' is not a bundled model (tiny-random), a "
+                             "directory or a hub id (org/name): check the name")
+
+
+@dataclass
+class HeldLoader(ReplayLoader):
+    """Reports progress, then waits for the test before finishing the load."""
+
+    finish: threading.Event = field(default_factory=threading.Event)
+
+    def __call__(self, progress):
+        progress("loading noema-tiny on cpu", 0.0)
+        progress("reading model.safetensors", 0.5)
+        self.finish.wait(timeout=10)
+        return self.engine
+
+
+def panel_text(app) -> str:
+    return " ".join(str(w.render()) for w in app.query_one(LoadPanel).query("Label, Static"))
+
+
+@pilot_test
+async def test_loading_shows_progress_naming_the_device(tmp_path):
+    loader = HeldLoader()
+    app = build_app(loader=loader)
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: "reading model.safetensors" in panel_text(app), "progress")
+        assert "Loading noema-tiny" in panel_text(app)
+        assert "reading model.safetensors" in app.query_one(StatusLine).loading_text
+        loader.finish.set()
+        await wait_for(pilot, lambda: not app.query(LoadPanel), "the panel to go")
+        assert app.query_one(StatusLine).info.device == "cpu"
+
+
+@pilot_test
+async def test_prompt_sent_while_loading_is_kept_with_a_notice(tmp_path):
+    loader = HeldLoader()
+    app = build_app(loader=loader)
+    async with app.run_test() as pilot:
+        app.query_one(PromptInput).load_text("too early")
+        await pilot.press("enter")
+        assert app.query_one(PromptInput).text == "too early"
+        assert not app.query(ReplyView)
+        loader.finish.set()
+
+
+@pilot_test
+async def test_load_failure_shows_cause_and_fix_and_keeps_the_app_open(tmp_path):
+    app = build_app(loader=ReplayLoader(fail_with=MISSING))
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: app.query_one(LoadPanel).has_class("-failed"), "failure")
+        text = panel_text(app)
+        assert "Could not load noema-tiny" in text
+        assert "Cause: model 'noema-tiny' is not a bundled model" in text
+        assert "Fix: check the name" in text
+        assert "noema chat --model /path/to/checkpoint" in text  # the default model is missing
+        app.query_one(PromptInput).load_text("hello")
+        await pilot.press("enter")
+        assert app.query_one(PromptInput).text == "hello" and not app.query(ReplyView)
+        assert app.is_running
+
+
+def test_the_real_loader_names_the_device_before_loading():
+    seen = []
+    with pytest.raises(ModelNotFoundError):
+        EngineFromOptions("/nonexistent/checkpoint", device="cpu")(
+            lambda what, fraction: seen.append(what))
+    assert seen == ["loading /nonexistent/checkpoint on cpu"]
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    import torch
+
+    from noema_core.loading import save_checkpoint
+    from tests.engine.conftest import tiny_model, write_tokenizer
+
+    directory = tmp_path_factory.mktemp("tiny-chat-ckpt")
+    save_checkpoint(tiny_model(seed=1, dtype=torch.float32), directory)
+    write_tokenizer(directory)
+    return directory
+
+
+@pytest.mark.slow
+@pilot_test
+async def test_the_real_engine_streams_a_reply_into_the_app(tmp_path, tiny_checkpoint):
+    app = create_app(ChatOptions(model=str(tiny_checkpoint), device="cpu"),
+                     checker=FakeChecker(), store=ConversationStore.open_default())
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: app.chat_screen.info is not None, "the tiny model",
+                       limit=30)
+        # One block in one forward: the point is the engine/app contract, not decoding.
+        app.chat_screen.settings = DecodingSettings.for_mode("q", gen_length=8, steps=1,
+                                                             max_post_steps=0)
+        app.query_one(PromptInput).load_text("1+1=?")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.query(ReplyView) and app.query_one(ReplyView).finished,
+                       "the reply", limit=30)
+        turn = app.chat_screen.session.turns[-1]
+        assert turn.role == "assistant" and turn.stats["forwards"] >= 1
+        assert app.query_one(StatusLine).forwards == turn.stats["forwards"]

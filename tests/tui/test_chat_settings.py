@@ -1,0 +1,123 @@
+"""The settings screen (every parameter, validated), F1 help, and remappable binding ids."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual.widgets import Input, Select
+
+from noema_core.decoding.settings import DecodingSettings, Mode
+from noema_tui.app.screens.help_screen import HelpScreen
+from noema_tui.app.screens.settings_screen import SettingsScreen
+from noema_tui.app.widgets.prompt_input import PromptInput
+from noema_tui.app.widgets.reply_view import ReplyView
+from noema_tui.app.widgets.status_line import StatusLine
+from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
+    ReplayEngine,
+    build_app,
+    isolated_dirs,
+    pilot_test,
+    wait_for,
+)
+
+
+async def open_settings(pilot) -> SettingsScreen:
+    await pilot.press("f3")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, SettingsScreen), "settings")
+    return pilot.app.screen
+
+
+@pilot_test
+async def test_settings_screen_has_a_field_for_every_decoding_parameter(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_settings(pilot)
+        for field in dataclasses.fields(DecodingSettings):
+            assert screen.query(f"#{field.name}"), field.name
+        assert screen.query_one("#threshold", Input).value == "0.7"
+
+
+@pilot_test
+async def test_out_of_range_value_is_refused_with_the_reason(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_settings(pilot)
+        screen.query_one("#threshold", Input).value = "1.5"
+        await pilot.press("ctrl+s")
+        assert app.screen is screen
+        error = str(screen.query_one(".settings--error").render())
+        assert "threshold=1.5 is out of range" in error and "[0, 1]" in error
+        assert screen.query_one("#threshold").has_class("-invalid")
+        await pilot.press("escape")
+        assert app.chat_screen.settings.threshold == 0.7
+
+
+@pilot_test
+async def test_text_in_a_number_field_is_refused(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_settings(pilot)
+        screen.query_one("#gen_length", Input).value = "lots"
+        await pilot.press("ctrl+s")
+        assert "gen_length='lots' is not a number" in str(
+            screen.query_one(".settings--error").render())
+
+
+@pilot_test
+async def test_saved_settings_apply_to_the_next_reply(tmp_path):
+    engine = ReplayEngine()
+    app = build_app(engine=engine)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.chat_screen.info is not None, "the model")
+        screen = await open_settings(pilot)
+        screen.query_one("#gen_length", Input).value = "64"
+        screen.query_one("#temperature", Input).value = "0.5"
+        screen.query_one("#seed", Input).value = "7"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is app.chat_screen, "the chat")
+        app.query_one(PromptInput).load_text("hi")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: engine.calls, "the reply")
+        used = engine.calls[0][1]
+        assert (used.gen_length, used.temperature, used.seed) == (64, 0.5, 7)
+        await wait_for(pilot, lambda: app.query_one(ReplyView).finished, "the reply to end")
+
+
+@pilot_test
+async def test_choosing_a_mode_fills_in_its_preset(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_settings(pilot)
+        screen.query_one("#mode", Select).value = "s"
+        await wait_for(pilot, lambda: screen.query_one("#threshold", Input).value == "0.5",
+                       "the S preset")
+        assert screen.query_one("#editing_threshold", Input).value == "0.0"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is app.chat_screen, "the chat")
+        assert app.chat_screen.settings.mode is Mode.SPEED
+        assert app.query_one(StatusLine).mode == "S"
+
+
+@pilot_test
+async def test_f1_lists_the_live_bindings_with_their_ids(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        ids = {binding.id for _, binding in app.screen.bindings}
+        assert {"chat.stop_reply", "chat.cycle_mode", "chat.open_settings",
+                "chat.regenerate_reply", "chat.export_transcript", "prompt.send",
+                "prompt.newline", "app.show_help"} <= ids
+        keys = dict((b.id, key) for key, b in app.screen.bindings)
+        assert keys["chat.cycle_mode"] == "f2"
+        await pilot.press("escape")
+        assert app.screen is app.chat_screen
+
+
+@pilot_test
+async def test_bindings_can_be_remapped_by_id(tmp_path):
+    app = build_app()
+    async with app.run_test() as pilot:
+        app.set_keymap({"chat.cycle_mode": "f9"})
+        await pilot.press("f9")
+        assert app.chat_screen.settings.mode is Mode.SPEED

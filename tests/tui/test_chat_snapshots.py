@@ -1,0 +1,139 @@
+"""SVG snapshots of the chat's main states, driven by the recorded decoding trace.
+
+Update after an intended visual change with `pytest tests/tui/test_chat_snapshots.py
+--snapshot-update`, then look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from noema_core.errors import ModelNotFoundError
+from noema_tui.app.factory import ChatOptions
+from noema_tui.app.widgets.prompt_input import PromptInput
+from noema_tui.app.widgets.reply_view import ReplyView
+from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
+    ReplayEngine,
+    ReplayLoader,
+    Stepper,
+    build_app,
+    isolated_dirs,
+    load_trace,
+    wait_for,
+    wait_for_forward,
+)
+from tests.tui.test_chat_loading import HeldLoader
+
+SIZE = (100, 36)
+PROMPT = load_trace()[0]
+
+
+async def ask(pilot) -> None:
+    await wait_for(pilot, lambda: pilot.app.chat_screen.info is not None, "the model")
+    pilot.app.query_one(PromptInput).load_text(PROMPT)
+    await pilot.press("enter")
+
+
+async def until_checked(pilot) -> None:
+    await wait_for(pilot, lambda: pilot.app.query(ReplyView) and
+                   pilot.app.chat_screen.session.turns[-1].verdict, "the checked reply")
+
+
+class TestLoading:
+    def test_progress_names_model_and_device(self, snap_compare):
+        """While loading: a progress bar and the step, naming the device."""
+        loader = HeldLoader()
+
+        async def loading(pilot):
+            await wait_for(pilot, lambda: "reading" in " ".join(
+                str(step.render()) for step in pilot.app.query(".load-panel--step")), "progress")
+
+        try:
+            assert snap_compare(build_app(loader=loader), run_before=loading, terminal_size=SIZE)
+        finally:
+            loader.finish.set()
+
+    def test_failure_shows_cause_and_fix(self, snap_compare):
+        """A load failure: cause, fix and a way forward, with the app still open."""
+        failing = ReplayLoader(fail_with=ModelNotFoundError(
+            "model 'noema-tiny' is not a bundled model (tiny-random), a directory or a hub id "
+            "(org/name): check the name"))
+
+        async def failed(pilot):
+            await wait_for(pilot, lambda: pilot.app.query("LoadPanel.-failed"), "the failure")
+
+        assert snap_compare(build_app(loader=failing), run_before=failed, terminal_size=SIZE)
+
+
+class TestLiveBlock:
+    def test_masks_unmasked_and_edited_slots(self, snap_compare):
+        """Mid-reply: block 1 at forward 4, where the wrong "12" was just edited to "20"."""
+        stepper = Stepper()
+
+        async def mid_block(pilot):
+            await ask(pilot)
+            stepper.release(4)
+            await wait_for_forward(pilot, 4)
+
+        try:
+            assert snap_compare(build_app(engine=ReplayEngine(stepper=stepper)),
+                                run_before=mid_block, terminal_size=SIZE)
+        finally:
+            stepper.release(100)
+
+    def test_finished_block_above_the_next_live_block(self, snap_compare):
+        """Block 1 joined the reply as Markdown while block 2 decodes below it."""
+        stepper = Stepper()
+
+        async def second_block(pilot):
+            await ask(pilot)
+            stepper.release(10)  # block 1 (6 forwards + finish), then 3 forwards of block 2
+            await wait_for_forward(pilot, 3, block=1)
+
+        try:
+            assert snap_compare(build_app(engine=ReplayEngine(stepper=stepper)),
+                                run_before=second_block, terminal_size=SIZE)
+        finally:
+            stepper.release(100)
+
+
+class TestReply:
+    def test_finished_reply_with_math_verdict_and_stats(self, snap_compare):
+        """A whole reply: inline math as Unicode, display math in 2-D, verdict, stats."""
+        async def replied(pilot):
+            await ask(pilot)
+            await until_checked(pilot)
+
+        assert snap_compare(build_app(), run_before=replied, terminal_size=SIZE)
+
+    def test_stopped_reply_keeps_partial_text_and_restores_the_prompt(self, snap_compare):
+        """Esc mid-reply: the partial reply stays, marked stopped; the prompt is back."""
+        stepper = Stepper()
+
+        async def stopped(pilot):
+            await ask(pilot)
+            stepper.release(3)
+            await wait_for_forward(pilot, 3)
+            await pilot.press("escape")
+            stepper.release()
+            await wait_for(pilot, lambda: pilot.app.query_one(ReplyView).finished, "the stop")
+
+        assert snap_compare(build_app(engine=ReplayEngine(stepper=stepper)),
+                            run_before=stopped, terminal_size=SIZE)
+
+    def test_light_theme(self, snap_compare):
+        """The same reply in the noema-light theme."""
+        async def replied(pilot):
+            await ask(pilot)
+            await until_checked(pilot)
+
+        app = build_app(options=ChatOptions(theme="noema-light"))
+        assert snap_compare(app, run_before=replied, terminal_size=SIZE)
+
+
+class TestScreens:
+    def test_settings_screen(self, snap_compare):
+        """F3: every decoding parameter with its range."""
+        assert snap_compare(build_app(), press=["f3"], terminal_size=(100, 30))
+
+    def test_help_screen(self, snap_compare):
+        """F1: the live bindings with their ids."""
+        assert snap_compare(build_app(), press=["f1"], terminal_size=SIZE)
