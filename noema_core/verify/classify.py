@@ -44,7 +44,7 @@ _KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("integrate", re.compile(r"integra|antiderivative|anti-derivative|∫|\\int\b", re.I)),
     ("differentiate", re.compile(r"derivative|differentiat|\bd/d[a-z]\b|\\frac\s*\{\s*d\^?\d?"
                                  r"\s*\}\s*\{\s*d[a-z]", re.I)),
-    ("limit", re.compile(r"\blimit\b|\\lim\b|\blim\b", re.I)),
+    ("limit", re.compile(r"\blim(?:its?)?(?![a-zA-Z])|\\lim\b", re.I)),
     ("sum", re.compile(r"\\sum\b|∑", re.I)),
     ("factor", re.compile(r"\bfactor(?:ise|ize|ized|ised|ing)?\b(?!\s+of)", re.I)),
     ("expand", re.compile(r"\bexpand\b|\bmultiply\s+out\b", re.I)),
@@ -80,16 +80,17 @@ def statement_of(question: str) -> str:
     return lines[0]
 
 
-def math_texts(statement: str) -> list[str]:
-    """The mathematical objects of a statement, LaTeX segments first, then plain text."""
+def math_texts(statement: str) -> tuple[list[str], str]:
+    """The mathematical objects of a statement and where they came from: LaTeX segments
+    ("latex"), the text after a colon ("colon"), or runs of math between words ("words")."""
     segments = [next(g for g in m.groups() if g) for m in _MATH_SEGMENT.finditer(statement)]
     if segments:
-        texts = [clean(s) for s in segments]
+        texts, source = [clean(s) for s in segments], "latex"
     elif ":" in statement and statement.rsplit(":", 1)[1].strip():
-        texts = [_trim(statement.rsplit(":", 1)[1])]
+        texts, source = [_trim(statement.rsplit(":", 1)[1])], "colon"
     else:
-        texts = [_trim(s) for s in _plain_spans(statement)]
-    return [part for text in texts for part in _split_relations(text)]
+        texts, source = [_trim(s) for s in _plain_spans(statement)], "words"
+    return [part for text in texts for part in _split_relations(text)], source
 
 
 _ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{(?:cases|aligned|align\*?|array)\}(?:\{[^}]*\})?")
@@ -135,9 +136,15 @@ def classify(question: str, ctx: Context) -> Task:
     if kind is None:
         raise NotCheckable("the question does not ask to solve, evaluate, simplify, factor, "
                            "expand, differentiate, integrate, or take a limit or sum")
-    texts = math_texts(statement)
+    if kind == "limit" and "\\lim" not in statement:
+        return _plain_limit(statement, ctx)
+    texts, source = math_texts(statement)
     if not texts:
         raise NotCheckable("no mathematical expression found in the question")
+    if source == "words" and len(texts) > 1 and kind not in ("solve", "integrate"):
+        # "What is 7 divided by 3?": the computation is partly in words we do not read.
+        raise NotCheckable("the question's numbers are spread between words; write the "
+                           "expression in one piece (or in LaTeX)")
     for text in texts:
         try:
             check_text(text, "the question's expression", MAX_MATH_CHARS)
@@ -246,6 +253,32 @@ def _operation_task(kind: str, objects: list, text: str) -> Task:
         return Task("sum", expr=expr)
     raise NotCheckable(f"could not read the {kind} in the question (write it in LaTeX, "
                        f"e.g. \\lim_{{x \\to 0}} or \\sum_{{k=1}}^{{n}})")
+
+
+_PLAIN_LIMIT = [
+    re.compile(r"^(?P<body>.*?)\bas\s+(?P<var>[A-Za-z])\s+(?:approaches|tends\s+to|goes\s+to|"
+               r"->|→)\s+(?P<point>[^\s,?]+?)(?P<side>[+-]?)\s*[.?]?$", re.I),
+    re.compile(r"\blim(?:it)?\s*_?\s*\{?\s*(?P<var>[A-Za-z])\s*(?:->|→)\s*(?P<point>[^\s}]+?)"
+               r"(?P<side>[+-]?)\s*\}?\s+(?:of\s+)?(?P<body>.+?)\s*[.?]?$", re.I),
+]
+
+
+def _plain_limit(statement: str, ctx: Context) -> Task:
+    """"limit of (x^2-1)/(x-1) as x approaches 1" or "lim_{x->0} sin(x)/x"."""
+    for pattern in _PLAIN_LIMIT:
+        m = pattern.search(statement)
+        if m:
+            spans = _plain_spans(m.group("body"))
+            if not spans:
+                break
+            body, var = _parse(_trim(spans[0]), ctx), sympy.Symbol(m.group("var").lower())
+            point_text = m.group("point").lower()
+            point = sympy.oo if point_text in ("infinity", "∞", "oo", "inf") else _parse(
+                point_text, ctx)
+            side = m.group("side") or ("+-" if point.is_finite else "+")
+            return Task("limit", expr=body, var=var, bounds=(point, side), source=m.group(0))
+    raise NotCheckable("could not read the limit (write it as \\lim_{x \\to a} f(x), or "
+                       "'the limit of f(x) as x approaches a')")
 
 
 _PLAIN_INTEGRAL = re.compile(

@@ -182,6 +182,10 @@ def _check_simplify(task: Task, leaf: Parsed) -> Verdict:
                             f"equal in value, but {a}/{b} is not in lowest terms", short(expr))
         return outcome(VERIFIED, "simplify:value+form", "equal, and in lowest terms",
                         short(expr))
+    radical = _reducible_radical(leaf.raw)
+    if radical is not None:
+        return outcome(CONTRADICTED, "simplify:form", f"equal in value, but the radical "
+                       f"{short(radical)} can be simplified", short(sympy.simplify(expr)))
     simplest = _optional(lambda: sympy.simplify(expr), 2.0)
     if simplest is None:
         return outcome(UNVERIFIABLE, "simplify:value", "equal in value, but sympy could not "
@@ -193,6 +197,16 @@ def _check_simplify(task: Task, leaf: Parsed) -> Verdict:
                         "sympy's simplification", short(simplest))
     return outcome(CONTRADICTED, "simplify:form", "equal in value, but not simplified "
                     f"(sympy gives {short(simplest)})", short(simplest))
+
+
+def _reducible_radical(raw):
+    """A root of an integer with a perfect-power factor (√50 = 5√2), as written, or None."""
+    for node in sympy.preorder_traversal(raw):
+        if isinstance(node, sympy.Pow) and node.base.is_Integer and node.exp.is_Rational \
+                and node.exp.q > 1 and 1 < abs(node.base) < 10**12 \
+                and any(p >= node.exp.q for p in sympy.factorint(abs(node.base)).values()):
+            return node
+    return None
 
 
 def _factors(raw) -> list:

@@ -121,9 +121,16 @@ def _div(a: sympy.Basic, b: sympy.Basic) -> sympy.Basic:
 
 class _Parser:
     def __init__(self, tokens: list[Token], variables: frozenset[str]) -> None:
-        self.tokens = tokens
-        self.i = 0
         self.variables = variables
+        # `xe^x` is x * e^x: a short unknown word is its letters, each its own atom, so a
+        # power binds to the last letter only.
+        self.tokens = []
+        for tok in tokens:
+            if self.is_letter_product(tok):
+                self.tokens.extend(Token("name", ch, tok.pos + k) for k, ch in enumerate(tok.text))
+            else:
+                self.tokens.append(tok)
+        self.i = 0
         self.bars = 0  # how many |...| we are inside: a `|` then closes instead of opening
         self.depth = 0
 
@@ -277,10 +284,14 @@ class _Parser:
             return self.log(lower)
         if len(word) == 1 or "_" in word or lower in GREEK_NAMES:
             return sympy.Symbol(word.replace("{", "").replace("}", ""))
-        if word.isalpha() and len(word) <= _MAX_LETTER_PRODUCT and lower not in _SHORT_WORDS:
-            return sympy.Mul(*[self.name(Token("name", ch, tok.pos)) for ch in word],
-                             evaluate=False)
         raise PlainParseError(f"unknown word {word!r} at position {tok.pos}")
+
+    def is_letter_product(self, tok: Token) -> bool:
+        word, lower = tok.text, tok.text.lower()
+        return (tok.kind == "name" and word.isalpha() and 1 < len(word) <= _MAX_LETTER_PRODUCT
+                and lower not in _SHORT_WORDS and word not in self.variables
+                and lower not in _UNARY_FUNCTIONS and lower not in GREEK_NAMES
+                and lower not in ("pi", "oo", "ln", "and", "or"))
 
     def call_argument(self) -> sympy.Basic:
         """The argument of a function: `(…)`, or juxtaposed factors as in `sin 2x`."""

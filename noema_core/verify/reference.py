@@ -46,6 +46,9 @@ def compare(ref: Parsed, ans: Parsed, ctx: Context) -> Decision:
                 ref.name.lower() != ans.name.lower():
             return Decision(False, "reference:names", f"names {ans.name}, expected {ref.name}")
         return compare(ref.items[0], ans.items[0], ctx)
+    if "choice" in (ref.shape, ans.shape):
+        same = ref.shape == ans.shape and ref.text.upper() == ans.text.upper()
+        return Decision(same, "reference:choice", "" if same else f"choice {ans.text}")
     if "dne" in (ref.shape, ans.shape):
         same = ref.shape == ans.shape
         return Decision(same, "reference:exists", "" if same else "existence differs")

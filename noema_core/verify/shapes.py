@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import sympy
 
 from noema_core.verify.latex import LatexParseError, looks_like_latex, parse_latex
-from noema_core.verify.limits import InputTooLarge
+from noema_core.verify.limits import MAX_DIGITS, InputTooLarge
 from noema_core.verify.plaintext import GREEK_NAMES, PlainParseError, parse_plain
 from noema_core.verify.trees import guard_tree, rebuild
 from noema_core.verify.units import Unit, split_unit
@@ -29,7 +29,8 @@ class ShapeError(ValueError):
 
 @dataclass(frozen=True)
 class Parsed:
-    shape: str  # value, list, set, tuple, pair, interval, matrix, assign, empty, reals, dne
+    shape: str  # value, list, set, tuple, pair, interval, matrix, assign, empty, reals, dne,
+    #             choice (a multiple-choice letter A-E)
     value: object = None  # evaluated sympy object (value, interval, matrix)
     raw: object = None  # the unevaluated tree of a value, for form checks
     items: tuple[Parsed, ...] = ()
@@ -56,6 +57,8 @@ class Parsed:
             return f"{self.name} = {self.items[0].describe()}"
         if self.shape == "dne":
             return "does not exist"
+        if self.shape == "choice":
+            return f"choice {self.text}"
         inner = ", ".join(i.describe() for i in self.items)
         if self.shape == "set":
             return "{" + inner + "}"
@@ -72,6 +75,7 @@ _DNE = re.compile(r"dne|does\s+not\s+exist|undefined|diverges", re.IGNORECASE)
 _REALS = re.compile(r"all\s+real\s+(?:numbers|values)(?:\s+of\s+\w)?|\\mathbb\s*\{?\s*R\s*\}?|ℝ|"
                     r"(?:any|every)\s+real\s+number|infinitely\s+many\s+solutions",
                     re.IGNORECASE)
+_CHOICE = re.compile(r"(?:(?i:option|choice)\s+)?\(?\s*([A-E])\s*\)?")
 _SEPARATOR = re.compile(r",|;|\s+(?:and|or)\s+|\\q?quad|\\cup|∪|\\lor|\\vee|\\land|\\wedge")
 _NAME = re.compile(r"^\s*([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?|\\(?:theta|alpha|beta|phi|lambda))\s*$")
 _LABEL = re.compile(r"^\s*(?:[A-Za-z]'*\s*\(\s*[A-Za-z]\s*\)|[A-Za-z]'+|d\^?\d?[A-Za-z]\s*/\s*"
@@ -126,6 +130,9 @@ def parse_answer(text: str, variables: frozenset[str] = frozenset()) -> Parsed:
         return Parsed("dne", text=text)
     if _REALS.fullmatch(words):
         return Parsed("reals", value=sympy.S.Reals, text=text)
+    choice = _CHOICE.fullmatch(words)
+    if choice:
+        return Parsed("choice", text=choice.group(1))
     member = re.match(r"^([A-Za-z])\s*(?:\\in|∈)\s*(.+)$", text)
     if member:
         return parse_answer(member.group(2), variables).with_(name=member.group(1))
@@ -278,8 +285,7 @@ def parse_leaf(text: str, variables: frozenset[str]) -> Parsed:
     words = [s.name for s in getattr(value, "free_symbols", ()) if _is_word(s.name)]
     if words:
         raise ShapeError(f"the answer is words, not mathematics ({words[0]!r})")
-    places = [len(m.group(1)) for m in _DECIMAL.finditer(number_text)]
-    tolerance = sympy.Rational(1, 10 ** max(places)) if places else sympy.S.Zero
+    tolerance = shown_precision(number_text)
     shape = "value"
     if isinstance(value, sympy.MatrixBase):
         shape = "matrix"
@@ -293,6 +299,23 @@ def parse_leaf(text: str, variables: frozenset[str]) -> Parsed:
 
 
 _VARIABLE_NAME = re.compile(r"^([A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?$")
+
+
+_SCIENTIFIC = re.compile(r"^\s*-?\d+(?:\.(?P<places>\d+))?\s*(?:(?:\\times|\\cdot|\*|×|·)\s*10\s*"
+                         r"(?:\^|\*\*)\s*\{?\s*\(?(?P<exp>[-+]?\d+)\)?\s*\}?|[eE](?P<e>[-+]?\d+))\s*$")
+
+
+def shown_precision(text: str) -> sympy.Rational:
+    """One unit in the last decimal place written (0 when no decimal point is written);
+    for scientific notation, scaled by the power of ten (`6.02 \\times 10^{23}`)."""
+    scientific = _SCIENTIFIC.match(text)
+    if scientific:
+        places = len(scientific.group("places") or "")
+        exponent = int(scientific.group("exp") or scientific.group("e"))
+        if abs(exponent) <= MAX_DIGITS:
+            return sympy.Rational(10) ** (exponent - places)
+    places = [len(m.group(1)) for m in _DECIMAL.finditer(text)]
+    return sympy.Rational(1, 10 ** max(places)) if places else sympy.S.Zero
 
 
 def _is_word(name: str) -> bool:

@@ -69,6 +69,7 @@ _NOT_LABELS = {"pi", "and", "or", "sin", "cos", "tan", "log", "ln", "exp", "sqrt
 _NUMBER_TEXT = r"[-+−]?\s*(?:\d[\d,]*\.?\d*|\.\d+)(?:\s*/\s*\d+)?"
 _TRAILING = re.compile(
     r"^(?P<value>.*?)(?P<space>\s*)(?:\\(?:text|mathrm|textrm|mbox)\s*\{\s*(?P<braced>[^{}]+?)\s*\}"
+    r"(?P<power>\^\s*\{?\s*[23]\s*\}?)?"
     r"|\^\s*\{?\s*\\circ\s*\}?|(?P<bare>°|[A-Za-z]+(?:/[A-Za-z]+|\^?[23²³])?))\s*$"
 )
 _CURRENCY = re.compile(r"^\s*(?:\\\$|\$|USD\s*)\s*(?P<value>.+)$")
@@ -83,10 +84,12 @@ def split_unit(text: str) -> tuple[str, Unit | None]:
     if not m or not re.fullmatch(_NUMBER_TEXT, m.group("value").strip()):
         return text, None
     word = (m.group("braced") or m.group("bare") or "\\circ").strip()
-    word = word.replace(" ", "")
+    word = word.replace(" ", "") + re.sub(r"[\s{}]", "", m.group("power") or "")
     unit = UNITS.get(word) or UNITS.get(word.lower())
     if unit is None:
-        if not word.isalpha() or len(word) < 3 or word.lower() in _NOT_LABELS:
+        base = re.sub(r"\^?[23²³]$", "", word)  # ft^3: a label all the same
+        if not base.isalpha() or len(base) < (2 if base != word else 3) \
+                or base.lower() in _NOT_LABELS:
             return text, None
         unit = Unit(word.lower(), None, R(1))
     elif word in _NEEDS_SPACE and not m.group("space") and not m.group("braced"):

@@ -93,6 +93,10 @@ class TestSimplifyFactorExpand:
         assert found.status == "contradicted" and "lowest terms" in found.reason
         assert status(question, "139/583") == "contradicted"
 
+    def test_radicals_must_be_simplified(self):
+        assert status("Simplify sqrt(50)", "5\\sqrt{2}") == "verified"
+        assert status("Simplify sqrt(50)", "\\sqrt{50}") == "contradicted"
+
     def test_simplify_checks_value_and_form(self):
         assert status("Simplify $\\frac{x^2 - 1}{x - 1}$", "x + 1") == "verified"
         found = verdict("Simplify $\\frac{x^2 - 1}{x - 1}$", "\\frac{(x-1)(x+1)}{x-1}")
@@ -133,6 +137,8 @@ class TestCalculus:
         assert status("Evaluate $\\lim_{x \\to 0} \\frac{\\sin x}{x}$", "1") == "verified"
         assert status("Evaluate $\\lim_{x \\to 0} \\frac{1}{x}$", "DNE") == "verified"
         assert status("Evaluate $\\lim_{x \\to \\infty} \\frac{1}{x}$", "0") == "verified"
+        assert status("Find the limit of (x^2 - 1)/(x - 1) as x approaches 1.", "2") == "verified"
+        assert status("Evaluate lim_{x->0} sin(x)/x", "1") == "verified"
         assert status("Compute $\\sum_{k=1}^{10} k^2$", "385") == "verified"
         assert status("Compute $\\sum_{k=1}^{10} k^2$", "386") == "contradicted"
 
@@ -143,6 +149,7 @@ class TestCalculus:
     ("How many primes are below 20?", "how many"),
     ("Prove that $\\sqrt{2}$ is irrational", "prove"),
     ("Solve the puzzle", "no mathematical expression"),
+    ("What is 7 divided by 3?", "spread between words"),
 ])
 def test_other_questions_could_not_be_checked_and_say_why(question, why):
     found = verdict(question, "5")

@@ -31,6 +31,7 @@ x, y, e = sympy.symbols("x y e")
     ("(80 + 55i) ÷ (-8 + i)", (80 + 55 * sympy.I) / (-8 + sympy.I)),
     ("5!", 120),
     ("xy + 2", x * y + 2),
+    ("xe^x", x * sympy.exp(x)),  # a power binds to the last letter of a short word
     ("pi r^2", sympy.pi * sympy.Symbol("r") ** 2),
     ("x_1 + x_{2}", sympy.Symbol("x_1") + sympy.Symbol("x_2")),
 ])

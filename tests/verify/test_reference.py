@@ -31,6 +31,8 @@ def status(answer: str, reference: str, question: str | None = None) -> str:
     ("25\\%", "0.25"), ("25", "25%"), ("0.25", "25\\%"),
     ("100 \\text{ cm}", "1 m"), ("1.5 km", "1500 m"), ("10", "10 cm"), ("\\$5", "5"),
     ("30^\\circ", "\\frac{\\pi}{6}"), ("1,000", "1000"), ("2.0", "2"),
+    ("6.022 \\times 10^{23}", "6.02e23"), ("7 \\text{ cm}^2", "0.0007 m^2"),
+    ("\\text{(B)}", "B"), ("3.1415", "\\pi"),  # truncated decimals match too
     ("\\text{No real solutions}", "\\emptyset"), ("\\mathbb{R}", "all real numbers"),
 ])
 def test_equivalent_forms_are_verified(answer, reference):
@@ -46,6 +48,7 @@ def test_equivalent_forms_are_verified(answer, reference):
     ("-14 + 3i", "-15.0 + 3.0i"), ("1.9717", "2"),
     ("\\frac{1}{2^{98}}", "\\frac{1}{2^{99}}"),  # tiny numbers compare exactly
     ("25\\%", "25"),  # a bare reference is not a percentage
+    ("6.1 \\times 10^{23}", "6.02e23"), ("(C)", "B"),
     ("10 \\text{ m}", "10 \\text{ cm}"), ("10 kg", "10 cm"),  # units are not dropped
     ("5", "\\text{No real solutions}"), ("\\emptyset", "x = 2"),
 ])
