@@ -83,5 +83,6 @@ def test_process_interrupted_by_ctrl_c_exits_130_without_a_traceback(tiny_chat_c
             break
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, "".join(seen) + stderr
-    assert "interrupted" in stderr and "Traceback" not in stderr
+    report = f"stdout={stdout!r} stderr={''.join(seen) + stderr!r}"
+    assert proc.returncode == 130, report
+    assert "interrupted" in stderr and "Traceback" not in stderr, report
