@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import TextArea
 
 from noema_tui.app.screens.chat_screen import ChatScreen
 from noema_tui.app.screens.help_screen import HelpScreen
@@ -67,7 +68,9 @@ class NoemaChatApp(App[None]):
         shown = {}
         for active in self.screen.active_bindings.values():
             binding = active.binding
-            if binding.id or binding.show:
+            # The prompt editor's cursor keys would bury the rest; its own keys have ids.
+            editing = isinstance(active.node, TextArea) and not binding.id
+            if binding.description and not editing:
                 shown.setdefault(binding.id or binding.action, (self.get_key_display(binding),
                                                                  binding))
         self.push_screen(HelpScreen(list(shown.values())))

@@ -41,6 +41,6 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll():
             yield Static(table)
             yield Static("Up/Down in the prompt recall earlier prompts. Type /export [path] to "
-                         "save the transcript. Ctrl+P opens the command palette.",
+                         "save the transcript (.md, .json, or a folder for both).",
                          classes="help--about", markup=False)
             yield Static(ABOUT_BLOCK, classes="help--about", markup=False)

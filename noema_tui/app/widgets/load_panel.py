@@ -29,7 +29,8 @@ class LoadPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(f"Loading {self.model}…", markup=False, classes="load-panel--title")
         yield ProgressBar(total=1.0, show_eta=False)
-        yield Label("starting", markup=False, classes="load-panel--step")
+        yield Label("starting the engine (importing PyTorch)", markup=False,
+                    classes="load-panel--step")
 
     def show_progress(self, what: str, fraction: float | None) -> None:
         self.query_one(".load-panel--step", Label).update(what)
