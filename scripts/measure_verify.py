@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 import time
 from collections import Counter
@@ -88,9 +89,10 @@ def measure(per_family: int, seed: int, timeout: float, show: bool = False) -> d
     for family in FAMILIES:
         data = reasoning_gym.create_dataset(family, seed=seed, size=per_family)
         counts: Counter = Counter()
-        slowest = 0.0
+        times: dict[str, list[float]] = {"independent": [], "reference": []}
         for index, item in enumerate(data):
             answer = true_answer(item)
+            counts["unevaluated_integral_answers"] += answer != item["answer"]
             if not answer.strip():
                 counts["skipped"] += 1
                 continue
@@ -99,7 +101,7 @@ def measure(per_family: int, seed: int, timeout: float, show: bool = False) -> d
                                  ("reference", {"reference": answer})):
                 for truth, given in ((True, answer), (False, wrong)):
                     verdict = check(respond(given, index), timeout=timeout, **kwargs)
-                    slowest = max(slowest, verdict.elapsed_ms)
+                    times[mode].append(verdict.elapsed_ms)
                     want = "verified" if truth else "contradicted"
                     counts[f"{mode}:total"] += 1
                     counts[f"{mode}:decided"] += verdict.status != "unverifiable"
@@ -113,31 +115,37 @@ def measure(per_family: int, seed: int, timeout: float, show: bool = False) -> d
                         counts[f"{mode}:wrong"] += 1
                         print(f"WRONG {family} {mode} truth={truth}: {given!r} -> "
                               f"{verdict.status} ({verdict.reason})", file=sys.stderr)
-        results[family] = {"counts": dict(counts), "slowest_ms": round(slowest, 1)}
+        results[family] = {"counts": dict(counts), "ms": times}
     return results
 
 
 def summary(results: dict) -> list[dict]:
     rows = []
     totals: Counter = Counter()
+    all_times: dict[str, list[float]] = {"independent": [], "reference": []}
     for family, result in results.items():
         c = Counter(result["counts"])
         totals.update(c)
-        rows.append(_row(family, c))
-    rows.append(_row("all", totals))
+        for mode, ms in result["ms"].items():
+            all_times[mode].extend(ms)
+        rows.append(_row(family, c, result["ms"]))
+    rows.append(_row("all", totals, all_times))
     return rows
 
 
-def _row(name: str, c: Counter) -> dict:
+def _row(name: str, c: Counter, times: dict[str, list[float]]) -> dict:
     def pct(a: str, b: str) -> float:
         return round(100 * c[a] / c[b], 1) if c[b] else 0.0
     row = {"family": name}
     for mode in ("independent", "reference"):
+        ms = sorted(times[mode]) or [0.0]
         row[f"{mode}_coverage"] = pct(f"{mode}:true_decided", f"{mode}:true_total")
         row[f"{mode}_correct_of_decided"] = pct(f"{mode}:correct", f"{mode}:decided")
         row[f"{mode}_correct_of_all"] = pct(f"{mode}:correct", f"{mode}:total")
         row[f"{mode}_wrong_verdicts"] = c[f"{mode}:wrong"]
         row[f"{mode}_checks"] = c[f"{mode}:total"]
+        row[f"{mode}_median_ms"] = round(statistics.median(ms), 1)
+        row[f"{mode}_p99_ms"] = round(ms[int(0.99 * (len(ms) - 1))], 1)
     return row
 
 
@@ -159,15 +167,22 @@ def main() -> None:
         return
     print(f"reasoning-gym, seed {args.seed}, {args.per_family} problems per family, "
           f"timeout {args.timeout:g} s ({elapsed:.0f} s)\n")
-    print("| family | independent coverage | independent correct (decided / all) | "
-          "reference coverage | reference correct (decided / all) | wrong verdicts |")
-    print("|---|---|---|---|---|---|")
+    print("| family | independent: coverage | correct (of decided / of all) | median ms | "
+          "reference: coverage | correct (of decided / of all) | median ms | wrong verdicts |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['family']} | {r['independent_coverage']}% | "
               f"{r['independent_correct_of_decided']}% / {r['independent_correct_of_all']}% | "
-              f"{r['reference_coverage']}% | "
+              f"{r['independent_median_ms']} | {r['reference_coverage']}% | "
               f"{r['reference_correct_of_decided']}% / {r['reference_correct_of_all']}% | "
+              f"{r['reference_median_ms']} | "
               f"{r['independent_wrong_verdicts'] + r['reference_wrong_verdicts']} |")
+    total = rows[-1]
+    replaced = sum(r["counts"].get("unevaluated_integral_answers", 0) for r in results.values())
+    print(f"\nchecks: {total['independent_checks']} independent + {total['reference_checks']} "
+          f"reference; 99th percentile {total['independent_p99_ms']} ms / "
+          f"{total['reference_p99_ms']} ms per check; {replaced} dataset answers were an "
+          "unevaluated Integral(...) and were replaced by sympy's antiderivative")
 
 
 if __name__ == "__main__":

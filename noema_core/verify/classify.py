@@ -152,7 +152,7 @@ def classify(question: str, ctx: Context) -> Task:
             raise NotCheckable(str(err)) from err
     if kind == "integrate" or any("\\int" in t for t in texts):
         return _integral_task(texts, statement, ctx)
-    objects = [_parse(t, ctx) for t in _relevant(texts, kind)]
+    objects = [_parse(t, ctx, definition=kind != "solve") for t in _relevant(texts, kind)]
     kind = _kind_of_object(objects[0], kind)
     declared = declared_variable(statement)
     if kind == "differentiate":
@@ -182,9 +182,10 @@ def _relevant(texts: list[str], kind: str) -> list[str]:
     return texts[:1]
 
 
-def _parse(text: str, ctx: Context):
-    text = _FUNCTION_DEFINITION.sub("", text) if text.count("=") == 1 and not re.search(
-        r"[<>]", text) and _FUNCTION_DEFINITION.match(text) else text
+def _parse(text: str, ctx: Context, definition: bool = False):
+    """The question's object; with `definition`, `f(x) = ...` or `y = ...` is its right side."""
+    if definition and text.count("=") == 1 and _FUNCTION_DEFINITION.match(text):
+        text = _FUNCTION_DEFINITION.sub("", text)
     try:
         return fold_case(rebuild(parse_math(text, ctx.variables)))
     except (ShapeError, InputTooLarge) as err:
@@ -193,6 +194,8 @@ def _parse(text: str, ctx: Context):
 
 def _pick_variable(expr, declared: str | None) -> sympy.Symbol:
     symbols = sorted(getattr(expr, "free_symbols", set()), key=lambda s: s.name)
+    if not symbols:
+        raise NotCheckable("the question's equation has no unknown in it")
     if declared and sympy.Symbol(declared.lower()) in symbols:
         return sympy.Symbol(declared.lower())
     if len(symbols) == 1:

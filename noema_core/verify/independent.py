@@ -105,7 +105,10 @@ def _dispatch(task: Task, ans: Parsed, ctx: Context) -> Verdict:
 
 
 def _single_value(ans: Parsed) -> Parsed:
-    while ans.shape == "assign" or (ans.shape in ("list", "set") and len(ans.items) == 1):
+    while ans.shape in ("assign", "choice") or (ans.shape in ("list", "set")
+                                                and len(ans.items) == 1):
+        if not ans.items:
+            raise NotCheckable(f"the answer {ans.text!r} is not a value")
         ans = ans.items[0]
     if ans.shape == "dne":
         return ans

@@ -46,9 +46,13 @@ def compare(ref: Parsed, ans: Parsed, ctx: Context) -> Decision:
                 ref.name.lower() != ans.name.lower():
             return Decision(False, "reference:names", f"names {ans.name}, expected {ref.name}")
         return compare(ref.items[0], ans.items[0], ctx)
-    if "choice" in (ref.shape, ans.shape):
-        same = ref.shape == ans.shape and ref.text.upper() == ans.text.upper()
+    if ref.shape == ans.shape == "choice":
+        same = ref.text.upper() == ans.text.upper()
         return Decision(same, "reference:choice", "" if same else f"choice {ans.text}")
+    if "choice" in (ref.shape, ans.shape):  # one letter against mathematics: read it as such
+        ref, ans = (_as_math(p) for p in (ref, ans))
+        if ref is None or ans is None:
+            return Decision(False, "reference:choice", "a choice letter against a value")
     if "dne" in (ref.shape, ans.shape):
         same = ref.shape == ans.shape
         return Decision(same, "reference:exists", "" if same else "existence differs")
@@ -63,6 +67,12 @@ def compare(ref: Parsed, ans: Parsed, ctx: Context) -> Decision:
     if ref.shape in ("tuple", "pair") or ans.shape in ("tuple", "pair"):
         return _compare_ordered(ref, ans, ctx)
     return compare_values(ref, ans, ctx)
+
+
+def _as_math(p: Parsed) -> Parsed | None:
+    if p.shape != "choice":
+        return p
+    return p.items[0] if p.items else None
 
 
 def _plain_name(name: str) -> bool:

@@ -12,14 +12,14 @@ percent sign or unit.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import sympy
 
 from noema_core.verify.latex import LatexParseError, looks_like_latex, parse_latex
 from noema_core.verify.limits import MAX_DIGITS, InputTooLarge
 from noema_core.verify.plaintext import GREEK_NAMES, PlainParseError, parse_plain
-from noema_core.verify.trees import guard_tree, rebuild
+from noema_core.verify.trees import guard_tree, rebuild, short
 from noema_core.verify.units import Unit, split_unit
 
 
@@ -30,7 +30,7 @@ class ShapeError(ValueError):
 @dataclass(frozen=True)
 class Parsed:
     shape: str  # value, list, set, tuple, pair, interval, matrix, assign, empty, reals, dne,
-    #             choice (a multiple-choice letter A-E)
+    #             choice (a letter A-E; items: the letter read as mathematics, if it can be)
     value: object = None  # evaluated sympy object (value, interval, matrix)
     raw: object = None  # the unevaluated tree of a value, for form checks
     items: tuple[Parsed, ...] = ()
@@ -41,7 +41,6 @@ class Parsed:
     name: str = ""  # assign: the variable (or label such as f'(x)) on the left
     brackets: str = ""  # pair: "()" or "[]"
     joiner: str = ","  # list: ",", "and", "or" or "union"
-    extras: dict = field(default_factory=dict, compare=False)
 
     def with_(self, **changes) -> Parsed:
         return replace(self, **changes)
@@ -50,7 +49,7 @@ class Parsed:
         """How the checker read this answer, as short text (the verdict's `expected`)."""
         if self.shape in ("value", "interval", "matrix", "reals", "empty"):
             text = {"reals": "all real numbers", "empty": "no solution"}.get(
-                self.shape, str(self.value).replace("**", "^"))
+                self.shape, short(self.value))
             text += "%" if self.percent else ""
             return f"{text} {self.unit.name}" if self.unit else text
         if self.shape == "assign":
@@ -131,8 +130,12 @@ def parse_answer(text: str, variables: frozenset[str] = frozenset()) -> Parsed:
     if _REALS.fullmatch(words):
         return Parsed("reals", value=sympy.S.Reals, text=text)
     choice = _CHOICE.fullmatch(words)
-    if choice:
-        return Parsed("choice", text=choice.group(1))
+    if choice:  # a letter A-E: a multiple-choice answer, or the letter as mathematics
+        try:
+            as_math: tuple[Parsed, ...] = (parse_leaf(text, variables),)
+        except (ShapeError, InputTooLarge):
+            as_math = ()
+        return Parsed("choice", text=choice.group(1), items=as_math)
     member = re.match(r"^([A-Za-z])\s*(?:\\in|∈)\s*(.+)$", text)
     if member:
         return parse_answer(member.group(2), variables).with_(name=member.group(1))

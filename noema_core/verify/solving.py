@@ -35,7 +35,7 @@ def claimed_values(ans: Parsed, names: set[str]) -> list[Parsed]:
             raise NotCheckable(f"the answer gives {ans.name}, the question asks for "
                                f"{', '.join(sorted(names))}")
         return claimed_values(ans.items[0], names)
-    if ans.shape in ("list", "set", "tuple", "pair"):
+    if ans.shape in ("list", "set", "tuple", "pair", "choice"):
         return [v for item in ans.items for v in claimed_values(item, names)]
     if ans.shape == "value" and isinstance(ans.value, sympy.Expr):
         return [ans.with_(value=fold_case(ans.value))]

@@ -179,5 +179,18 @@ def contains_operation(expr) -> bool:
 
 def short(expr, limit: int = 300) -> str:
     """A readable, bounded rendering of a result for the verdict's `expected`."""
-    text = str(expr).replace("**", "^")
+    text = _set_text(expr) if isinstance(expr, sympy.Set) else str(expr).replace("**", "^")
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _set_text(s: sympy.Set) -> str:
+    """Intervals as `(-oo, -2) ∪ (2, oo)` rather than sympy's `Union(Interval.open(...))`."""
+    if isinstance(s, sympy.Interval):
+        return (f"{'(' if s.left_open else '['}{short(s.start)}, "
+                f"{short(s.end)}{')' if s.right_open else ']'}")
+    if isinstance(s, sympy.Union):
+        return " ∪ ".join(_set_text(part) for part in s.args)
+    if isinstance(s, sympy.FiniteSet):
+        return "{" + ", ".join(short(v) for v in s) + "}"
+    return {sympy.S.Reals: "all real numbers", sympy.S.EmptySet: "no solution"}.get(
+        s, str(s).replace("**", "^"))

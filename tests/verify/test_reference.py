@@ -69,6 +69,13 @@ def test_pairs_are_intervals_when_the_question_is_about_inequalities():
     assert status("[1, 2]", "(1, 2)", "Solve the inequality (x-1)(x-2) < 0") == "contradicted"
 
 
+def test_a_lone_letter_is_a_choice_against_a_choice_and_mathematics_otherwise():
+    assert status("(B)", "B") == "verified"
+    assert status("B", "(C)") == "contradicted"
+    assert status("C", "0 + C") == "verified"  # the antiderivative of 0
+    assert status("E", "2.718") == "verified"  # Euler's number
+
+
 def test_e_and_i_follow_the_question():
     assert status("i = 13", "13", "Solve for i: 3*i = 39") == "verified"
     assert status("e = 13", "13", "Solve for e: 56 - 98*e = -1218") == "verified"
