@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 import sympy
+from sympy.core.function import AppliedUndef
 
 from noema_core.verify.context import Context, declared_variable
 from noema_core.verify.limits import MAX_MATH_CHARS, InputTooLarge, check_text
@@ -50,7 +51,7 @@ _KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("expand", re.compile(r"\bexpand\b|\bmultiply\s+out\b", re.I)),
     ("simplify", re.compile(r"\bsimplif|\blowest\s+terms\b|\bsimplest\s+form\b|\breduce\b",
                             re.I)),
-    ("solve", re.compile(r"\bsolve\b|\broots?\b|\bzeros?\b|\bsolutions?\b|\bsatisf|"
+    ("solve", re.compile(r"\bsolve\b|\broots?\b|\bzeros?\b|\bintercepts?\b|\bsolutions?\b|\bsatisf|"
                          r"\bvalues?\s+of\b|\bvalue\(s\)|\bfind\s+(?:all\s+)?[a-z]\b", re.I)),
     ("evaluate", re.compile(r"\bevaluate\b|\bcompute\b|\bcalculate\b|\bwhat\s+is\b|\bfind\b|"
                             r"\badd\b|\bsubtract\b|\bmultiply\b|\bdivide\b|\bvalue\b", re.I)),
@@ -66,6 +67,7 @@ _PROSE_WORD = re.compile(r"[A-Za-z]{2,}")
 _MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan", "arcsin",
                "arccos", "arctan", "sinh", "cosh", "tanh", "exp", "log", "ln", "sqrt", "abs",
                "pi", "dx", "dy", "dt", "du", "oo", "inf", "cbrt"}
+_ZEROS = re.compile(r"\b(?:roots?|zeros?|zeroes|x-intercepts?)\b", re.I)
 _FUNCTION_DEFINITION = re.compile(r"^\s*(?:[a-zA-Z]\s*\(\s*[a-zA-Z]\s*\)|y)\s*=\s*(?!.*=)")
 _ORDERS = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 
@@ -152,15 +154,19 @@ def classify(question: str, ctx: Context) -> Task:
             raise NotCheckable(str(err)) from err
     if kind == "integrate" or any("\\int" in t for t in texts):
         return _integral_task(texts, statement, ctx)
-    objects = [_parse(t, ctx, definition=kind != "solve") for t in _relevant(texts, kind)]
+    # "Find the zeros of f(x) = x^2 - 4" is about x^2 - 4; "Solve y = 2x + 1" keeps its y.
+    definition = kind != "solve" or _ZEROS.search(statement) is not None
+    objects = [_parse(t, ctx, definition=definition) for t in _relevant(texts, kind)]
     kind = _kind_of_object(objects[0], kind)
     declared = declared_variable(statement)
     if kind == "differentiate":
         return _derivative_task(objects, statement, declared)
     if kind in ("limit", "sum"):
         return _operation_task(kind, objects, texts[0])
+    if any(o.atoms(AppliedUndef) for o in objects if isinstance(o, sympy.Basic)):
+        raise NotCheckable("the question uses a function (like f(x)) it does not define here")
     if kind == "solve" or any(isinstance(o, sympy.core.relational.Relational) for o in objects):
-        return _solve_task(objects, declared, texts)
+        return _solve_task(objects, declared, texts, _ZEROS.search(statement) is not None)
     return _expression_task(kind, objects, texts)
 
 
@@ -205,8 +211,10 @@ def _pick_variable(expr, declared: str | None) -> sympy.Symbol:
     raise NotCheckable("the question does not say which variable to use")
 
 
-def _solve_task(objects: list, declared: str | None, texts: list[str]) -> Task:
+def _solve_task(objects: list, declared: str | None, texts: list[str], zeros: bool) -> Task:
     relations = [o for o in objects if isinstance(o, sympy.core.relational.Relational)]
+    if not relations and zeros and len(objects) == 1 and isinstance(objects[0], sympy.Expr):
+        relations = [sympy.Eq(objects[0], 0)]  # the roots of an expression
     if not relations:
         raise NotCheckable("the question asks to solve, but has no equation or inequality")
     equations = [r for r in relations if isinstance(r, sympy.Eq)]

@@ -57,6 +57,8 @@ _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 # Longest all-letter word read as a product of one-letter variables (`xy`); longer words
 # ("two", "yes") are prose, and so are these short ones.
 _MAX_LETTER_PRODUCT = 2
+# Letters read as function names when applied to a single variable: f(x), g(t).
+_FUNCTION_LETTERS = {"f", "g", "h", "F", "G"}
 _SHORT_WORDS = {"is", "no", "of", "to", "in", "at", "on", "or", "an", "as", "be", "by", "if",
                 "it", "so", "up", "we", "do", "go", "he", "me", "my", "us", "am", "ok"}
 
@@ -282,9 +284,20 @@ class _Parser:
             return self.call(_UNARY_FUNCTIONS.get(word) or _UNARY_FUNCTIONS[lower])
         if lower == "log" or lower.startswith("log_") or lower in ("log10", "log2"):
             return self.log(lower)
+        if word in _FUNCTION_LETTERS and self.applies_to_one_letter():
+            self.take()
+            arg = self.name(self.take())
+            self.expect(")")
+            return sympy.Function(word)(arg)
         if len(word) == 1 or "_" in word or lower in GREEK_NAMES:
             return sympy.Symbol(word.replace("{", "").replace("}", ""))
         raise PlainParseError(f"unknown word {word!r} at position {tok.pos}")
+
+    def applies_to_one_letter(self) -> bool:
+        """`f(x)` right after a function letter is an application, `h(h+1)` a product."""
+        opener, arg, closer = self.peek(), self.peek(1), self.peek(2)
+        return (opener.text == "(" and opener.pos == self.peek(-1).pos + 1
+                and arg.kind == "name" and len(arg.text) == 1 and closer.text == ")")
 
     def is_letter_product(self, tok: Token) -> bool:
         word, lower = tok.text, tok.text.lower()

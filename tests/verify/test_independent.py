@@ -51,6 +51,13 @@ class TestSolve:
     def test_a_variable_named_e_is_an_unknown_not_eulers_number(self):
         assert status("Solve for e: 56 - 98*e = -1218", "13") == "verified"
 
+    def test_roots_and_zeros_of_an_expression_or_a_function(self):
+        assert status("Find the roots of $x^2 - 5x + 6$", "2, 3") == "verified"
+        assert status("Find the zeros of f(x) = x^2 - 4", "x = -2, 2") == "verified"
+        assert status("Find the x-intercepts of y = x^2 - 1", "-1, 1") == "verified"
+        assert status("Find the roots of $x^2 - 5x + 6$", "2") == "contradicted"
+        assert status("Solve f(x) = 3 for x", "1") == "unverifiable"  # f is not defined
+
     def test_answers_for_another_variable_are_not_judged(self):
         assert status("Solve for x: 2x = 4", "y = 2") == "unverifiable"
 

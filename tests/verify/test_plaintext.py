@@ -46,6 +46,11 @@ def test_relations_stay_unevaluated_and_chains_become_and():
     assert chain == sympy.And(sympy.Lt(-2, x), sympy.Le(x, 3))
 
 
+def test_a_function_letter_applied_to_one_variable_is_a_function():
+    assert parse_plain("f(x)") == sympy.Function("f")(x)
+    assert rebuild(parse_plain("h(h+1)")) == sympy.Symbol("h") * (sympy.Symbol("h") + 1)
+
+
 def test_e_and_i_are_constants_unless_named_as_unknowns():
     assert rebuild(parse_plain("2e")) == 2 * sympy.E
     assert rebuild(parse_plain("98*e", variables=frozenset({"e"}))) == 98 * e
