@@ -96,8 +96,12 @@ class EngineBridge(Widget):
         self.engine: ChatEngine | None = None
         self._cancel = threading.Event()
 
-    @work(thread=True, exit_on_error=False, exclusive=True, group="load")
     def load_engine(self) -> None:
+        """Load in a daemon thread, not a thread worker: a load cannot be interrupted, and
+        quitting must not wait minutes for a large model (the app's exit joins workers)."""
+        threading.Thread(target=self._load, name="noema-load", daemon=True).start()
+
+    def _load(self) -> None:
         try:
             engine = self.loader(lambda what, fraction: self.post_message(
                 self.LoadProgressed(what, fraction)))

@@ -47,21 +47,20 @@ def chat(
     """Chat with a model: live diffusion blocks, math rendering, checked answers.
 
     Conversations are saved under $NOEMA_DATA_DIR or $XDG_DATA_HOME/noema/.
-    Exit codes: 0 ok, 1 storage error, 2 usage (unknown theme or conversation id).
+    Exit codes: 0 ok, 1 storage error, 2 usage (unknown theme or conversation id, no terminal).
     """
     from noema_core.errors import NoemaError
+
+    def fail(err: NoemaError) -> typer.Exit:
+        print(f"error: {err}", file=sys.stderr)
+        return typer.Exit(err.exit_code)
 
     if list_:
         try:
             list_conversations()
         except NoemaError as err:
-            print(f"error: {err}", file=sys.stderr)
-            raise typer.Exit(err.exit_code) from None
+            raise fail(err) from None
         return
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print("error: noema chat needs a terminal: for pipes and scripts use noema ask",
-              file=sys.stderr)
-        raise typer.Exit(2)
 
     from noema_core.engine import DEFAULT_MODEL
     from noema_tui.app.factory import ChatOptions, create_app
@@ -73,15 +72,17 @@ def chat(
         store = ConversationStore.open_default()
     except StoreError as err:
         if resume or conversation is not None:
-            print(f"error: {err}", file=sys.stderr)
-            raise typer.Exit(err.exit_code) from None
+            raise fail(err) from None
         notice = f"Conversations will not be saved: {err}"
     options = ChatOptions(model=model or DEFAULT_MODEL, device=device, dtype=dtype,
                           quant=quant.value, mode=mode.value, theme=theme or DEFAULT_THEME,
                           resume=resume, conversation_id=conversation)
-    try:
+    try:  # usage errors (theme, conversation id) are reported before the screen is taken
         app = create_app(options, store=store, notice=notice)
     except NoemaError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise typer.Exit(err.exit_code) from None
+        raise fail(err) from None
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("error: noema chat needs a terminal: for pipes and scripts use noema ask",
+              file=sys.stderr)
+        raise typer.Exit(2)
     app.run()

@@ -60,6 +60,18 @@ async def test_loading_shows_progress_naming_the_device(tmp_path):
 
 
 @pilot_test
+async def test_quitting_during_a_load_does_not_wait_for_it(tmp_path):
+    loader = HeldLoader()
+    app = build_app(loader=loader)
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: "reading" in app.query_one(StatusLine).loading_text,
+                       "the load to start")
+    # The app has exited while the load is still blocked: nothing joined its thread.
+    assert any(t.name == "noema-load" and t.is_alive() for t in threading.enumerate())
+    loader.finish.set()
+
+
+@pilot_test
 async def test_prompt_sent_while_loading_is_kept_with_a_notice(tmp_path):
     loader = HeldLoader()
     app = build_app(loader=loader)
