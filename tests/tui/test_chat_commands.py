@@ -33,7 +33,7 @@ async def one_turn(pilot, prompt: str = PROMPT) -> None:
 @pilot_test
 async def test_the_palette_offers_every_chat_action_and_each_theme(tmp_path):
     app = build_app()
-    async with app.run_test() as pilot:
+    async with app.run_test():
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {title for title, _, _ in CHAT_COMMANDS} <= titles
         assert {"Noema theme: noema-dark", "Noema theme: noema-light", "Help"} <= titles
