@@ -97,8 +97,9 @@ class WorkerClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            readable, _, _ = select.select([fd], [], [], remaining)
-            if not readable:
+            poller = select.poll()  # not select(): no limit on descriptor numbers
+            poller.register(fd, select.POLLIN)
+            if not poller.poll(remaining * 1000):
                 return None
             chunk = os.read(fd, 65536)
             if not chunk:

@@ -136,8 +136,8 @@ def expressions_equal(a, b) -> bool | None:
 def equations_equal(a: Relational, b: Relational) -> bool | None:
     """Two equations are the same when their sides differ by a nonzero constant factor."""
     fa, fb = a.lhs - a.rhs, b.lhs - b.rhs
-    if fa == 0 or fb == 0:
-        return fa == fb
+    if fa == 0 or fb == 0:  # identities like 2 = 2 say nothing to compare
+        return None if fa == fb else False
     symbols = fa.free_symbols | fb.free_symbols
     if not symbols:
         return None

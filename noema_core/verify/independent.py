@@ -73,11 +73,10 @@ def _optional(compute, seconds: float = 1.0):
         return None
 
 
-
 def _decide(same: bool | None, method: str, yes: str, no: str, expected: str) -> Verdict:
     if same is None:
         return outcome(UNVERIFIABLE, method, "sympy could not decide whether they are equal",
-                        expected)
+                       expected)
     return outcome(VERIFIED if same else CONTRADICTED, method, yes if same else no, expected)
 
 
@@ -144,8 +143,8 @@ def _check_value(task: Task, leaf: Parsed) -> Verdict:
     method = f"{task.kind}:sympy"
     if value is None or value in (sympy.zoo, sympy.nan):
         same = leaf.shape == "dne"
-        return _decide(same, method, "the limit does not exist", "the limit exists",
-                       "does not exist")
+        return _decide(same, method, "sympy agrees that it does not exist",
+                       "sympy finds that it does not exist", "does not exist")
     if leaf.shape == "dne":
         return outcome(CONTRADICTED, method, f"it exists: {short(value)}", short(value))
     expected = short(value)
@@ -178,13 +177,13 @@ def _check_simplify(task: Task, leaf: Parsed) -> Verdict:
         parts = _fraction_form(leaf.text)
         if parts is None:
             return outcome(CONTRADICTED, "simplify:form",
-                            "equal in value, but not written as a fraction", short(expr))
+                           "equal in value, but not written as a fraction", short(expr))
         a, b = parts
         if sympy.gcd(a, b) != 1:
             return outcome(CONTRADICTED, "simplify:form",
-                            f"equal in value, but {a}/{b} is not in lowest terms", short(expr))
+                           f"equal in value, but {a}/{b} is not in lowest terms", short(expr))
         return outcome(VERIFIED, "simplify:value+form", "equal, and in lowest terms",
-                        short(expr))
+                       short(expr))
     radical = _reducible_radical(leaf.raw)
     if radical is not None:
         return outcome(CONTRADICTED, "simplify:form", f"equal in value, but the radical "
@@ -192,14 +191,14 @@ def _check_simplify(task: Task, leaf: Parsed) -> Verdict:
     simplest = _optional(lambda: sympy.simplify(expr), 2.0)
     if simplest is None:
         return outcome(UNVERIFIABLE, "simplify:value", "equal in value, but sympy could not "
-                        "simplify the expression to compare forms", short(expr))
+                       "simplify the expression to compare forms", short(expr))
     # The answer as written (its unevaluated tree: sympy would cancel (x-1)(x+1)/(x-1)),
     # with a little slack for how differently equal forms count.
     if sympy.count_ops(leaf.raw) <= sympy.count_ops(simplest) + _SIMPLIFY_SLACK:
         return outcome(VERIFIED, "simplify:value+form", "equal, and no more complex than "
-                        "sympy's simplification", short(simplest))
+                       "sympy's simplification", short(simplest))
     return outcome(CONTRADICTED, "simplify:form", "equal in value, but not simplified "
-                    f"(sympy gives {short(simplest)})", short(simplest))
+                   f"(sympy gives {short(simplest)})", short(simplest))
 
 
 def _reducible_radical(raw):
@@ -239,10 +238,10 @@ def _check_factor(task: Task, leaf: Parsed) -> Verdict:
             continue
         if len(parts) > 1 or any(m > 1 for _, m in parts):
             return outcome(CONTRADICTED, "factor:form",
-                            f"equal, but the factor {short(value)} can be factored further",
-                            shown)
+                           f"equal, but the factor {short(value)} can be factored further",
+                           shown)
     return outcome(VERIFIED, "factor:value+form", "equal when expanded, and every factor is "
-                    "irreducible", shown)
+                   "irreducible", shown)
 
 
 def _check_expand(task: Task, leaf: Parsed) -> Verdict:
@@ -253,7 +252,7 @@ def _check_expand(task: Task, leaf: Parsed) -> Verdict:
                        short(expected))
     if sympy.expand(leaf.value) != leaf.value:
         return outcome(CONTRADICTED, "expand:form", "equal, but not fully expanded",
-                        short(expected))
+                       short(expected))
     return outcome(VERIFIED, "expand:value+form", "equal, and fully expanded", short(expected))
 
 

@@ -50,9 +50,10 @@ def compare(ref: Parsed, ans: Parsed, ctx: Context) -> Decision:
         same = ref.text.upper() == ans.text.upper()
         return Decision(same, "reference:choice", "" if same else f"choice {ans.text}")
     if "choice" in (ref.shape, ans.shape):  # one letter against mathematics: read it as such
-        ref, ans = (_as_math(p) for p in (ref, ans))
-        if ref is None or ans is None:
+        ref_math, ans_math = _as_math(ref), _as_math(ans)
+        if ref_math is None or ans_math is None:
             return Decision(False, "reference:choice", "a choice letter against a value")
+        return compare(ref_math, ans_math, ctx)
     if "dne" in (ref.shape, ans.shape):
         same = ref.shape == ans.shape
         return Decision(same, "reference:exists", "" if same else "existence differs")

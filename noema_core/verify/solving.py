@@ -24,7 +24,6 @@ _ZERO = sympy.Float(10) ** -40
 _NONZERO = sympy.Float(10) ** -10
 
 
-
 def claimed_values(ans: Parsed, names: set[str]) -> list[Parsed]:
     """The values an answer claims for a variable, read as an unordered list."""
     if ans.shape == "empty":
@@ -107,10 +106,10 @@ def check_equation(task: Task, ans: Parsed, ctx: Context) -> Verdict:
         status = residual_status(f, {var: leaf.value})
         if status == "nonzero":
             return outcome(CONTRADICTED, "solve:substitute",
-                            f"{var} = {leaf.text} does not satisfy the equation")
+                           f"{var} = {leaf.text} does not satisfy the equation")
         if status == "undefined":
             return outcome(CONTRADICTED, "solve:substitute",
-                            f"the equation is undefined at {var} = {leaf.text}")
+                           f"the equation is undefined at {var} = {leaf.text}")
         if domain == "real" and is_number(leaf.value) and leaf.value.is_real is False:
             return outcome(CONTRADICTED, "solve:substitute", f"{leaf.text} is not real")
     solution_set = _roots(f, var, domain)
@@ -121,28 +120,28 @@ def check_equation(task: Task, ans: Parsed, ctx: Context) -> Verdict:
         same = sets_equal(solution_set, sympy.S.Reals)
         status = {True: VERIFIED, False: CONTRADICTED, None: UNVERIFIABLE}[same]
         return outcome(status, "solve:solveset", "every real number is a solution" if same else
-                        "not every real number is a solution", expected)
+                       "not every real number is a solution", expected)
     if not finite:
         return outcome(UNVERIFIABLE, "solve:substitute",
-                        "no claimed root failed substitution, but sympy could not list all the "
-                        f"solutions to check none is missing ({short(solution_set, 80)})",
-                        expected)
+                       "no claimed root failed substitution, but sympy could not list all the "
+                       f"solutions to check none is missing ({short(solution_set, 80)})",
+                       expected)
     for root in roots:
         found = [_matches(root, c) for c in claimed]
         if True not in found:
             if None in found:
                 return outcome(UNVERIFIABLE, "solve:roots", "could not compare the roots",
-                                expected)
+                               expected)
             return outcome(CONTRADICTED, "solve:roots",
-                            f"a solution is missing: {var} = {_show([root])[1:-1]}", expected)
+                           f"a solution is missing: {var} = {_show([root])[1:-1]}", expected)
     for leaf in claimed:
         if True not in [_matches(root, leaf) for root in roots]:
             return outcome(CONTRADICTED, "solve:roots", f"{var} = {leaf.text} is not a solution",
-                            expected)
+                           expected)
     how = "every root sympy finds is claimed" if roots else "sympy finds no solution either"
     check = "substituted back and " if any(not c.tolerance for c in claimed) else ""
     return outcome(VERIFIED, "solve:substitute+roots",
-                    f"{check}{how} ({domain} numbers)", expected)
+                   f"{check}{how} ({domain} numbers)", expected)
 
 
 def _claimed_solutions(ans: Parsed, variables: tuple) -> list[dict]:
@@ -175,14 +174,14 @@ def check_system(task: Task, ans: Parsed) -> Verdict:
             if status in ("nonzero", "undefined"):
                 shown = ", ".join(f"{k} = {v.text}" for k, v in solution.items())
                 return outcome(CONTRADICTED, "system:substitute",
-                                f"{shown} does not satisfy the system")
+                               f"{shown} does not satisfy the system")
     found = sympy.solve(list(task.equations), list(variables), dict=True)
     expected = "; ".join(", ".join(f"{k} = {short(v)}" for k, v in s.items()) for s in found) \
         or "no solution"
     if any(set(s) != set(variables) or any(x.free_symbols for x in s.values()) for s in found):
         return outcome(UNVERIFIABLE, "system:substitute",
-                        "the claimed solution satisfies the system, which has infinitely many",
-                        expected)
+                       "the claimed solution satisfies the system, which has infinitely many",
+                       expected)
 
     def same(solution: dict, exact: dict) -> bool:
         return all(_matches(exact[v], solution[v.name]) for v in variables)
@@ -193,7 +192,7 @@ def check_system(task: Task, ans: Parsed) -> Verdict:
         if not any(same(s, exact) for exact in found):
             return outcome(CONTRADICTED, "system:solve", "a claimed solution is wrong", expected)
     return outcome(VERIFIED, "system:substitute+solve",
-                    "the claimed solutions are exactly sympy's", expected)
+                   "the claimed solutions are exactly sympy's", expected)
 
 
 def check_inequality(task: Task, ans: Parsed, ctx: Context) -> Verdict:
