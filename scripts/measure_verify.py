@@ -65,7 +65,8 @@ def wrong_answer(family: str, answer: str, item: dict, index: int) -> str:
     if family.endswith("integration"):
         var = item["metadata"]["variable"]
         body = answer.replace(" + C", "")
-        return f"{body} + {var} + C" if index % 2 else f"2*({body}) + C"
+        doubled_is_wrong = body.strip() != "0"  # the antiderivative of 0 doubled is still C
+        return f"2*({body}) + C" if index % 2 == 0 and doubled_is_wrong else f"{body} + {var} + C"
     if family == "fraction_simplification":
         p, q = re.findall(r"\d+", answer)[:2]
         return answer.replace(p, str(int(p) + 1), 1)
