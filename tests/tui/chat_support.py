@@ -171,6 +171,24 @@ def pilot_test(scenario: Callable[..., object]) -> Callable[..., None]:
     return test
 
 
+async def send_prompt(pilot, text: str) -> None:
+    """Once the model has loaded, type `text` into the prompt and press Enter."""
+    from noema_tui.app.widgets.prompt_input import PromptInput
+
+    await wait_for(pilot, lambda: pilot.app.chat_screen.info is not None, "the model to load")
+    pilot.app.query_one(PromptInput).load_text(text)
+    await pilot.press("enter")
+
+
+async def complete_turn(pilot, text: str) -> None:
+    """Send `text` and wait until its reply is finished and checked."""
+    turns = pilot.app.chat_screen.session.turns
+    before = len(turns)
+    await send_prompt(pilot, text)
+    await wait_for(pilot, lambda: len(turns) >= before + 2 and turns[-1].verdict,
+                   "the checked reply")
+
+
 async def wait_for_forward(pilot, forward: int, block: int = 0) -> None:
     """Until the live block shows `forward` of `block` (both as the engine counts them)."""
     from noema_tui.app.widgets.live_block import LiveBlock

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from noema_tui.app.chat_app import CHAT_COMMANDS
-from noema_tui.app.widgets.prompt_input import PromptInput
-from noema_tui.app.widgets.reply_view import ReplyView
 from noema_tui.app.widgets.user_message import UserMessage
 from noema_tui.cli import app as cli
 from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
     build_app,
+    complete_turn,
     isolated_dirs,
     load_trace,
     pilot_test,
@@ -19,15 +18,6 @@ from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse 
 )
 
 PROMPT = load_trace()[0]
-
-
-async def one_turn(pilot, prompt: str = PROMPT) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: app.chat_screen.info is not None, "the model")
-    app.query_one(PromptInput).load_text(prompt)
-    await pilot.press("enter")
-    await wait_for(pilot, lambda: app.query(ReplyView) and app.query(ReplyView).last().finished
-                   and app.chat_screen.session.turns[-1].verdict, "the checked reply")
 
 
 @pilot_test
@@ -47,7 +37,7 @@ async def test_the_palette_offers_every_chat_action_and_each_theme(tmp_path):
 async def test_copy_puts_the_raw_latex_of_the_last_reply_on_the_clipboard(tmp_path):
     app = build_app()
     async with app.run_test() as pilot:
-        await one_turn(pilot)
+        await complete_turn(pilot, PROMPT)
         await pilot.press("f4")
         assert app.clipboard == app.chat_screen.session.turns[-1].content
         assert r"\frac{15}{3}" in app.clipboard
@@ -57,10 +47,10 @@ async def test_copy_puts_the_raw_latex_of_the_last_reply_on_the_clipboard(tmp_pa
 async def test_new_conversation_clears_the_screen_and_saves_separately(tmp_path):
     app = build_app()
     async with app.run_test() as pilot:
-        await one_turn(pilot)
+        await complete_turn(pilot, PROMPT)
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: not app.query(UserMessage), "a clear transcript")
-        await one_turn(pilot, "second conversation")
+        await complete_turn(pilot, "second conversation")
     titles = [summary.title for summary in saved_store().summaries()]
     assert titles == ["second conversation", PROMPT]
 

@@ -11,10 +11,10 @@ import pytest
 from noema_tui.app.conversation import Conversation, Turn
 from noema_tui.app.export import ExportError, export_transcript
 from noema_tui.app.widgets.prompt_input import PromptInput
-from noema_tui.app.widgets.reply_view import ReplyView
 from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
     TINY_INFO,
     build_app,
+    complete_turn,
     isolated_dirs,
     load_trace,
     pilot_test,
@@ -22,16 +22,6 @@ from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse 
 )
 
 PROMPT = load_trace()[0]
-
-
-async def chat_one_turn(pilot) -> ReplyView:
-    app = pilot.app
-    await wait_for(pilot, lambda: app.chat_screen.info is not None, "the model")
-    app.query_one(PromptInput).load_text(PROMPT)
-    await pilot.press("enter")
-    await wait_for(pilot, lambda: app.query(ReplyView) and app.query_one(ReplyView).finished and
-                   app.chat_screen.session.turns[-1].verdict, "the checked reply")
-    return app.query_one(ReplyView)
 
 
 def toasts(app) -> str:
@@ -97,7 +87,7 @@ def test_missing_directory_gives_a_clear_error(tmp_path):
 async def test_export_key_writes_markdown_and_json_to_the_working_directory(tmp_path):
     app = build_app()
     async with app.run_test() as pilot:
-        await chat_one_turn(pilot)
+        await complete_turn(pilot, PROMPT)
         await pilot.press("ctrl+s")
     written = sorted(Path.cwd().glob("noema-chat-*"))
     assert [p.suffix for p in written] == [".json", ".md"]
@@ -109,7 +99,7 @@ async def test_export_key_writes_markdown_and_json_to_the_working_directory(tmp_
 async def test_slash_export_writes_the_named_file_and_clears_the_prompt(tmp_path):
     app = build_app()
     async with app.run_test() as pilot:
-        await chat_one_turn(pilot)
+        await complete_turn(pilot, PROMPT)
         app.query_one(PromptInput).load_text(f"/export {tmp_path / 'out.json'}")
         await pilot.press("enter")
         assert app.query_one(PromptInput).text == ""
@@ -120,7 +110,7 @@ async def test_slash_export_writes_the_named_file_and_clears_the_prompt(tmp_path
 async def test_slash_export_to_a_bad_path_says_why_and_keeps_the_command(tmp_path):
     app = build_app()
     async with app.run_test(notifications=True) as pilot:
-        await chat_one_turn(pilot)
+        await complete_turn(pilot, PROMPT)
         command = f"/export {tmp_path / 'missing' / 'out.md'}"
         app.query_one(PromptInput).load_text(command)
         await pilot.press("enter")
@@ -135,7 +125,7 @@ async def test_slash_export_to_a_bad_path_says_why_and_keeps_the_command(tmp_pat
 async def test_command_palette_offers_export(tmp_path):
     app = build_app()
     async with app.run_test() as pilot:
-        await chat_one_turn(pilot)
+        await complete_turn(pilot, PROMPT)
         await pilot.press("ctrl+p")
         await pilot.press(*"export transcript")
         await wait_for(pilot, lambda: app.screen.query("CommandList") and

@@ -21,6 +21,7 @@ from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse 
     load_trace,
     pilot_test,
     saved_store,
+    send_prompt,
     wait_for,
     wait_for_forward,
 )
@@ -32,12 +33,6 @@ def chat(app) -> ChatScreen:
     return app.chat_screen
 
 
-async def send(pilot, text: str) -> None:
-    await wait_for(pilot, lambda: chat(pilot.app).info is not None, "the model to load")
-    pilot.app.query_one(PromptInput).load_text(text)
-    await pilot.press("enter")
-
-
 def replies(app) -> list[ReplyView]:
     return list(app.query(ReplyView))
 
@@ -46,7 +41,7 @@ def replies(app) -> list[ReplyView]:
 async def test_sending_a_prompt_shows_the_reply_with_math_stats_and_verdict(tmp_path):
     app = build_app()
     async with app.run_test(size=(100, 40)) as pilot:
-        await send(pilot, PROMPT)
+        await send_prompt(pilot, PROMPT)
         await wait_for(pilot, lambda: replies(app) and replies(app)[0].finished, "the reply")
         reply = replies(app)[0]
         assert reply.raw_text.endswith(r"The answer is $\boxed{5}$.")
@@ -71,7 +66,7 @@ async def test_the_checker_gets_the_users_prompt_as_the_question(tmp_path):
     checker = FakeChecker()
     app = build_app(checker=checker)
     async with app.run_test() as pilot:
-        await send(pilot, PROMPT)
+        await send_prompt(pilot, PROMPT)
         await wait_for(pilot, lambda: checker.questions, "the check")
     assert checker.questions == [PROMPT]
 
@@ -81,7 +76,7 @@ async def test_live_block_draws_masks_then_an_edit_in_place(tmp_path):
     stepper = Stepper()
     app = build_app(engine=ReplayEngine(stepper=stepper))
     async with app.run_test(size=(100, 40)) as pilot:
-        await send(pilot, PROMPT)
+        await send_prompt(pilot, PROMPT)
         live = lambda: app.query_one(LiveBlock)  # noqa: E731
         stepper.release()
         await wait_for_forward(pilot, 1)
@@ -103,7 +98,7 @@ async def test_finished_blocks_join_the_reply_while_the_next_block_decodes(tmp_p
     stepper = Stepper()
     app = build_app(engine=ReplayEngine(stepper=stepper))
     async with app.run_test(size=(100, 40)) as pilot:
-        await send(pilot, PROMPT)
+        await send_prompt(pilot, PROMPT)
         stepper.release(7)  # block 1's six forwards and its BlockFinished
         await wait_for(pilot, lambda: replies(app)[0].raw_text, "the first block")
         reply = replies(app)[0]
@@ -125,7 +120,7 @@ async def test_mode_key_cycles_q_s_ar_and_applies_to_the_next_reply(tmp_path):
         assert status.mode == "S" and chat(app).settings.mode is Mode.SPEED
         await pilot.press("f2")
         assert status.mode == "AR" and chat(app).settings.max_post_steps == 0
-        await send(pilot, PROMPT)
+        await send_prompt(pilot, PROMPT)
         await wait_for(pilot, lambda: replies(app) and replies(app)[0].finished, "the reply")
         assert engine.calls[-1][1].mode is Mode.AR
         await pilot.press("f2")
@@ -138,7 +133,7 @@ async def test_escape_cancels_reply_and_keeps_partial_text(tmp_path):
     stepper = Stepper()
     app = build_app(engine=ReplayEngine(stepper=stepper))
     async with app.run_test(size=(100, 40)) as pilot:
-        await send(pilot, PROMPT)
+        await send_prompt(pilot, PROMPT)
         stepper.release(3)
         await wait_for_forward(pilot, 3)
         await pilot.press("escape")
@@ -158,7 +153,7 @@ async def test_regenerate_replaces_the_last_reply(tmp_path):
     engine = ReplayEngine()
     app = build_app(engine=engine)
     async with app.run_test() as pilot:
-        await send(pilot, PROMPT)
+        await send_prompt(pilot, PROMPT)
         await wait_for(pilot, lambda: replies(app) and replies(app)[0].finished, "the reply")
         first = replies(app)[0]
         await pilot.press("ctrl+r")
@@ -173,9 +168,9 @@ async def test_regenerate_replaces_the_last_reply(tmp_path):
 async def test_up_arrow_recalls_earlier_prompts_and_down_returns_to_the_draft(tmp_path):
     app = build_app()
     async with app.run_test() as pilot:
-        await send(pilot, "first question")
+        await send_prompt(pilot, "first question")
         await wait_for(pilot, lambda: replies(app) and replies(app)[0].finished, "reply 1")
-        await send(pilot, "second question")
+        await send_prompt(pilot, "second question")
         await wait_for(pilot, lambda: len(replies(app)) == 2 and replies(app)[1].finished,
                        "reply 2")
         prompt = app.query_one(PromptInput)
@@ -209,7 +204,7 @@ async def test_a_failed_reply_shows_the_cause_and_puts_the_prompt_back(tmp_path)
         "is 4096: shorten the prompt or lower gen_length"))
     app = build_app(engine=engine)
     async with app.run_test() as pilot:
-        await send(pilot, PROMPT)
+        await send_prompt(pilot, PROMPT)
         await wait_for(pilot, lambda: app.query(".reply--failure"), "the failure")
         failure = str(app.query_one(".reply--failure").render())
         assert "lower gen_length" in failure
@@ -222,7 +217,7 @@ async def test_the_ui_keeps_working_while_the_checker_is_slow(tmp_path):
     gate = threading.Event()
     app = build_app(checker=FakeChecker(gate=gate))
     async with app.run_test() as pilot:
-        await send(pilot, PROMPT)
+        await send_prompt(pilot, PROMPT)
         await wait_for(pilot, lambda: replies(app) and replies(app)[0].finished, "the reply")
         reply = replies(app)[0]
         assert reply.query_one(".reply--verdict").has_class("-checking")

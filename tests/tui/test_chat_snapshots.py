@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from noema_core.errors import ModelNotFoundError
 from noema_tui.app.factory import ChatOptions
-from noema_tui.app.widgets.prompt_input import PromptInput
 from noema_tui.app.widgets.reply_view import ReplyView
 from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
     ReplayEngine,
     ReplayLoader,
     Stepper,
     build_app,
+    complete_turn,
     isolated_dirs,
     load_trace,
+    send_prompt,
     wait_for,
     wait_for_forward,
 )
@@ -26,15 +27,17 @@ SIZE = (100, 36)
 PROMPT = load_trace()[0]
 
 
-async def ask(pilot) -> None:
-    await wait_for(pilot, lambda: pilot.app.chat_screen.info is not None, "the model")
-    pilot.app.query_one(PromptInput).load_text(PROMPT)
-    await pilot.press("enter")
+def steady(scenario=None):
+    """`run_before` for snapshots: run `scenario`, then stop cursors blinking, so the picture
+    does not depend on when within the blink cycle it was taken."""
+    async def run_before(pilot):
+        if scenario is not None:
+            await scenario(pilot)
+        for editor in pilot.app.screen.query("TextArea, Input"):
+            editor.cursor_blink = False
+        await pilot.pause()
 
-
-async def until_checked(pilot) -> None:
-    await wait_for(pilot, lambda: pilot.app.query(ReplyView) and
-                   pilot.app.chat_screen.session.turns[-1].verdict, "the checked reply")
+    return run_before
 
 
 class TestLoading:
@@ -47,7 +50,8 @@ class TestLoading:
                 str(step.render()) for step in pilot.app.query(".load-panel--step")), "progress")
 
         try:
-            assert snap_compare(build_app(loader=loader), run_before=loading, terminal_size=SIZE)
+            assert snap_compare(build_app(loader=loader), run_before=steady(loading),
+                                terminal_size=SIZE)
         finally:
             loader.finish.set()
 
@@ -60,7 +64,8 @@ class TestLoading:
         async def failed(pilot):
             await wait_for(pilot, lambda: pilot.app.query("LoadPanel.-failed"), "the failure")
 
-        assert snap_compare(build_app(loader=failing), run_before=failed, terminal_size=SIZE)
+        assert snap_compare(build_app(loader=failing), run_before=steady(failed),
+                            terminal_size=SIZE)
 
 
 class TestLiveBlock:
@@ -69,13 +74,13 @@ class TestLiveBlock:
         stepper = Stepper()
 
         async def mid_block(pilot):
-            await ask(pilot)
+            await send_prompt(pilot, PROMPT)
             stepper.release(4)
             await wait_for_forward(pilot, 4)
 
         try:
             assert snap_compare(build_app(engine=ReplayEngine(stepper=stepper)),
-                                run_before=mid_block, terminal_size=SIZE)
+                                run_before=steady(mid_block), terminal_size=SIZE)
         finally:
             stepper.release(100)
 
@@ -84,13 +89,13 @@ class TestLiveBlock:
         stepper = Stepper()
 
         async def second_block(pilot):
-            await ask(pilot)
+            await send_prompt(pilot, PROMPT)
             stepper.release(10)  # block 1 (6 forwards + finish), then 3 forwards of block 2
             await wait_for_forward(pilot, 3, block=1)
 
         try:
             assert snap_compare(build_app(engine=ReplayEngine(stepper=stepper)),
-                                run_before=second_block, terminal_size=SIZE)
+                                run_before=steady(second_block), terminal_size=SIZE)
         finally:
             stepper.release(100)
 
@@ -99,17 +104,16 @@ class TestReply:
     def test_finished_reply_with_math_verdict_and_stats(self, snap_compare):
         """A whole reply: inline math as Unicode, display math in 2-D, verdict, stats."""
         async def replied(pilot):
-            await ask(pilot)
-            await until_checked(pilot)
+            await complete_turn(pilot, PROMPT)
 
-        assert snap_compare(build_app(), run_before=replied, terminal_size=SIZE)
+        assert snap_compare(build_app(), run_before=steady(replied), terminal_size=SIZE)
 
     def test_stopped_reply_keeps_partial_text_and_restores_the_prompt(self, snap_compare):
         """Esc mid-reply: the partial reply stays, marked stopped; the prompt is back."""
         stepper = Stepper()
 
         async def stopped(pilot):
-            await ask(pilot)
+            await send_prompt(pilot, PROMPT)
             stepper.release(3)
             await wait_for_forward(pilot, 3)
             await pilot.press("escape")
@@ -117,23 +121,30 @@ class TestReply:
             await wait_for(pilot, lambda: pilot.app.query_one(ReplyView).finished, "the stop")
 
         assert snap_compare(build_app(engine=ReplayEngine(stepper=stepper)),
-                            run_before=stopped, terminal_size=SIZE)
+                            run_before=steady(stopped), terminal_size=SIZE)
 
     def test_light_theme(self, snap_compare):
         """The same reply in the noema-light theme."""
         async def replied(pilot):
-            await ask(pilot)
-            await until_checked(pilot)
+            await complete_turn(pilot, PROMPT)
 
         app = build_app(options=ChatOptions(theme="noema-light"))
-        assert snap_compare(app, run_before=replied, terminal_size=SIZE)
+        assert snap_compare(app, run_before=steady(replied), terminal_size=SIZE)
 
 
 class TestScreens:
     def test_settings_screen(self, snap_compare):
         """F3: every decoding parameter with its range."""
-        assert snap_compare(build_app(), press=["f3"], terminal_size=(100, 30))
+        async def settings(pilot):
+            await pilot.press("f3")
+            await wait_for(pilot, lambda: pilot.app.screen.query("#gen_length"), "settings")
+
+        assert snap_compare(build_app(), run_before=steady(settings), terminal_size=(100, 30))
 
     def test_help_screen(self, snap_compare):
         """F1: the live bindings with their ids."""
-        assert snap_compare(build_app(), press=["f1"], terminal_size=SIZE)
+        async def help_screen(pilot):
+            await pilot.press("f1")
+            await wait_for(pilot, lambda: pilot.app.screen.query("HelpScreen Static"), "help")
+
+        assert snap_compare(build_app(), run_before=steady(help_screen), terminal_size=SIZE)
