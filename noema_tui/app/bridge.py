@@ -19,7 +19,7 @@ from textual.widget import Widget
 
 from noema_core.decoding import events
 from noema_core.decoding.settings import DecodingSettings
-from noema_core.engine import ModelInfo
+from noema_core.engine import DEFAULT_MODEL, ModelInfo
 from noema_core.errors import ModelNotFoundError, NoemaError
 from noema_tui.app.conversation import as_plain_dict
 from noema_tui.app.protocol import ChatEngine, Checker, EngineLoader
@@ -107,9 +107,9 @@ class EngineBridge(Widget):
                 self.LoadProgressed(what, fraction)))
         except Exception as error:  # every failure is shown in the app, never a crash
             hint = ""
-            if isinstance(error, ModelNotFoundError) and "/" not in self.loader.model:
-                hint = ("start with a checkpoint directory: noema chat --model "
-                        "/path/to/checkpoint")
+            if isinstance(error, ModelNotFoundError) and self.loader.model == DEFAULT_MODEL:
+                hint = (f"{DEFAULT_MODEL}, the default model, is not installed here: start "
+                        f"with a checkpoint directory, noema chat --model /path/to/checkpoint")
             self.post_message(self.LoadFailed(self.loader.model, describe_failure(error), hint))
             return
         self.engine = engine

@@ -91,12 +91,23 @@ async def test_load_failure_shows_cause_and_fix_and_keeps_the_app_open(tmp_path)
         text = panel_text(app)
         assert "Could not load noema-tiny" in text
         assert "Cause: model 'noema-tiny' is not a bundled model" in text
-        assert "Fix: check the name" in text
-        assert "noema chat --model /path/to/checkpoint" in text  # the default model is missing
+        assert "Fix: noema-tiny, the default model, is not installed here: start with a " \
+               "checkpoint directory, noema chat --model /path/to/checkpoint" in text
         app.query_one(PromptInput).load_text("hello")
         await pilot.press("enter")
         assert app.query_one(PromptInput).text == "hello" and not app.query(ReplyView)
         assert app.is_running
+
+
+@pilot_test
+async def test_a_mistyped_model_name_keeps_the_loaders_own_fix(tmp_path):
+    typo = ModelNotFoundError("model 'noema-tinny' is not a bundled model (tiny-random), a "
+                              "directory or a hub id (org/name): check the name")
+    app = build_app(loader=ReplayLoader(model="noema-tinny", fail_with=typo))
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: app.query("LoadPanel.-failed"), "failure")
+        assert "Fix: check the name" in panel_text(app)
+        assert "not installed here" not in panel_text(app)
 
 
 def test_the_real_loader_names_the_device_before_loading():

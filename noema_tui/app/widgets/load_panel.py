@@ -46,9 +46,9 @@ class LoadPanel(Vertical):
         self.query_one(ProgressBar).display = False
         self.query_one(".load-panel--step", Label).display = False
         cause, _, fix = reason.rpartition(": ")
+        if hint:  # the app knows a better fix than the loader's generic one
+            cause, fix = cause or reason, hint
         lines = [f"Cause: {cause}", f"Fix: {fix}"] if cause else [reason]
         self.mount(Static("\n".join(lines), markup=False, classes="load-panel--reason"))
-        hint_text = "\n".join(filter(None, [
-            f"Or {hint}." if hint else "",
-            "Saved conversations stay readable and exportable; Ctrl+Q quits."]))
-        self.mount(Static(hint_text, markup=False, classes="load-panel--hint"))
+        self.mount(Static("Saved conversations stay readable and exportable; Ctrl+Q quits.",
+                          markup=False, classes="load-panel--hint"))
