@@ -21,11 +21,17 @@ Conventions (one place, applied in both modes):
 - `(x, y) = (2, 3)` and `x = 2, y = 3` are the same solution; an unlabelled tuple gives the
   variables in alphabetical order. `x = 5` matches `5`; `y = 5` does not match `x = 5`.
 - Decimals: a decimal matches a value it rounds or truncates to at the places it shows
-  (`0.3333` and `0.333` match 1/3, `0.34` does not); exact numbers compare exactly (50
-  significant digits for irrationals), so tiny numbers like 1/2^99 and 1/2^98 differ.
+  (`0.3333` and `0.333` match 1/3, `0.34` does not; `6.02 \\times 10^{23}` is good to
+  10^21); two decimals match when the finer rounds to the coarser (`0.1` is not `0.0`).
+  Decimals are read as exact decimal fractions, never binary floats. Exact numbers compare
+  exactly (50 significant digits for irrationals), so 1/2^99 and 1/2^98 differ.
 - `e` is Euler's number and `i` the imaginary unit, unless the question names them as the
   unknown ("Solve for e"). `\\log x` and `log(x)` are natural logarithms. One-letter variables
-  are case-insensitive (`X` is `x`). `C`/`K` added to an antiderivative are constants.
+  are case-insensitive (`X` is `x`). `C`/`K` added to an antiderivative are constants. In
+  plain text `xy` is x*y, `f(x)`/`g(t)` are functions, and `sin 2x` is sin(2x).
+- A lone letter A-E is a multiple-choice answer when compared with another letter, and
+  mathematics otherwise. Equations that are not assignments compare by their solutions
+  (`x + 1 = 2` is `2x = 2`).
 - Percent: `p%` is p/100; a bare number also reads as a percentage when the question asks for
   one or the reference is written with `%`. `25` as reference does not match `25%`.
 - Units after a number are converted within a dimension (`100 cm` = `1 m`); different
@@ -33,6 +39,8 @@ Conventions (one place, applied in both modes):
   radians only against an angle written with pi.
 - Independent mode: the domain is what the question says; otherwise the reals, unless the
   answer uses complex numbers. Every root must be given; each exact root is substituted back.
+  Radians throughout. A question it cannot model (word problems, "how many", "prove", an
+  expression spread between words) is "could not check" with the reason.
 """
 
 from __future__ import annotations
