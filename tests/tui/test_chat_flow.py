@@ -105,6 +105,10 @@ async def test_finished_blocks_join_the_reply_while_the_next_block_decodes(tmp_p
         assert reply.raw_text.startswith("To solve $3x + 5 = 20$")
         assert "subtract 5" in reply.query_one(".reply--body").source
         assert not reply.finished
+        stepper.release(8)  # block 2 ends inside the last paragraph: it waits in the tail
+        await wait_for(pilot, lambda: reply.raw_text.endswith(r"$\boxed{5}$"), "block 2")
+        tail = reply.query_one(".reply--tail").source
+        assert "The answer is" in tail and r"\boxed" not in tail  # its math converted too
         stepper.release(100)
         await wait_for(pilot, lambda: reply.finished, "the reply")
 

@@ -1,9 +1,9 @@
 """One reply: finished blocks as Markdown, the live block below them, then verdict and stats.
 
-While decoding, settled paragraphs are appended to the Markdown (math converted); text of an
-unfinished paragraph waits raw in the tail. When the reply ends, one full Markdown update
-replaces both with the whole reply. The raw text (LaTeX kept) stays in `raw_text` for copy
-and export.
+While decoding, settled paragraphs are appended to the Markdown (math converted); the
+unfinished last paragraph is redrawn on its own in a small tail Markdown, once per block.
+When the reply ends, one full Markdown update replaces both with the whole reply. The raw
+text (LaTeX kept) stays in `raw_text` for copy and export.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class ReplyView(Vertical):
     ReplyView { height: auto; padding: 0 1 1 1; border-left: thick $accent 40%; }
     ReplyView > .reply--title { color: $text-accent; text-style: bold; }
     ReplyView > Markdown { margin: 0; padding: 0; }
-    ReplyView > .reply--tail { color: $foreground; }
+    ReplyView > .reply--tail { margin: 0; padding: 0; }
     ReplyView > .reply--verdict.-checking { color: $text-muted; text-style: italic; }
     ReplyView > .reply--verdict.-verified { color: $text-success; }
     ReplyView > .reply--verdict.-contradicted { color: $text-error; }
@@ -51,7 +51,7 @@ class ReplyView(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(f"Noema · {self.mode_label}", markup=False, classes="reply--title")
         yield Markdown(classes="reply--body")
-        yield Static("", markup=False, classes="reply--tail")
+        yield Markdown(classes="reply--tail")
         yield LiveBlock()
         yield Static("", markup=False, classes="reply--verdict")
         yield Static("", markup=False, classes="reply--stats")
@@ -77,9 +77,9 @@ class ReplyView(Vertical):
             body.display = True
             await body.append(render_markdown(settled[self._settled:]))
             self._settled = len(settled)
-        tail_view = self.query_one(".reply--tail", Static)
-        tail_view.update(tail)
+        tail_view = self.query_one(".reply--tail", Markdown)
         tail_view.display = bool(tail.strip())
+        await tail_view.update(render_markdown(tail))
 
     async def finish(self, text: str, stats: GenerationStats | None, finish_reason: str) -> None:
         """The reply ended: one full Markdown update with the whole text, then its stats."""
@@ -87,7 +87,7 @@ class ReplyView(Vertical):
         self.finished = True
         self.remove_class("-live")
         self.live_block.display = False
-        self.query_one(".reply--tail", Static).display = False
+        self.query_one(".reply--tail", Markdown).display = False
         body = self.query_one(".reply--body", Markdown)
         body.display = True
         await body.update(render_markdown(text if text.strip() else "*(no text)*"))
@@ -103,7 +103,7 @@ class ReplyView(Vertical):
     def fail(self, reason: str) -> None:
         self.finished = True
         self.live_block.display = False
-        self.query_one(".reply--tail", Static).display = False
+        self.query_one(".reply--tail", Markdown).display = False
         self.mount(Static(f"Reply failed: {reason}", markup=False, classes="reply--failure"))
 
     def show_checking(self) -> None:
