@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from textual import events
+
 from noema_core.decoding.events import TokenState
 from noema_core.decoding.settings import Mode
 from noema_core.errors import PromptTooLongError
@@ -199,6 +201,19 @@ async def test_shift_enter_and_ctrl_j_insert_newlines_instead_of_sending(tmp_pat
         await pilot.press("enter")
         await wait_for(pilot, lambda: engine.calls, "the reply to start")
         assert engine.calls[0][0][-1] == {"role": "user", "content": "a\nb\nc"}
+
+
+@pilot_test
+async def test_a_burst_of_keys_keeps_newlines_in_typing_order(tmp_path):
+    """Keys that arrive in one read (fast typing, a terminal's paste without brackets)."""
+    app = build_app()
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: chat(app).info is not None, "the model")
+        for key, character in [("a", "a"), ("ctrl+j", "\n"), ("b", "b"), ("ctrl+j", "\n"),
+                               ("c", "c")]:
+            app.post_message(events.Key(key, character))
+        await wait_for(pilot, lambda: "c" in app.query_one(PromptInput).text, "typing")
+        assert app.query_one(PromptInput).text == "a\nb\nc"
 
 
 @pilot_test

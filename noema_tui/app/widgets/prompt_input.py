@@ -7,6 +7,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+OWN_ACTIONS = ("submit_prompt", "insert_newline")
+
 
 class PromptInput(TextArea):
     """A multi-line prompt with shell-like history of earlier prompts."""
@@ -40,10 +42,15 @@ class PromptInput(TextArea):
         self._draft = ""  # what was typed before browsing began
 
     async def _on_key(self, event: events.Key) -> None:
-        # TextArea would insert a newline for Enter itself; these keys go to our bindings
-        # (prevent_default skips TextArea's handler, the event still bubbles to the bindings).
-        if event.key in ("enter", "shift+enter", "ctrl+j"):
-            event.prevent_default()
+        # This widget's own bindings (Enter sends, Shift+Enter / Ctrl+J break the line) run
+        # here, in order with the typing around them: left to bubble up to the app's binding
+        # check, they would land after keys typed behind them in the same burst of input.
+        # Looking them up in the live bindings keeps user keymaps working.
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.node is self and active.binding.action in OWN_ACTIONS:
+            event.stop()
+            event.prevent_default()  # and TextArea's own Enter handling
+            await self.run_action(active.binding.action)
 
     def action_submit_prompt(self) -> None:
         if self.text.strip():
