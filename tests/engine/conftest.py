@@ -7,19 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from noema_core.chat_template import (
-    BOS_TOKEN,
-    CHAT_TEMPLATE,
-    EOS_TOKEN,
-    MASK_TOKEN,
-    ROLE_END_TOKEN,
-    ROLE_TAGS,
-)
+from noema_core.chat_template import CHAT_TEMPLATE, EOS_TOKEN, SPECIAL_TOKENS
 from noema_core.config import tiny_random_shape
 from noema_core.loading import build_model, save_checkpoint
 from noema_core.model import NoemaModel
-
-SPECIALS = [EOS_TOKEN, BOS_TOKEN, MASK_TOKEN, ROLE_END_TOKEN, *ROLE_TAGS]
 
 
 def write_tokenizer(directory: Path) -> None:
@@ -28,11 +19,11 @@ def write_tokenizer(directory: Path) -> None:
     from transformers import PreTrainedTokenizerFast
 
     chars = list("0123456789abcdefghijklmnopqrstuvwxyz +-*/=()^.,:?!\\{}_")
-    vocab = {tok: i for i, tok in enumerate(SPECIALS + chars + ["[UNK]"])}
+    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + chars + ["[UNK]"])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
     tok.decoder = decoders.Fuse()
-    tok.add_special_tokens(SPECIALS)
+    tok.add_special_tokens(SPECIAL_TOKENS)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS_TOKEN,
                                    pad_token=EOS_TOKEN, unk_token="[UNK]")
     fast.chat_template = CHAT_TEMPLATE

@@ -1,0 +1,83 @@
+"""A seeded, endless curriculum of school-math problems with step-by-step solutions.
+
+Families, each in the module named after its subject: multi-digit arithmetic, order of
+operations and fractions (`arithmetic`); linear equations, quadratics and 2x2 systems
+(`algebra`); expanding, simplifying and differentiating polynomials (`polynomials`).
+Every answer is correct by construction and rechecked with sympy as it is generated.
+
+`training_stream` never yields a held-out problem; `held_out_suite` yields only those, so the
+two never overlap, by seed or by problem.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+
+from noema_core.training.curriculum import algebra, arithmetic, polynomials
+from noema_core.training.curriculum.problem import HELD_OUT_SHARE, Problem, is_held_out
+
+Generator = Callable[[random.Random, bool], Problem]
+
+FAMILIES: dict[str, Generator] = {
+    "arithmetic": arithmetic.multi_digit,
+    "order_of_operations": arithmetic.order_of_operations,
+    "fractions": arithmetic.fractions,
+    "linear_equation": algebra.linear_equation,
+    "quadratic_equation": algebra.quadratic_equation,
+    "linear_system": algebra.linear_system,
+    "polynomial_expand": polynomials.expand,
+    "polynomial_simplify": polynomials.simplify,
+    "derivative": polynomials.derivative,
+}
+
+# Harder families are drawn more often: they have more steps to learn.
+WEIGHTS: dict[str, float] = {
+    "arithmetic": 1.5, "order_of_operations": 1.0, "fractions": 1.2, "linear_equation": 1.2,
+    "quadratic_equation": 1.0, "linear_system": 1.2, "polynomial_expand": 0.8,
+    "polynomial_simplify": 0.8, "derivative": 0.8,
+}
+
+__all__ = ["FAMILIES", "Problem", "held_out_suite", "training_stream", "generate"]
+
+
+def generate(rng: random.Random, family: str | None = None, *, check: bool = True) -> Problem:
+    """One problem of `family` (or of a family drawn by weight)."""
+    if family is None:
+        family = rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
+    return FAMILIES[family](rng, check)
+
+
+def training_stream(seed: int, *, check_share: float = 1.0) -> Iterator[Problem]:
+    """Endless training problems; held-out problems are skipped. `check_share` of them are
+    rechecked with sympy (the checks cost more than generating; training uses a sample)."""
+    rng = random.Random(f"train-{seed}")
+    audit = random.Random(f"audit-{seed}")
+    while True:
+        problem = generate(rng, check=audit.random() < check_share)
+        if not is_held_out(problem.key):
+            yield problem
+
+
+def held_out_suite(per_family: int, *, seed: int = 0,
+                   families: list[str] | None = None) -> list[Problem]:
+    """`per_family` distinct held-out problems of each family, deterministic for a seed."""
+    suite = []
+    for family in families or list(FAMILIES):
+        rng = random.Random(f"held-out-{seed}-{family}")
+        seen: set[tuple] = set()
+        for _attempt in range(HELD_OUT_SHARE * per_family * 50):
+            if len(seen) == per_family:
+                break
+            state = rng.getstate()
+            problem = FAMILIES[family](rng, False)
+            if is_held_out(problem.key) and problem.key not in seen:
+                after = rng.getstate()
+                rng.setstate(state)  # regenerate the same problem, this time checked
+                problem = FAMILIES[family](rng, True)
+                rng.setstate(after)
+                seen.add(problem.key)
+                suite.append(problem)
+        else:
+            raise ValueError(f"{family} has fewer than {per_family} held-out problems")
+    return suite

@@ -1,0 +1,360 @@
+"""Multi-digit arithmetic with digit-level steps, order of operations, and fractions.
+
+Each step is small enough for a small model to learn: column addition and subtraction with
+explicit carries and borrows, multiplication split into single-digit products, long division
+one digit at a time. Every answer is recomputed with sympy when `check` is set.
+"""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+from math import gcd
+
+import sympy
+
+from noema_core.training.curriculum.notation import boxed, frac, frac_latex, signed
+from noema_core.training.curriculum.problem import Problem
+
+PLACES = ("ones", "tens", "hundreds", "thousands", "ten-thousands", "hundred-thousands")
+
+
+def _digits(n: int) -> list[int]:
+    """Least significant first."""
+    return [int(d) for d in reversed(str(n))]
+
+
+def column_addition(a: int, b: int) -> str:
+    """'ones 7 + 9 = 16, write 6 carry 1; tens 4 + 8 + 1 = 13, write 3 carry 1; hundreds ...'"""
+    da, db = _digits(a), _digits(b)
+    steps, carry = [], 0
+    for i in range(max(len(da), len(db))):
+        parts = [d for d in (da[i] if i < len(da) else None, db[i] if i < len(db) else None)
+                 if d is not None] + ([carry] if carry else [])
+        total = sum(parts)
+        if len(parts) == 1:
+            steps.append(f"{PLACES[i]} {total}")
+        elif total >= 10:
+            steps.append(f"{PLACES[i]} {' + '.join(map(str, parts))} = {total}, "
+                         f"write {total % 10} carry 1")
+        else:
+            steps.append(f"{PLACES[i]} {' + '.join(map(str, parts))} = {total}")
+        carry = total // 10
+    if carry:
+        steps.append(f"{PLACES[max(len(da), len(db))]} 1")
+    return "; ".join(steps)
+
+
+def column_subtraction(a: int, b: int) -> str:
+    """a >= b >= 0: 'ones 2 - 9: borrow, 12 - 9 = 3; tens 4 - 1 - 8: borrow, 13 - 8 = 5; ...'"""
+    da, db = _digits(a), _digits(b)
+    steps, borrow = [], 0
+    for i in range(len(da)):
+        top, bottom = da[i], db[i] if i < len(db) else None
+        shown = f"{top}" + (f" - {borrow}" if borrow else "")
+        value = top - borrow
+        if bottom is None:
+            if borrow and value < 0:
+                steps.append(f"{PLACES[i]} {shown}: borrow, {value + 10}")
+                borrow = 1
+            elif borrow:
+                steps.append(f"{PLACES[i]} {shown} = {value}")
+                borrow = 0
+            else:
+                steps.append(f"{PLACES[i]} {top}")
+            continue
+        if value < bottom:
+            steps.append(f"{PLACES[i]} {shown} - {bottom}: borrow, {value + 10} - {bottom} = "
+                         f"{value + 10 - bottom}")
+            borrow = 1
+        else:
+            steps.append(f"{PLACES[i]} {shown} - {bottom} = {value - bottom}")
+            borrow = 0
+    return "; ".join(steps)
+
+
+def add_text(a: int, b: int) -> str:
+    """A sum of two non-negative numbers, with columns once both have two or more digits."""
+    if a < 10 or b < 10:
+        return f"{a} + {b} = {a + b}."
+    return f"{a} + {b}: {column_addition(a, b)}. So {a} + {b} = {a + b}."
+
+
+def sub_text(a: int, b: int) -> str:
+    if a < b:
+        return f"{a} - {b} = -({b} - {a}). " + sub_text(b, a)[:-1] + \
+            f", so {a} - {b} = {a - b}."
+    if b < 10 and a < 20:
+        return f"{a} - {b} = {a - b}."
+    return f"{a} - {b}: {column_subtraction(a, b)}. So {a} - {b} = {a - b}."
+
+
+def times_digit_text(a: int, d: int) -> str:
+    """a × d for a single digit d, split by the place values of a: '47 × 6 = 40 × 6 + 7 × 6 =
+    240 + 42 = 282'."""
+    parts = [int(c) * 10 ** i for i, c in enumerate(reversed(str(a))) if c != "0"][::-1]
+    if len(parts) == 1:
+        return f"{a} × {d} = {a * d}"
+    text = f"{a} × {d} = " + " + ".join(f"{p} × {d}" for p in parts)
+    products = [p * d for p in parts]
+    text += " = " + " + ".join(map(str, products))
+    running = products[0]
+    for k, p in enumerate(products[1:], 1):
+        running += p
+        rest = products[k + 1:]
+        text += " = " + " + ".join(map(str, [running, *rest]))
+    return text
+
+
+def multiplication_text(a: int, b: int) -> str:
+    if b < 10:
+        return times_digit_text(a, b) + "."
+    tens, ones = b // 10 * 10, b % 10
+    lines = []
+    if ones:
+        lines.append(f"{a} × {b} = {a} × {tens} + {a} × {ones}.")
+    lines.append(times_digit_text(a, tens // 10) + f", so {a} × {tens} = {a * tens}.")
+    if ones:
+        lines.append(times_digit_text(a, ones) + ".")
+        lines.append(add_text(a * tens, a * ones)[:-1] + f", so {a} × {b} = {a * b}.")
+    return " ".join(lines)
+
+
+def long_division_text(n: int, d: int) -> str:
+    """Exact n ÷ d for a single-digit d, one dividend digit at a time."""
+    digits = str(n)
+    steps, current, quotient, started = [], 0, "", False
+    for i, ch in enumerate(digits):
+        current = current * 10 + int(ch)
+        if not started and current < d and i < len(digits) - 1:
+            continue
+        started = True
+        q, r = divmod(current, d)
+        steps.append(f"{current} ÷ {d} = {q} remainder {r}")
+        quotient += str(q)
+        current = r
+    return f"{n} ÷ {d}: " + "; ".join(steps) + f". So {n} ÷ {d} = {int(quotient)}."
+
+
+ADD_Q = ["What is {a} + {b}?", "Compute {a} + {b}.", "Calculate {a}+{b}", "{a} + {b} = ?",
+         "What is the sum of {a} and {b}?", "Add {a} and {b}.", "{a}+{b}", "Evaluate ${a} + {b}$."]
+SUB_Q = ["What is {a} - {b}?", "Compute {a} - {b}.", "Calculate {a}-{b}", "{a} - {b} = ?",
+         "Subtract {b} from {a}.", "What is {a} minus {b}?", "{a}-{b}", "Evaluate ${a} - {b}$."]
+MUL_Q = ["What is {a}*{b}?", "What is {a} × {b}?", "Compute {a} * {b}.", "Calculate {a}x{b}",
+         "Multiply {a} by {b}.", "What is {a} times {b}?", "{a} * {b} = ?",
+         "Evaluate ${a} \\times {b}$.", "What is the product of {a} and {b}?"]
+DIV_Q = ["What is {a} / {b}?", "What is {a} ÷ {b}?", "Compute {a}/{b}.", "Divide {a} by {b}.",
+         "Calculate {a} divided by {b}.", "{a} / {b} = ?", "Evaluate $\\frac{{{a}}}{{{b}}}$.",
+         "Evaluate ${a} \\div {b}$."]
+
+
+def _operand(rng: random.Random, low_digits: int, high_digits: int) -> int:
+    digits = rng.randint(low_digits, high_digits)
+    return rng.randint(10 ** (digits - 1), 10 ** digits - 1)
+
+
+def multi_digit(rng: random.Random, check: bool = True) -> Problem:
+    op = rng.choice("+-×÷")
+    if op == "+":
+        a, b = _operand(rng, 2, 4), _operand(rng, 1, 4)
+        value, text, templates = a + b, add_text(a, b), ADD_Q
+    elif op == "-":
+        a, b = _operand(rng, 2, 4), _operand(rng, 1, 4)
+        value, text, templates = a - b, sub_text(a, b), SUB_Q
+    elif op == "×":
+        a = _operand(rng, 2, 3)
+        b = _operand(rng, 1, 2) if a < 100 else rng.randint(2, 9)
+        value, text, templates = a * b, multiplication_text(a, b), MUL_Q
+    else:
+        b = rng.randint(2, 9)
+        value = _operand(rng, 1, 3)
+        a = b * value
+        text, templates = long_division_text(a, b), DIV_Q
+    if check:
+        x, y = sympy.Integer(a), sympy.Integer(b)
+        expected = {"+": x + y, "-": x - y, "×": x * y, "÷": x / y}[op]
+        assert expected == value, (a, op, b)
+    question = rng.choice(templates).format(a=a, b=b)
+    return Problem("arithmetic", question, f"{text} {boxed(str(value))}", str(value),
+                   ("arithmetic", a, op, b))
+
+
+# --- order of operations ---------------------------------------------------------------
+
+PRECEDENCE = {"+": 1, "-": 1, "×": 2, "÷": 2}
+
+
+def _random_tree(rng: random.Random, ops: int):
+    """An expression tree (op, left, right) | int with `ops` operators; ÷ only exact."""
+    if ops == 0:
+        return rng.randint(1, 12)
+    op = rng.choice("++--××÷")
+    if op == "÷":
+        d = rng.randint(2, 9)
+        return ("÷", d * rng.randint(1, 9), d) if ops == 1 else \
+            (rng.choice("+-"), ("÷", d * rng.randint(1, 9), d), _random_tree(rng, ops - 2))
+    left_ops = rng.randint(0, ops - 1)
+    return (op, _random_tree(rng, left_ops), _random_tree(rng, ops - 1 - left_ops))
+
+
+def _tokens(tree, parent_op: str | None = None, right: bool = False) -> list:
+    if isinstance(tree, int):
+        return [tree]
+    op, left, rgt = tree
+    inner = _tokens(left, op, False) + [op] + _tokens(rgt, op, True)
+    if parent_op is None:
+        return inner
+    needs = PRECEDENCE[op] < PRECEDENCE[parent_op] or (
+        right and PRECEDENCE[op] == PRECEDENCE[parent_op] and parent_op in "-÷")
+    return ["(", *inner, ")"] if needs else inner
+
+
+def _show(tokens: list) -> str:
+    out = []
+    for i, t in enumerate(tokens):
+        if isinstance(t, int | Fraction):
+            after_op = i > 0 and tokens[i - 1] in PRECEDENCE
+            out.append(signed(t) if after_op else frac(t))
+        else:
+            out.append(t)
+    return " ".join(out).replace("( ", "(").replace(" )", ")")
+
+
+def _apply(a: int | Fraction, op: str, b: int | Fraction) -> int | Fraction:
+    if op == "÷":
+        value = Fraction(a) / b
+        return int(value) if value.denominator == 1 else value
+    return a + b if op == "+" else a - b if op == "-" else a * b
+
+
+def _reduce_once(tokens: list) -> list:
+    """Perform the one operation that comes next by the order of operations."""
+    lo, hi = 0, len(tokens)
+    for i, t in enumerate(tokens):  # the innermost (first closing) parenthesised group
+        if t == ")":
+            hi = i
+            lo = max(j for j in range(i) if tokens[j] == "(") + 1
+            break
+    span = tokens[lo:hi]
+    for group in ("×÷", "+-"):
+        for k in range(1, len(span), 2):
+            if span[k] in group:
+                value = _apply(span[k - 1], span[k], span[k + 1])
+                span = span[:k - 1] + [value] + span[k + 2:]
+                if len(span) == 1 and lo > 0:  # "(5 - 2)" -> "3", "(2 - 5)" -> "(-3)"
+                    return tokens[:lo - 1] + span + tokens[hi + 1:]
+                return tokens[:lo] + span + tokens[hi:]
+    raise ValueError(f"cannot reduce {tokens}")
+
+
+def _sympy_value(tree):
+    if isinstance(tree, int):
+        return sympy.Integer(tree)
+    op, a, b = tree
+    x, y = _sympy_value(a), _sympy_value(b)
+    return {"+": x + y, "-": x - y, "×": x * y, "÷": x / y}[op]
+
+
+OPS_Q = ["Evaluate {e}.", "What is {e}?", "Compute {e}", "Calculate {e}.", "{e} = ?",
+         "Simplify {e}.", "Find the value of {e}."]
+
+
+def order_of_operations(rng: random.Random, check: bool = True) -> Problem:
+    tree = _random_tree(rng, rng.randint(2, 4))
+    tokens = _tokens(tree)
+    chain = [_show(tokens)]
+    while len(tokens) > 1:
+        tokens = _reduce_once(tokens)
+        chain.append(_show(tokens))
+    value = tokens[0]
+    if check:
+        assert _sympy_value(tree) == sympy.Rational(value), chain
+    expression = chain[0]
+    question_expr = expression.replace("×", rng.choice(["×", "*", "×"])).replace(
+        "÷", rng.choice(["÷", "/"]))
+    question = rng.choice(OPS_Q).format(e=question_expr)
+    solution = " = ".join(chain) + f". {boxed(frac_latex(value))}"
+    return Problem("order_of_operations", question, solution, frac_latex(value),
+                   ("order_of_operations", expression))
+
+
+# --- fractions -------------------------------------------------------------------------
+
+def _lcm(a: int, b: int) -> int:
+    return a * b // gcd(a, b)
+
+
+def _lowest_terms(n: int, d: int) -> tuple[str, Fraction]:
+    """Text that reduces n/d, and the value."""
+    value = Fraction(n, d)
+    g = gcd(abs(n), d)
+    if d == 1:
+        return "", value
+    if g == 1:
+        return f"{n}/{d} is in lowest terms.", value
+    if value.denominator == 1:
+        return f"{n}/{d} = {value.numerator}.", value
+    return f"Divide top and bottom by {g}: {n}/{d} = {frac(value)}.", value
+
+
+FRACTION_OPS_Q = ["What is {e}?", "Compute {e}.", "Calculate {e}", "{e} = ?", "Evaluate {e}.",
+                  "Find {e}."]
+SIMPLIFY_Q = ["Simplify {p}.", "Reduce {p} to lowest terms.", "Write {p} in simplest form.",
+              "Simplify the fraction {p}."]
+
+
+def _show_fraction(n: int, d: int, latex: bool) -> str:
+    return f"\\frac{{{n}}}{{{d}}}" if latex else f"{n}/{d}"
+
+
+def fractions(rng: random.Random, check: bool = True) -> Problem:
+    kind = rng.choice(["+", "-", "×", "÷", "simplify"])
+    latex = rng.random() < 0.3
+    if kind == "simplify":
+        d0 = rng.randint(2, 12)
+        n0 = rng.randint(1, 3 * d0)
+        g = rng.randint(2, 9)
+        n, d = n0 * g, d0 * g
+        text, value = _lowest_terms(n, d)
+        text = f"The greatest common divisor of {n} and {d} is {gcd(n, d)}. " + text
+        question = rng.choice(SIMPLIFY_Q).format(p=_show_fraction(n, d, latex))
+        key = ("fractions", "simplify", n, d)
+        expected = sympy.Rational(n, d)
+    else:
+        a, b = rng.randint(1, 9), rng.randint(2, 10)
+        c, e = rng.randint(1, 9), rng.randint(2, 10)
+        p, q = f"{a}/{b}", f"{c}/{e}"
+        if kind in "+-":
+            m = _lcm(b, e)
+            n = a * m // b + (c * m // e if kind == "+" else -(c * m // e))
+            text = (f"The common denominator of {b} and {e} is {m}. "
+                    f"{p} = {a * m // b}/{m} and {q} = {c * m // e}/{m}. "
+                    f"{a * m // b}/{m} {kind} {c * m // e}/{m} = {n}/{m}.")
+            reduce, value = _lowest_terms(n, m)
+            text = f"{text} {reduce}"
+        else:
+            n1, d1 = (c, e) if kind == "×" else (e, c)
+            lead = f"{p} ÷ {q} = {p} × {e}/{c}. " if kind == "÷" else ""
+            n, m = a * n1, b * d1
+            reduce, value = _lowest_terms(n, m)
+            text = f"{lead}{p} × {n1}/{d1} = ({a} × {n1})/({b} × {d1}) = {n}/{m}. {reduce}"
+        symbol = {"+": "+", "-": "-", "×": rng.choice(["×", "*"]), "÷": rng.choice(["÷", "/"])
+                  }[kind]
+        if latex:
+            symbol = {"×": "\\times", "*": "\\cdot", "÷": "\\div", "/": "\\div"}.get(symbol, symbol)
+        shown_p, shown_q = _show_fraction(a, b, latex), _show_fraction(c, e, latex)
+        if symbol == "/":  # 2/3 / 4/5 would be ambiguous
+            shown_p, shown_q = f"({shown_p})", f"({shown_q})"
+        expression = f"{shown_p} {symbol} {shown_q}"
+        if latex:
+            expression = f"${expression}$"
+        elif rng.random() < 0.3:
+            expression = expression.replace(" ", "")
+        question = rng.choice(FRACTION_OPS_Q).format(e=expression)
+        key = ("fractions", a, b, kind, c, e)
+        x, y = sympy.Rational(a, b), sympy.Rational(c, e)
+        expected = {"+": x + y, "-": x - y, "×": x * y, "÷": x / y}[kind]
+    if check:
+        assert expected == sympy.Rational(value), (question, value)
+    return Problem("fractions", question, f"{text} {boxed(frac_latex(value))}",
+                   frac_latex(value), key)
