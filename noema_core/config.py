@@ -129,3 +129,29 @@ def tiny_random_shape(vocab_size: int = 512) -> NoemaConfig:
         max_position_embeddings=4096,
         pad_token_id=None,
     )
+
+
+def noema_tiny_shape(vocab_size: int = 704) -> NoemaConfig:
+    """The bundled model: Noema-1's architecture at small scale (about 12M parameters, 5M
+    active per token): a dense first layer, then MoE layers of 8 small experts (2 active,
+    group-limited routing over 4 groups) plus a shared expert."""
+    return NoemaConfig(
+        vocab_size=vocab_size,
+        hidden_size=256,
+        num_hidden_layers=8,
+        first_k_dense_replace=1,
+        intermediate_size=1024,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+        head_dim=32,
+        partial_rotary_factor=0.5,
+        rope_theta=10000.0,
+        num_experts=8,
+        num_experts_per_tok=2,
+        n_group=4,
+        topk_group=2,
+        moe_intermediate_size=192,
+        routed_scaling_factor=2.0,
+        max_position_embeddings=2048,
+        pad_token_id=None,
+    )

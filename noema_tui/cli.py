@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from noema_tui.commands import ask, bench, chat, verify
+from noema_tui.commands import ask, bench, chat, evaluate, train, verify
 
 app = typer.Typer(
     name="noema",
@@ -24,6 +24,8 @@ def main() -> None:
 app.command("ask")(ask.ask)
 app.command("bench")(bench.bench)
 app.command("chat")(chat.chat)
+app.command("eval")(evaluate.eval_command)
+app.command("train")(train.train)
 app.command("verify")(verify.verify)
 
 

@@ -1,0 +1,94 @@
+"""Endless batches for training: curriculum problems -> chat canvases -> noised batches.
+
+Runs inside DataLoader worker processes (each with its own seed) so generating and tokenizing
+problems never stalls the GPU. Batches hold canvases of similar length to waste little padding.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from noema_core.chat_template import render_prompt
+from noema_core.training.curriculum import training_stream
+from noema_core.training.objective import Batch, Example, NoiseConfig, collate, make_example
+
+
+class CanvasEncoder:
+    """Tokenizes problems into training canvases with the bundled tokenizer's files."""
+
+    def __init__(self, tokenizer_dir: str | Path, block_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        from noema_core.chat_template import EOS_TOKEN, MASK_TOKEN, SPECIAL_TOKENS
+
+        self.tokenizer = Tokenizer.from_file(str(Path(tokenizer_dir) / "tokenizer.json"))
+        self.block_length = block_length
+        self.eos_id = self.tokenizer.token_to_id(EOS_TOKEN)
+        self.mask_id = self.tokenizer.token_to_id(MASK_TOKEN)
+        self.special_ids = {self.tokenizer.token_to_id(t) for t in SPECIAL_TOKENS}
+        self.vocab_size = self.tokenizer.get_vocab_size()
+
+    def encode(self, messages: list[dict[str, str]], answer: str) -> Example:
+        prompt = self.tokenizer.encode(render_prompt(messages)).ids
+        return make_example(prompt, self.tokenizer.encode(answer).ids, self.eos_id,
+                            self.block_length)
+
+
+SYMPY_CHECK_SHARE = 0.1  # of training problems; every held-out problem is checked
+
+
+def conversations(seed: int, follow_up_share: float = 0.1
+                  ) -> Iterator[tuple[list[dict[str, str]], str]]:
+    """(messages, answer) pairs; some are a second turn after an earlier exchange, so the
+    model also answers the last question of a longer chat."""
+    rng = random.Random(f"turns-{seed}")
+    problems = training_stream(seed, check_share=SYMPY_CHECK_SHARE)
+    for problem in problems:
+        messages = [{"role": "user", "content": problem.question}]
+        if rng.random() < follow_up_share:
+            earlier = next(problems)
+            messages = [{"role": "user", "content": earlier.question},
+                        {"role": "assistant", "content": earlier.solution}, *messages]
+        yield messages, problem.solution
+
+
+class TrainingBatches(torch.utils.data.IterableDataset):
+    def __init__(self, tokenizer_dir: str | Path, *, seed: int, batch_size: int,
+                 block_length: int, noise: NoiseConfig, pool_batches: int = 16) -> None:
+        super().__init__()
+        self.tokenizer_dir, self.seed, self.batch_size = tokenizer_dir, seed, batch_size
+        self.block_length, self.noise, self.pool_batches = block_length, noise, pool_batches
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = torch.utils.data.get_worker_info()
+        stream_seed = self.seed * 1000 + (info.id if info else 0)
+        encoder = CanvasEncoder(self.tokenizer_dir, self.block_length)
+        generator = torch.Generator().manual_seed(stream_seed)
+        source = conversations(stream_seed)
+        while True:
+            # Sort a pool by length, then serve its batches in random order.
+            pool = [encoder.encode(*pair) for pair in
+                    itertools.islice(source, self.batch_size * self.pool_batches)]
+            pool.sort(key=lambda e: len(e.ids))
+            chunks = [pool[i:i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+            for k in torch.randperm(len(chunks), generator=generator).tolist():
+                yield collate(chunks[k], block_length=self.block_length,
+                              mask_id=encoder.mask_id, eos_id=encoder.eos_id,
+                              vocab_size=encoder.vocab_size, special_ids=encoder.special_ids,
+                              noise=self.noise, generator=generator)
+
+
+def batches(tokenizer_dir: str | Path, *, seed: int, batch_size: int, block_length: int,
+            noise: NoiseConfig, workers: int) -> Iterator[Batch]:
+    dataset = TrainingBatches(tokenizer_dir, seed=seed, batch_size=batch_size,
+                              block_length=block_length, noise=noise)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers,
+                                         pin_memory=torch.cuda.is_available(),
+                                         prefetch_factor=4 if workers else None,
+                                         persistent_workers=bool(workers))
+    return iter(loader)

@@ -1,0 +1,99 @@
+"""`noema eval`: accuracy and speed of a model on the held-out curriculum, in every mode."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Annotated
+
+import typer
+
+from noema_tui.commands.bench import ModeChoice
+
+
+def eval_command(
+    model: Annotated[str | None, typer.Option(
+        help="Bundled name, checkpoint directory or hub id. Default: noema-tiny.",
+        show_default=False)] = None,
+    mode: Annotated[list[ModeChoice] | None, typer.Option(
+        help="Decoding mode (repeatable). Default: q, s and ar.", show_default=False)] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Problems per family.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the held-out suite.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Decode the seeded held-out suite and grade it with the sympy checker.
+
+    Reports accuracy, tokens per forward, tokens/s and edits per answer per mode, overall and
+    per family; for editing modes, the edited prompts are decoded again with editing off.
+    Exit codes: 0 ok, 1 runtime error, 3 model or device could not load, 130 interrupted
+    (the problems graded so far are reported).
+    """
+    from noema_core.decoding.settings import Mode
+    from noema_core.engine import DEFAULT_MODEL, Engine
+    from noema_core.errors import NoemaError
+    from noema_core.evaluation import comparisons, evaluate
+
+    modes = [Mode(m.value) for m in (mode or list(ModeChoice))]
+    cancel = threading.Event()
+    try:
+        engine = Engine.load(model or DEFAULT_MODEL, device=device)
+    except NoemaError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise typer.Exit(err.exit_code) from None
+
+    def progress(p) -> None:
+        if p.done % 10 == 0 or p.done == p.total:
+            print(f"[eval] {p.done}/{p.total} ({p.mode})", file=sys.stderr, flush=True)
+
+    outcome: dict = {}
+
+    def run() -> None:  # in a thread, so Ctrl-C lands in the main thread and cancels cleanly
+        try:
+            outcome["report"] = evaluate(engine, modes=modes, per_family=limit, seed=seed,
+                                         progress=progress, cancel=cancel)
+        except BaseException as err:  # reported below, in the main thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    interrupted = False
+    while worker.is_alive():
+        try:
+            worker.join(0.2)
+        except KeyboardInterrupt:
+            interrupted = True
+            cancel.set()
+            print("interrupted: finishing the current problem", file=sys.stderr)
+    if "error" in outcome:
+        err = outcome["error"]
+        print(f"error: {err}", file=sys.stderr)
+        raise typer.Exit(getattr(err, "exit_code", 1))
+    report = outcome["report"].as_dict()
+    report["comparisons"] = comparisons(report)
+    if as_json:
+        print(json.dumps(report))
+    else:
+        _print_table(report)
+    if interrupted:
+        raise typer.Exit(130)
+
+
+def _print_table(report: dict) -> None:
+    print(f"{report['model']}: {report['problems']} held-out problems"
+          + (" (cancelled: partial)" if report["cancelled"] else ""))
+    print(f"{'':22} " + " ".join(f"{r['mode'].upper():>8}" for r in report["results"]))
+    for key in ("accuracy", "tokens_per_forward", "tokens_per_second", "edits_per_answer"):
+        print(f"{key:22} " + " ".join(f"{r[key]:8.3f}" for r in report["results"]))
+    for family, modes in report["families"].items():
+        print(f"  {family:20} " + " ".join(f"{modes[r['mode']]['accuracy']:8.3f}"
+                                           for r in report["results"] if r["mode"] in modes))
+    for r in report["results"]:
+        e = r.get("editing")
+        if e and e["edited_answers"]:
+            print(f"{r['mode'].upper()}: {e['edited_answers']} answers edited: accuracy "
+                  f"{e['accuracy_with_edits']:.3f} with edits, {e['accuracy_editing_off']:.3f} "
+                  f"with editing off")
+    for key, value in report.get("comparisons", {}).items():
+        print(f"{key}: {value}")

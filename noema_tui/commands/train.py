@@ -1,0 +1,118 @@
+"""`noema train`: the recipe that trains the bundled model (resumable, CPU or CUDA)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# A small shape for smoke tests of the recipe (seconds per step on a CPU).
+MICRO_SHAPE = {"hidden_size": 64, "num_hidden_layers": 2, "intermediate_size": 128,
+               "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+               "num_experts": 4, "n_group": 2, "topk_group": 1, "moe_intermediate_size": 32,
+               "num_experts_per_tok": 2}
+
+
+def train(
+    out: Annotated[Path, typer.Option(help="Run directory: tokenizer, checkpoint, exported "
+                                           "model. An existing checkpoint there is resumed.")]
+    = Path("runs/noema-tiny"),
+    minutes: Annotated[float, typer.Option(min=0, help="Time budget (0 = none); the LR "
+                                                       "schedule ends with it.")] = 0.0,
+    steps: Annotated[int, typer.Option(min=1, help="Step budget.")] = 20_000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Canvases per step.")] = 128,
+    lr: Annotated[float, typer.Option(min=0.0, help="Peak learning rate.")] = 2e-3,
+    seed: Annotated[int, typer.Option(help="Seed for data, noise and init.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    workers: Annotated[int, typer.Option(min=0, help="Data worker processes.")] = 2,
+    eval_every: Annotated[int, typer.Option(min=1, help="Steps between evaluations.")] = 1000,
+    eval_problems: Annotated[int, typer.Option(min=0, help="Held-out problems decoded per "
+                                                           "evaluation (0 = none).")] = 27,
+    log_every: Annotated[int, typer.Option(min=1, help="Steps between progress lines.")] = 20,
+    shape: Annotated[str, typer.Option(help="tiny (the bundled model) or micro (a smoke "
+                                            "test).")] = "tiny",
+    init_from: Annotated[Path | None, typer.Option(help="Start from an exported model "
+                                                        "directory (same shape and "
+                                                        "tokenizer).")] = None,
+    warmup: Annotated[int, typer.Option(min=1, help="Warmup steps.")] = 300,
+    bundle: Annotated[Path | None, typer.Option(help="Also copy the exported model here "
+                                                     "(e.g. noema_core/models/noema-tiny).")]
+    = None,
+) -> None:
+    """Train the bundled diffusion model on the sympy-checked curriculum.
+
+    Ctrl-C saves a checkpoint; run the same command again to resume. Exit codes: 0 done,
+    1 runtime error, 2 usage, 3 device unavailable, 130 interrupted (checkpoint saved).
+    """
+    import shutil
+
+    from noema_core.errors import NoemaError
+    from noema_core.training.trainer import TrainConfig, Trainer
+
+    if shape not in ("tiny", "micro"):
+        print(f"error: --shape {shape} is unknown: choose tiny or micro", file=sys.stderr)
+        raise typer.Exit(2)
+    config = TrainConfig(out_dir=str(out), seed=seed, device=device, batch_size=batch_size,
+                         workers=workers, max_steps=steps, max_minutes=minutes, lr=lr,
+                         eval_every=eval_every, eval_problems=eval_problems,
+                         log_every=log_every, model=MICRO_SHAPE if shape == "micro" else {},
+                         warmup_steps=min(warmup, max(1, steps // 10)),
+                         init_from=str(init_from or ""))
+    reporter = _Reporter()
+    try:
+        trainer = Trainer(config, progress=reporter.update)
+        trainer.prepare()
+        summary = trainer.train()
+    except NoemaError as err:
+        reporter.close()
+        print(f"error: {err}", file=sys.stderr)
+        raise typer.Exit(err.exit_code) from None
+    except KeyboardInterrupt:
+        reporter.close()
+        print(f"interrupted: checkpoint saved in {out / 'checkpoint'}; run the same command "
+              f"to resume", file=sys.stderr)
+        raise typer.Exit(130) from None
+    reporter.close()
+    if bundle is not None:
+        shutil.copytree(out / "model", bundle, dirs_exist_ok=True)
+    print(json.dumps(summary))
+
+
+class _Reporter:
+    """A Rich progress bar in a terminal; one plain line per update otherwise (logs, nohup)."""
+
+    def __init__(self) -> None:
+        self.live = sys.stderr.isatty()
+        self.bar = None
+        if self.live:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                                TextColumn("{task.fields[status]}"), transient=False)
+            self.bar.start()
+            self.task = self.bar.add_task("training", total=1.0, status="")
+
+    def update(self, p) -> None:
+        evaluation = ""
+        if p.evaluation:
+            evaluation = (f" | held-out acc {p.evaluation['accuracy']:.0%} "
+                          f"TPF {p.evaluation['tokens_per_forward']:.2f}")
+        if p.message:
+            line = p.message
+        else:
+            line = (f"step {p.step} loss {p.loss:.4f} lr {p.lr:.2e} "
+                    f"{p.tokens_per_second / 1000:.1f}k tok/s{evaluation}")
+        if self.bar is not None:
+            self.bar.update(self.task, completed=p.fraction, status=line)
+            if evaluation or p.message:
+                self.bar.console.print(line)
+        else:
+            print(f"[{p.elapsed:7.1f}s {p.fraction:6.1%}] {line}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -1,0 +1,76 @@
+"""`noema eval`: held-out accuracy per mode and family, graded by the checker; editing's value."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from typer.testing import CliRunner
+
+from noema_core.decoding.events import GenerationResult, GenerationStats
+from noema_core.decoding.settings import Mode
+from noema_core.evaluation import EDITING_OFF, comparisons, evaluate
+from noema_core.training.curriculum import held_out_suite
+
+
+@dataclass
+class Info:
+    name: str = "fake"
+
+
+class FakeEngine:
+    """Answers the first question of each family right (with an edit) and the rest wrong;
+    with editing off every answer is wrong. AR is slower and never edits."""
+
+    def __init__(self, per_family: int) -> None:
+        self.info = Info()
+        suite = held_out_suite(per_family, seed=0)
+        self.answers = {p.question: p.answer for p in suite}
+        self.right = {p.question for i, p in enumerate(suite) if i % per_family == 0}
+
+    def generate(self, messages, settings):
+        question = messages[-1]["content"]
+        ar = settings.mode is Mode.AR
+        editing_off = not ar and settings.editing_threshold == EDITING_OFF
+        right = question in self.right and not editing_off
+        text = f"So the answer is \\boxed{{{self.answers[question] if right else '999999'}}}"
+        stats = GenerationStats(prompt_tokens=20, new_tokens=30, forwards=30 if ar else 10,
+                                seconds=3.0 if ar else 1.0,
+                                edits=0 if ar or editing_off else 2)
+        return GenerationResult((1,) * 30, text, stats)
+
+
+def test_report_gives_accuracy_speed_and_edits_per_mode_and_family():
+    report = evaluate(FakeEngine(2), modes=[Mode.QUALITY, Mode.AR], per_family=2).as_dict()
+    assert report["problems"] == 18
+    q, ar = report["results"]
+    assert (q["mode"], q["accuracy"], q["tokens_per_forward"], q["edits_per_answer"]) == (
+        "q", 0.5, 3.0, 2.0)
+    assert ar["tokens_per_second"] == 10.0 and "editing" not in ar
+    assert all(f["q"]["accuracy"] == 0.5 for f in report["families"].values())
+    assert q["editing"] == {"edited_answers": 18, "accuracy_with_edits": 0.5,
+                            "accuracy_editing_off": 0.0}
+
+
+def test_speed_and_accuracy_of_s_mode_are_compared_with_ar():
+    report = evaluate(FakeEngine(1), modes=[Mode.SPEED, Mode.AR], per_family=1).as_dict()
+    assert comparisons(report) == {"s_speedup_over_ar": 3.0, "s_accuracy_share_of_ar": 1.0}
+
+
+def test_eval_command_prints_one_json_object(monkeypatch):
+    from noema_core.engine import Engine
+    from noema_tui.cli import app
+
+    monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: FakeEngine(1)))
+    result = CliRunner().invoke(app, ["eval", "--limit", "1", "--mode", "s", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) >= {"model", "problems", "results", "families"}
+    assert report["results"][0]["mode"] == "s" and report["problems"] == 9
+
+
+def test_eval_with_a_missing_model_exits_3_with_one_line():
+    from noema_tui.cli import app
+
+    result = CliRunner().invoke(app, ["eval", "--model", "/no/such/dir"])
+    assert result.exit_code == 3 and "does not exist" in result.output

@@ -1,0 +1,85 @@
+"""`noema train`: runs on a CPU, checkpoints in safetensors, resumes, exports a loadable model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from noema_core.training.trainer import TrainConfig, Trainer
+from noema_tui.cli import app
+from noema_tui.commands.train import MICRO_SHAPE
+
+
+def micro_config(out, steps: int) -> TrainConfig:
+    return TrainConfig(out_dir=str(out), device="cpu", batch_size=4, workers=0,
+                       max_steps=steps, warmup_steps=1, log_every=1, eval_problems=0,
+                       model=MICRO_SHAPE)
+
+
+def prepared(out, recipe_tokenizer, steps: int) -> Trainer:
+    if not (out / "tokenizer").exists():
+        shutil.copytree(recipe_tokenizer, out / "tokenizer")
+    trainer = Trainer(micro_config(out, steps))
+    trainer.prepare()
+    return trainer
+
+
+def test_training_checkpoints_and_resumes_where_it_stopped(tmp_path, recipe_tokenizer):
+    first = prepared(tmp_path, recipe_tokenizer, steps=3)
+    assert first.train()["step"] == 3
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 3 and len(state["history"]) == 3
+    assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.bin"))  # no pickle
+
+    again = prepared(tmp_path, recipe_tokenizer, steps=5)
+    assert again.step == 3
+    for (name, p), q in zip(first.model.state_dict().items(), again.model.state_dict().values(),
+                            strict=True):
+        torch.testing.assert_close(p, q, msg=name)
+    assert again.optimizer.state  # Adam moments came back too
+    assert again.train()["step"] == 5
+
+
+def test_the_exported_model_loads_by_directory_and_decodes(tmp_path, recipe_tokenizer):
+    from noema_core.decoding.settings import DecodingSettings
+    from noema_core.engine import Engine
+
+    prepared(tmp_path, recipe_tokenizer, steps=2).train()
+    engine = Engine.load(str(tmp_path / "model"), device="cpu")
+    result = engine.generate([{"role": "user", "content": "Solve 3x + 5 = 20"}],
+                             DecodingSettings.for_mode("s", gen_length=32))
+    assert result.stats.forwards >= 1
+
+
+def test_ctrl_c_saves_a_checkpoint_and_the_model_before_stopping(tmp_path, recipe_tokenizer):
+    trainer = prepared(tmp_path, recipe_tokenizer, steps=50)
+
+    def interrupt(progress):
+        if progress.step == 2:
+            raise KeyboardInterrupt
+
+    trainer.progress = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["step"] == 2
+    assert (tmp_path / "model" / "config.json").is_file()
+
+
+def test_expert_bias_moves_towards_the_experts_that_got_fewer_tokens(tmp_path, recipe_tokenizer):
+    trainer = prepared(tmp_path, recipe_tokenizer, steps=1)
+    router, load = next(iter(trainer._balance_loads.items()))
+    load.copy_(torch.tensor([10.0, 0.0, 5.0, 5.0]))
+    before = router.expert_bias.clone()
+    trainer._balance_experts()
+    change = (router.expert_bias - before).tolist()
+    assert change[0] < 0 < change[1] and change[2] == change[3] == 0
+    assert load.sum() == 0  # counts restart for the next step
+
+
+def test_unknown_shape_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path), "--shape", "huge"])
+    assert result.exit_code == 2 and "choose tiny or micro" in result.output
