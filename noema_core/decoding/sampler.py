@@ -165,6 +165,14 @@ class Sampler:
             yield self._snapshot(b, P, lo, forwards, new_block, prompt_slots, unmask, edit,
                                  confidence, n_edits, detokenize, settings)
             changed = n_edits > 0 or bool(unmask.any())
+            if settings.mode is Mode.AR and settings.eos_early_stop:
+                committed = new_block[unmask].tolist()
+                if committed and committed[0] in self.eos_ids:
+                    # Left to right without edits, nothing after an EOS can matter (the output
+                    # is cut there): close the block instead of spending forwards on padding.
+                    rest = (new_block == self.mask_id) & ~prompt_slots
+                    canvas[lo:hi] = new_block.masked_fill(rest, committed[0])
+                    return _BlockOutcome(forwards, edits, exact_kv=False)
             if had_masks:
                 unmask_passes += 1
             else:

@@ -73,6 +73,21 @@ def test_ar_mode_commits_exactly_one_token_per_forward(model):
         assert event.states[first_masked - 1] is TokenState.UNMASKED  # leftmost first
 
 
+def test_ar_mode_stops_at_the_first_eos_instead_of_decoding_padding():
+    # After a 1-token prompt: tokens 2, 3, then EOS; the model would go on proposing EOS.
+    def script(call, ids):
+        T = ids.shape[0]
+        return peaked([1, 2, 3] + [14] * (T - 3), [0.99] * T)
+
+    sampler = Sampler(ScriptedModel(script), mask_id=15, eos_ids=[14])
+    settings = DecodingSettings.for_mode("ar", gen_length=64, block_length=16)
+    events, result = run(sampler, [1], settings, use_cache=False)
+    assert result.token_ids == (2, 3) and result.finish_reason == "eos"
+    assert result.stats.forwards == 3  # two tokens and the EOS, not the 13 slots after it
+    assert [e.token_ids for e in events if isinstance(e, BlockFinished)] == [
+        (2, 3) + (14,) * 13]
+
+
 def test_an_edit_is_reported_as_one():
     # Position 1 (right after the 1-token prompt) is unmasked as 3 by forward 1; forward 2
     # is sure it should be 4 instead.
