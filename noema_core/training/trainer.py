@@ -51,6 +51,7 @@ class TrainConfig:
     eval_every: int = 1000
     checkpoint_minutes: float = 5.0
     eval_problems: int = 27  # held-out problems decoded at each evaluation (3 per family)
+    eval_gen_length: int = 256  # enough for the longest curriculum answer
     init_from: str = ""  # an exported model directory to start from (same shape and tokenizer)
     model: dict = field(default_factory=dict)  # NoemaConfig overrides of the tiny shape
     noise: dict = field(default_factory=dict)  # NoiseConfig overrides
@@ -246,13 +247,12 @@ class Trainer:
         self.model.eval()
         sampler = Sampler(self.model, mask_id=self.tokenizer.mask_id,
                           eos_ids=self.tokenizer.stop_ids)
-        settings = DecodingSettings.for_mode("s", gen_length=256)
+        settings = DecodingSettings.for_mode("s", gen_length=self.config.eval_gen_length)
         correct = forwards = new_tokens = 0
         for problem in suite:
             prompt = self.tokenizer.encode_chat([{"role": "user", "content": problem.question}])
-            result = None
-            for event in sampler.generate(prompt, settings, decode=self.tokenizer.decode):
-                result = getattr(event, "result", result)
+            *_, finished = sampler.generate(prompt, settings, decode=self.tokenizer.decode)
+            result = finished.result  # the last event is always GenerationFinished
             correct += result.text.strip().endswith(boxed(problem.answer))
             forwards += result.stats.forwards
             new_tokens += result.stats.new_tokens

@@ -80,6 +80,15 @@ def test_expert_bias_moves_towards_the_experts_that_got_fewer_tokens(tmp_path, r
     assert load.sum() == 0  # counts restart for the next step
 
 
+def test_evaluation_decodes_held_out_problems_and_reports_accuracy(tmp_path, recipe_tokenizer):
+    trainer = prepared(tmp_path, recipe_tokenizer, steps=1)
+    trainer.config.eval_problems, trainer.config.eval_gen_length = 9, 32
+    report = trainer.evaluate()
+    assert report["problems"] == 9 and 0.0 <= report["accuracy"] <= 1.0
+    assert report["tokens_per_forward"] > 0
+    assert trainer.model.training  # back to training mode afterwards
+
+
 def test_unknown_shape_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(app, ["train", "--out", str(tmp_path), "--shape", "huge"])
     assert result.exit_code == 2 and "choose tiny or micro" in result.output
