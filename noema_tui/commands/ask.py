@@ -14,7 +14,13 @@ from typing import Annotated, Any, NoReturn, TextIO
 import typer
 
 from noema_core.decoding.settings import PRESETS, DecodingSettings, Mode
-from noema_tui.commands.bench import ModeChoice, QuantChoice
+from noema_tui.commands.options import (
+    DeviceOption,
+    DtypeOption,
+    ModeChoice,
+    QuantChoice,
+    QuantOption,
+)
 
 NO_PROMPT = "no prompt: pass a question (noema ask \"Solve 3x + 5 = 20\") or pipe one on stdin"
 DECODING = "Decoding (overrides the mode's preset)"
@@ -56,9 +62,9 @@ def ask(
     model: Annotated[str | None, typer.Option(
         help="Bundled name, checkpoint directory or hub id. Default: noema-tiny.",
         show_default=False)] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
-    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
-    quant: Annotated[QuantChoice, typer.Option(help="Weight quantization.")] = QuantChoice.none,
+    device: DeviceOption = "auto",
+    dtype: DtypeOption = "auto",
+    quant: QuantOption = QuantChoice.none,
     threshold: Annotated[float | None, typer.Option(
         help=f"Unmask slots whose confidence reaches this [0, 1]; {preset('threshold')}.",
         rich_help_panel=DECODING,

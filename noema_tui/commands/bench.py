@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from typing import Annotated
 
 import typer
 
-
-class ModeChoice(str, Enum):
-    q = "q"
-    s = "s"
-    ar = "ar"
-
-
-class QuantChoice(str, Enum):
-    none = "none"
-    int8 = "int8"
-    nf4 = "nf4"
-    auto = "auto"
+from noema_tui.commands.options import (
+    DeviceOption,
+    DtypeOption,
+    ModeChoice,
+    QuantChoice,
+    QuantOption,
+)
 
 
 def default_bench_model() -> str:
@@ -34,9 +28,9 @@ def bench(
     model: Annotated[str | None, typer.Option(
         help="Bundled name, checkpoint directory, hub id, or noema-1-shape (random weights). "
              "Default: the bundled default model.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
-    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
-    quant: Annotated[QuantChoice, typer.Option(help="Weight quantization.")] = QuantChoice.none,
+    device: DeviceOption = "auto",
+    dtype: DtypeOption = "auto",
+    quant: QuantOption = QuantChoice.none,
     mode: Annotated[list[ModeChoice] | None, typer.Option(
         help="Decoding mode (repeatable). Default: q, s and ar.")] = None,
     prompt_length: Annotated[int, typer.Option(min=1, max=16384,

@@ -8,7 +8,13 @@ from typing import Annotated
 
 import typer
 
-from noema_tui.commands.bench import ModeChoice, QuantChoice
+from noema_tui.commands.options import (
+    DeviceOption,
+    DtypeOption,
+    ModeChoice,
+    QuantChoice,
+    QuantOption,
+)
 
 
 def list_conversations() -> None:
@@ -29,9 +35,9 @@ def chat(
     model: Annotated[str | None, typer.Option(
         help="Bundled name, checkpoint directory or hub id. Default: the bundled default "
              "model.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
-    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")] = "auto",
-    quant: Annotated[QuantChoice, typer.Option(help="Weight quantization.")] = QuantChoice.none,
+    device: DeviceOption = "auto",
+    dtype: DtypeOption = "auto",
+    quant: QuantOption = QuantChoice.none,
     mode: Annotated[ModeChoice, typer.Option(
         help="Decoding mode to start in (F2 cycles it while chatting).")] = ModeChoice.q,
     resume: Annotated[bool, typer.Option(

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from noema_tui.commands.bench import ModeChoice
+from noema_tui.commands.options import DeviceOption, ModeChoice
 
 
 def eval_command(
@@ -20,7 +20,7 @@ def eval_command(
         help="Decoding mode (repeatable). Default: q, s and ar.", show_default=False)] = None,
     limit: Annotated[int, typer.Option(min=1, help="Problems per family.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the held-out suite.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    device: DeviceOption = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Decode the seeded held-out suite and grade it with the sympy checker.

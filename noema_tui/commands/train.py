@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from noema_tui.commands.options import DeviceOption
+
 # A small shape for smoke tests of the recipe (seconds per step on a CPU).
 MICRO_SHAPE = {"hidden_size": 64, "num_hidden_layers": 2, "intermediate_size": 128,
                "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
@@ -26,7 +28,7 @@ def train(
     batch_size: Annotated[int, typer.Option(min=1, help="Canvases per step.")] = 128,
     lr: Annotated[float, typer.Option(min=0.0, help="Peak learning rate.")] = 2e-3,
     seed: Annotated[int, typer.Option(help="Seed for data, noise and init.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")] = "auto",
+    device: DeviceOption = "auto",
     workers: Annotated[int, typer.Option(min=0, help="Data worker processes.")] = 2,
     eval_every: Annotated[int, typer.Option(min=1, help="Steps between evaluations.")] = 1000,
     eval_problems: Annotated[int, typer.Option(min=0, help="Held-out problems decoded per "
