@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from noema_core.config import NoemaConfig, noema_tiny_shape
+from noema_core.errors import SettingsError
 from noema_core.model import NoemaModel, Router, init_weights
 from noema_core.training.objective import NoiseConfig, loss_fn
 
@@ -32,6 +33,7 @@ class TrainConfig:
     out_dir: str = "runs/noema-tiny"
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # autocast dtype: auto, bfloat16 or float32 (weights stay fp32)
     # data
     batch_size: int = 128  # canvases per step
     block_length: int = 32
@@ -84,12 +86,37 @@ def resolve_train_device(name: str) -> torch.device:
     return resolve_device(name)
 
 
+PRECISIONS = ("auto", "bfloat16", "float32")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 matmuls natively (AVX512-BF16 or AMX); elsewhere bf16 is
+    emulated and slower than fp32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(device: torch.device, precision: str = "auto") -> torch.dtype:
+    """The dtype matmuls run in under autocast. `auto` picks bf16 on CUDA and on CPUs with
+    native bf16 (measured 1.4x faster than fp32 on a 2-core AVX512-BF16 EPYC), else fp32."""
+    if precision not in PRECISIONS:
+        raise SettingsError(f"precision={precision!r} is unknown: choose one of "
+                            f"{', '.join(PRECISIONS)}")
+    if precision == "auto":
+        native = device.type == "cuda" or cpu_has_native_bf16()
+        return torch.bfloat16 if native else torch.float32
+    return getattr(torch, precision)
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, progress: ProgressFn | None = None) -> None:
         self.config = config
         self.out = Path(config.out_dir)
         self.progress = progress or (lambda p: None)
         self.device = resolve_train_device(config.device)
+        self.precision = resolve_precision(self.device, config.precision)
         self.tokenizer_dir = self.out / "tokenizer"
         self.step, self.elapsed, self.tokens = 0, 0.0, 0
         self.history: list[dict] = []
@@ -123,6 +150,8 @@ class Trainer:
             self._load_weights(Path(self.config.init_from))
             self._say(f"starting from the weights in {self.config.init_from}")
         self._balance_loads = self._attach_router_counters()
+        self._say(f"training on {self.device} with {str(self.precision).removeprefix('torch.')} "
+                  f"matmuls")
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         decay, no_decay = [], []
@@ -173,8 +202,8 @@ class Trainer:
         stream = batches(self.tokenizer_dir, seed=c.seed * 100_003 + self.step,
                          batch_size=c.batch_size, block_length=c.block_length, noise=noise,
                          workers=c.workers)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" \
-            else torch.autocast("cpu", enabled=False)
+        autocast = torch.autocast(self.device.type, dtype=self.precision,
+                                  enabled=self.precision != torch.float32)
         last_save = last_log = time.perf_counter()
         tokens_at_log, losses = self.tokens, []
         try:
@@ -220,7 +249,8 @@ class Trainer:
         final = self.evaluate()
         self.export(self.out / "model")
         return {"step": self.step, "tokens": self.tokens, "elapsed": self.elapsed,
-                "evaluation": final}
+                "device": str(self.device),
+                "precision": str(self.precision).removeprefix("torch."), "evaluation": final}
 
     @torch.no_grad()
     def _balance_experts(self) -> None:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from noema_tui.commands.options import DeviceOption
+
+
+class PrecisionChoice(str, Enum):
+    auto = "auto"
+    bfloat16 = "bfloat16"
+    float32 = "float32"
+
 
 # A small shape for smoke tests of the recipe (seconds per step on a CPU).
 MICRO_SHAPE = {"hidden_size": 64, "num_hidden_layers": 2, "intermediate_size": 128,
@@ -29,6 +37,9 @@ def train(
     lr: Annotated[float, typer.Option(min=0.0, help="Peak learning rate.")] = 2e-3,
     seed: Annotated[int, typer.Option(help="Seed for data, noise and init.")] = 0,
     device: DeviceOption = "auto",
+    precision: Annotated[PrecisionChoice, typer.Option(
+        help="Matmul precision: auto is bf16 on CUDA and on CPUs with native bf16, else "
+             "fp32.")] = PrecisionChoice.auto,
     workers: Annotated[int, typer.Option(min=0, help="Data worker processes.")] = 2,
     eval_every: Annotated[int, typer.Option(min=1, help="Steps between evaluations.")] = 1000,
     eval_problems: Annotated[int, typer.Option(min=0, help="Held-out problems decoded per "
@@ -57,7 +68,8 @@ def train(
     if shape not in ("tiny", "micro"):
         print(f"error: --shape {shape} is unknown: choose tiny or micro", file=sys.stderr)
         raise typer.Exit(2)
-    config = TrainConfig(out_dir=str(out), seed=seed, device=device, batch_size=batch_size,
+    config = TrainConfig(out_dir=str(out), seed=seed, device=device, precision=precision.value,
+                         batch_size=batch_size,
                          workers=workers, max_steps=steps, max_minutes=minutes, lr=lr,
                          eval_every=eval_every, eval_problems=eval_problems,
                          log_every=log_every, model=MICRO_SHAPE if shape == "micro" else {},

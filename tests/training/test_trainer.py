@@ -9,21 +9,22 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from noema_core.training.trainer import TrainConfig, Trainer
+from noema_core.errors import SettingsError
+from noema_core.training.trainer import TrainConfig, Trainer, resolve_precision
 from noema_tui.cli import app
 from noema_tui.commands.train import MICRO_SHAPE
 
 
-def micro_config(out, steps: int) -> TrainConfig:
-    return TrainConfig(out_dir=str(out), device="cpu", batch_size=4, workers=0,
-                       max_steps=steps, warmup_steps=1, log_every=1, eval_problems=0,
-                       model=MICRO_SHAPE)
+def micro_config(out, steps: int, precision: str = "float32") -> TrainConfig:
+    return TrainConfig(out_dir=str(out), device="cpu", precision=precision, batch_size=4,
+                       workers=0, max_steps=steps, warmup_steps=1, log_every=1,
+                       eval_problems=0, model=MICRO_SHAPE)
 
 
-def prepared(out, recipe_tokenizer, steps: int) -> Trainer:
+def prepared(out, recipe_tokenizer, steps: int, precision: str = "float32") -> Trainer:
     if not (out / "tokenizer").exists():
         shutil.copytree(recipe_tokenizer, out / "tokenizer")
-    trainer = Trainer(micro_config(out, steps))
+    trainer = Trainer(micro_config(out, steps, precision))
     trainer.prepare()
     return trainer
 
@@ -92,3 +93,33 @@ def test_evaluation_decodes_held_out_problems_and_reports_accuracy(tmp_path, rec
 def test_unknown_shape_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(app, ["train", "--out", str(tmp_path), "--shape", "huge"])
     assert result.exit_code == 2 and "choose tiny or micro" in result.output
+
+
+def test_bf16_autocast_trains_on_a_cpu_while_the_weights_stay_fp32(tmp_path, recipe_tokenizer):
+    trainer = prepared(tmp_path, recipe_tokenizer, steps=2, precision="bfloat16")
+    before = trainer.model.lm_head.weight.detach().clone()
+    summary = trainer.train()
+    assert summary["precision"] == "bfloat16" and summary["device"] == "cpu"
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    assert not torch.equal(before, trainer.model.lm_head.weight)
+    assert all(torch.isfinite(torch.tensor(h["loss"])) for h in trainer.history)
+
+
+def test_auto_precision_uses_bf16_only_where_the_hardware_computes_it(monkeypatch):
+    from noema_core.training import trainer as trainer_module
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: False)
+    assert resolve_precision(cpu) == torch.float32
+    assert resolve_precision(cuda) == torch.bfloat16
+    assert resolve_precision(cpu, "bfloat16") == torch.bfloat16  # asked for explicitly
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: True)
+    assert resolve_precision(cpu) == torch.bfloat16
+    assert resolve_precision(cuda, "float32") == torch.float32
+
+
+def test_unknown_precision_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path), "--precision", "fp8"])
+    assert result.exit_code == 2 and "fp8" in result.output
+    with pytest.raises(SettingsError, match="choose one of auto, bfloat16, float32"):
+        resolve_precision(torch.device("cpu"), "fp8")
