@@ -57,12 +57,30 @@ def conversations(seed: int, follow_up_share: float = 0.1
         yield messages, problem.solution
 
 
+def length_sorted_chunks(pool: list[Example], batch_size: int, max_tokens: int = 0
+                         ) -> list[list[Example]]:
+    """Sort `pool` by canvas length and cut it into batches of `batch_size` canvases; with
+    `max_tokens`, a batch of long canvases holds fewer, so rows x longest canvas stays within
+    it (activation memory grows with that product; one canvas is always allowed)."""
+    pool = sorted(pool, key=lambda e: len(e.ids))
+    chunks, start = [], 0
+    while start < len(pool):
+        rows = min(batch_size, len(pool) - start)
+        while max_tokens and rows > 1 and rows * len(pool[start + rows - 1].ids) > max_tokens:
+            rows -= 1
+        chunks.append(pool[start:start + rows])
+        start += rows
+    return chunks
+
+
 class TrainingBatches(torch.utils.data.IterableDataset):
     def __init__(self, tokenizer_dir: str | Path, *, seed: int, batch_size: int,
-                 block_length: int, noise: NoiseConfig, pool_batches: int = 16) -> None:
+                 block_length: int, noise: NoiseConfig, max_batch_tokens: int = 0,
+                 pool_batches: int = 16) -> None:
         super().__init__()
         self.tokenizer_dir, self.seed, self.batch_size = tokenizer_dir, seed, batch_size
         self.block_length, self.noise, self.pool_batches = block_length, noise, pool_batches
+        self.max_batch_tokens = max_batch_tokens
 
     def __iter__(self) -> Iterator[Batch]:
         info = torch.utils.data.get_worker_info()
@@ -74,8 +92,7 @@ class TrainingBatches(torch.utils.data.IterableDataset):
             # Sort a pool by length, then serve its batches in random order.
             pool = [encoder.encode(*pair) for pair in
                     itertools.islice(source, self.batch_size * self.pool_batches)]
-            pool.sort(key=lambda e: len(e.ids))
-            chunks = [pool[i:i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+            chunks = length_sorted_chunks(pool, self.batch_size, self.max_batch_tokens)
             for k in torch.randperm(len(chunks), generator=generator).tolist():
                 yield collate(chunks[k], block_length=self.block_length,
                               mask_id=encoder.mask_id, eos_id=encoder.eos_id,
@@ -84,9 +101,10 @@ class TrainingBatches(torch.utils.data.IterableDataset):
 
 
 def batches(tokenizer_dir: str | Path, *, seed: int, batch_size: int, block_length: int,
-            noise: NoiseConfig, workers: int) -> Iterator[Batch]:
+            noise: NoiseConfig, workers: int, max_batch_tokens: int = 0) -> Iterator[Batch]:
     dataset = TrainingBatches(tokenizer_dir, seed=seed, batch_size=batch_size,
-                              block_length=block_length, noise=noise)
+                              block_length=block_length, noise=noise,
+                              max_batch_tokens=max_batch_tokens)
     loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers,
                                          pin_memory=torch.cuda.is_available(),
                                          prefetch_factor=4 if workers else None,

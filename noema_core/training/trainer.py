@@ -36,6 +36,7 @@ class TrainConfig:
     precision: str = "auto"  # autocast dtype: auto, bfloat16 or float32 (weights stay fp32)
     # data
     batch_size: int = 128  # canvases per step
+    max_batch_tokens: int = 0  # cap on canvases x canvas length per step (0 = none)
     block_length: int = 32
     workers: int = 2  # DataLoader processes generating problems
     vocab_size: int = 1024  # tokenizer target; the model's vocabulary is rounded up from it
@@ -201,6 +202,7 @@ class Trainer:
         noise = NoiseConfig(**c.noise)
         stream = batches(self.tokenizer_dir, seed=c.seed * 100_003 + self.step,
                          batch_size=c.batch_size, block_length=c.block_length, noise=noise,
+                         max_batch_tokens=c.max_batch_tokens,
                          workers=c.workers)
         autocast = torch.autocast(self.device.type, dtype=self.precision,
                                   enabled=self.precision != torch.float32)

@@ -34,6 +34,9 @@ def train(
                                                        "schedule ends with it.")] = 0.0,
     steps: Annotated[int, typer.Option(min=1, help="Step budget.")] = 20_000,
     batch_size: Annotated[int, typer.Option(min=1, help="Canvases per step.")] = 128,
+    max_batch_tokens: Annotated[int, typer.Option(
+        min=0, help="Memory cap: at most this many canvases x canvas length per step; batches "
+                    "of long canvases get fewer rows (0 = no cap).")] = 0,
     lr: Annotated[float, typer.Option(min=0.0, help="Peak learning rate.")] = 2e-3,
     seed: Annotated[int, typer.Option(help="Seed for data, noise and init.")] = 0,
     device: DeviceOption = "auto",
@@ -69,7 +72,7 @@ def train(
         print(f"error: --shape {shape} is unknown: choose tiny or micro", file=sys.stderr)
         raise typer.Exit(2)
     config = TrainConfig(out_dir=str(out), seed=seed, device=device, precision=precision.value,
-                         batch_size=batch_size,
+                         batch_size=batch_size, max_batch_tokens=max_batch_tokens,
                          workers=workers, max_steps=steps, max_minutes=minutes, lr=lr,
                          eval_every=eval_every, eval_problems=eval_problems,
                          log_every=log_every, model=MICRO_SHAPE if shape == "micro" else {},
