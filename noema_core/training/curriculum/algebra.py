@@ -183,20 +183,15 @@ def linear_system(rng: random.Random, check: bool = True) -> Problem:
     elif m2 == -1:
         steps.append(f"Multiply the second equation by -1: {_two_var(-a2, -b2, -c2)}.")
     det, rhs = a1 * m1 - a2 * m2, c1 * m1 - c2 * m2
-    # One subtraction per statement: the x coefficients, then the right-hand sides.
-    second_x = linear(a2 * m2, 0)
-    steps.append(f"Subtract the second from the first: {linear(a1 * m1, 0)} - "
-                 f"{f'({second_x})' if a2 * m2 < 0 else second_x} = {linear(det, 0)} and "
-                 f"{c1 * m1} - {signed(c2 * m2)} = {rhs}, so {linear(det, 0)} = {rhs}.")
+    steps.append(f"Subtract the second from the first: {linear(det, 0)} = {rhs}.")
     steps += isolate(det, Fraction(rhs), "x")
     left = f"{polynomial({1: a1}, 'x').replace('x', '')}" if abs(a1) != 1 else \
         ("-" if a1 < 0 else "")
     shown = f"{left} × {signed(x0)}" if abs(a1) != 1 else f"{left}{signed(x0)}"
     rest = c1 - a1 * x0
-    product = f" {shown} = {a1 * x0}," if abs(a1) != 1 else ""  # the product on its own
     steps.append(f"Substitute x = {x0} into the first equation: {shown} "
-                 f"{'+' if b1 > 0 else '-'} {polynomial({1: abs(b1)}, 'y')} = {c1}.{product} "
-                 f"so {linear(b1, 0, 'y')} = {c1} - {signed(a1 * x0)} = {rest}.")
+                 f"{'+' if b1 > 0 else '-'} {polynomial({1: abs(b1)}, 'y')} = {c1}, so "
+                 f"{linear(b1, 0, 'y')} = {c1} - {signed(a1 * x0)} = {rest}.")
     steps += isolate(b1, Fraction(rest), "y")
     answer = f"x = {x0}, y = {y0}"
     steps.append(f"So x = {x0} and y = {y0}.")

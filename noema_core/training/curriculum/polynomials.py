@@ -79,22 +79,6 @@ def expand(rng: random.Random, check: bool = True) -> Problem:
                    ("polynomial_expand", question_poly))
 
 
-def combine_two_at_a_time(coefs: list[int], power: int) -> str:
-    """Like terms summed one addition per step, so no step needs more than one sum:
-    '(-2x - 8x + 6x) = -10x + 6x = -4x'. A single term is written as it is."""
-    def written(state: list[int]) -> str:
-        return " ".join(_term(c, power, first=i == 0) if c else "0"
-                        for i, c in enumerate(state))
-
-    if len(coefs) == 1:
-        return written(coefs)
-    states = [coefs[:]]
-    while len(states[-1]) > 1:
-        first, second, *rest = states[-1]
-        states.append([first + second, *rest])
-    return f"({written(states[0])}) = " + " = ".join(written(state) for state in states[1:])
-
-
 def simplify(rng: random.Random, check: bool = True) -> Problem:
     """A shuffled sum of 4-6 terms of degree <= 3, to be collected by power."""
     n_terms = rng.randint(4, 6)
@@ -104,8 +88,15 @@ def simplify(rng: random.Random, check: bool = True) -> Problem:
     collected = defaultdict(int)
     for c, p in terms:
         collected[p] += c
-    groups = [combine_two_at_a_time([c for c, q in terms if q == p], p)
-              for p in sorted(collected, reverse=True)]
+    groups = []
+    for p in sorted(collected, reverse=True):
+        same = [c for c, q in terms if q == p]
+        if len(same) == 1:
+            groups.append(_term(same[0], p, first=True))
+        else:
+            inner = " ".join(_term(c, p, first=i == 0) for i, c in enumerate(same))
+            groups.append(f"({inner}) = {_term(collected[p], p, first=True)}"
+                          if collected[p] else f"({inner}) = 0")
     result = polynomial(dict(collected))
     steps = [f"Group like terms: {'; '.join(groups)}.", f"So the result is {result}."]
     if check:
