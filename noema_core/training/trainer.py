@@ -89,6 +89,16 @@ def resolve_train_device(name: str) -> torch.device:
 
 PRECISIONS = ("auto", "bfloat16", "float32")
 
+# `model` overrides of the tiny shape: the bundled model, and a small one for smoke tests
+# of the recipe (seconds per step on a CPU).
+SHAPES: dict[str, dict] = {
+    "tiny": {},
+    "micro": {"hidden_size": 64, "num_hidden_layers": 2, "intermediate_size": 128,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+              "num_experts": 4, "n_group": 2, "topk_group": 1, "moe_intermediate_size": 32,
+              "num_experts_per_tok": 2},
+}
+
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 matmuls natively (AVX512-BF16 or AMX); elsewhere bf16 is
@@ -136,23 +146,30 @@ class Trainer:
         from noema_core.tokenizer import NoemaTokenizer
 
         self.tokenizer = NoemaTokenizer.from_dir(self.tokenizer_dir)
+        if (self.out / "checkpoint" / "state.json").is_file():
+            self._load_checkpoint()
+            self._say(f"resumed at step {self.step}")
+        else:
+            self._build_model()
+            if self.config.init_from:
+                self._load_weights(Path(self.config.init_from))
+                self._say(f"starting from the weights in {self.config.init_from}")
+        self._balance_loads = self._attach_router_counters()
+        self._say(f"training on {self.device} with {self.precision_name} matmuls")
+
+    @property
+    def precision_name(self) -> str:
+        return str(self.precision).removeprefix("torch.")
+
+    def _build_model(self) -> None:
+        """A freshly initialised model of the tiny shape (with the configured overrides)."""
         vocab = math.ceil(self.tokenizer.vocab_size / 64) * 64
-        self.model_config = noema_tiny_shape(vocab)
-        self.model_config = dataclasses.replace(self.model_config, **self.config.model,
+        self.model_config = dataclasses.replace(noema_tiny_shape(vocab), **self.config.model,
                                                 pad_token_id=self.tokenizer.eos_id)
         self.model = NoemaModel(self.model_config)
         init_weights(self.model, seed=self.config.seed)
         self.model.to(self.device).train()
         self.optimizer = self._make_optimizer()
-        if (self.out / "checkpoint" / "state.json").is_file():
-            self._load_checkpoint()
-            self._say(f"resumed at step {self.step}")
-        elif self.config.init_from:
-            self._load_weights(Path(self.config.init_from))
-            self._say(f"starting from the weights in {self.config.init_from}")
-        self._balance_loads = self._attach_router_counters()
-        self._say(f"training on {self.device} with {str(self.precision).removeprefix('torch.')} "
-                  f"matmuls")
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         decay, no_decay = [], []
@@ -252,7 +269,7 @@ class Trainer:
         self.export(self.out / "model")
         return {"step": self.step, "tokens": self.tokens, "elapsed": self.elapsed,
                 "device": str(self.device),
-                "precision": str(self.precision).removeprefix("torch."), "evaluation": final}
+                "precision": self.precision_name, "evaluation": final}
 
     @torch.no_grad()
     def _balance_experts(self) -> None:

@@ -19,13 +19,6 @@ class PrecisionChoice(str, Enum):
     float32 = "float32"
 
 
-# A small shape for smoke tests of the recipe (seconds per step on a CPU).
-MICRO_SHAPE = {"hidden_size": 64, "num_hidden_layers": 2, "intermediate_size": 128,
-               "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
-               "num_experts": 4, "n_group": 2, "topk_group": 1, "moe_intermediate_size": 32,
-               "num_experts_per_tok": 2}
-
-
 def train(
     out: Annotated[Path, typer.Option(help="Run directory: tokenizer, checkpoint, exported "
                                            "model. An existing checkpoint there is resumed.")]
@@ -66,16 +59,17 @@ def train(
     import shutil
 
     from noema_core.errors import NoemaError
-    from noema_core.training.trainer import TrainConfig, Trainer
+    from noema_core.training.trainer import SHAPES, TrainConfig, Trainer
 
-    if shape not in ("tiny", "micro"):
-        print(f"error: --shape {shape} is unknown: choose tiny or micro", file=sys.stderr)
+    if shape not in SHAPES:
+        print(f"error: --shape {shape} is unknown: choose {' or '.join(SHAPES)}",
+              file=sys.stderr)
         raise typer.Exit(2)
     config = TrainConfig(out_dir=str(out), seed=seed, device=device, precision=precision.value,
                          batch_size=batch_size, max_batch_tokens=max_batch_tokens,
                          workers=workers, max_steps=steps, max_minutes=minutes, lr=lr,
                          eval_every=eval_every, eval_problems=eval_problems,
-                         log_every=log_every, model=MICRO_SHAPE if shape == "micro" else {},
+                         log_every=log_every, model=SHAPES[shape],
                          warmup_steps=min(warmup, max(1, steps // 10)),
                          init_from=str(init_from or ""))
     reporter = _Reporter()

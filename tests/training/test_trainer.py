@@ -10,15 +10,14 @@ import torch
 from typer.testing import CliRunner
 
 from noema_core.errors import SettingsError
-from noema_core.training.trainer import TrainConfig, Trainer, resolve_precision
+from noema_core.training.trainer import SHAPES, TrainConfig, Trainer, resolve_precision
 from noema_tui.cli import app
-from noema_tui.commands.train import MICRO_SHAPE
 
 
 def micro_config(out, steps: int, precision: str = "float32") -> TrainConfig:
     return TrainConfig(out_dir=str(out), device="cpu", precision=precision, batch_size=4,
                        workers=0, max_steps=steps, warmup_steps=1, log_every=1,
-                       eval_problems=0, model=MICRO_SHAPE)
+                       eval_problems=0, model=SHAPES["micro"])
 
 
 def prepared(out, recipe_tokenizer, steps: int, precision: str = "float32") -> Trainer:
