@@ -347,3 +347,8 @@ def init_weights(model: NoemaModel, std: float = 0.02, seed: int | None = 0) -> 
                 p.copy_(torch.randn(p.shape, generator=gen) * fan_scale)
         else:
             nn.init.zeros_(p)
+    # Buffers are not parameters: after `to_empty` the routers' expert_bias holds whatever was
+    # in memory, which would make random-weight routing differ from run to run.
+    for module in model.modules():
+        if isinstance(module, Router):
+            module.expert_bias.zero_()

@@ -147,3 +147,11 @@ def test_training_gradients_reach_every_routed_expert():
     moe = model.model.layers[1].mlp
     assert all(expert.down_proj.weight.grad is not None and
                expert.down_proj.weight.grad.abs().sum() > 0 for expert in moe.experts)
+
+
+def test_random_weights_are_the_same_for_the_same_seed_router_biases_included():
+    first, again = tiny_model(seed=5), tiny_model(seed=5)
+    for (name, p), q in zip(first.state_dict().items(), again.state_dict().values(),
+                            strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0, msg=name)
+    assert not first.model.layers[1].mlp.gate.expert_bias.any()
