@@ -65,15 +65,22 @@ class NoemaChatApp(App[None]):
     def action_show_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        shown = {}
+        keys: dict[str, list[str]] = {}  # every key of a binding: "shift+⏎ / ^j"
+        shown: dict[str, Binding] = {}
         for active in self.screen.active_bindings.values():
             binding = active.binding
             # The prompt editor's cursor keys would bury the rest; its own keys have ids.
             editing = isinstance(active.node, TextArea) and not binding.id
             if binding.description and not editing:
-                shown.setdefault(binding.id or binding.action, (self.get_key_display(binding),
-                                                                 binding))
-        self.push_screen(HelpScreen(list(shown.values())))
+                name = binding.id or binding.action
+                shown.setdefault(name, binding)
+                key = self.get_key_display(binding)
+                if key not in keys.setdefault(name, []):
+                    keys[name].append(key)
+        # Noema's own keys (they have ids) first, then generic ones such as scrolling.
+        names = sorted(shown, key=lambda name: shown[name].id is None)
+        listed = [(" / ".join(keys[name]), shown[name]) for name in names]
+        self.push_screen(HelpScreen(listed))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from textual.widgets import Input, Select
+from textual.widgets import Input, Label, Select, Switch
 
 from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_tui.app.screens.help_screen import HelpScreen
@@ -99,6 +99,52 @@ async def test_choosing_a_mode_fills_in_its_preset(tmp_path):
 
 
 @pilot_test
+async def test_reopened_settings_show_the_values_saved_not_the_mode_preset(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_settings(pilot)
+        screen.query_one("#threshold", Input).value = "0.8"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is app.chat_screen, "the chat")
+        screen = await open_settings(pilot)
+        await pilot.pause()  # the mode picker reports its first value
+        assert screen.query_one("#threshold", Input).value == "0.8"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is app.chat_screen, "the chat")
+        assert app.chat_screen.settings.threshold == 0.8
+
+
+@pilot_test
+async def test_every_settings_editor_is_drawn_on_its_own_row(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_settings(pilot)
+        await pilot.pause()
+        mode = screen.query_one("#mode", Select)
+        shown = mode.query_one("SelectCurrent")
+        assert shown.region.y == mode.region.y and shown.region.height == 1
+        switch = screen.query_one("#eos_early_stop", Switch)
+        [label] = [w for w in screen.query(Label) if str(w.render()) == "eos_early_stop"]
+        assert switch.content_region.height == 1 and switch.region.y == label.region.y
+
+
+@pilot_test
+async def test_settings_fit_a_small_terminal_and_name_their_keys(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(50, 14)) as pilot:
+        screen = await open_settings(pilot)
+        await pilot.pause()
+        form = screen.query_one("SettingsScreen > VerticalScroll")
+        assert form.region.right <= 50 and form.region.bottom <= 13
+        footer = {(key.key, key.description) for key in screen.query("FooterKey")}
+        assert {("ctrl+s", "Save"), ("escape", "Cancel")} <= footer
+        form.scroll_end(animate=False)
+        await pilot.pause()
+        save = screen.query_one("#save")
+        assert form.region.contains_region(save.region)
+
+
+@pilot_test
 async def test_f1_lists_the_live_bindings_with_their_ids(tmp_path):
     app = build_app()
     async with app.run_test(size=(100, 40)) as pilot:
@@ -110,8 +156,25 @@ async def test_f1_lists_the_live_bindings_with_their_ids(tmp_path):
                 "prompt.newline", "app.show_help"} <= ids
         keys = dict((b.id, key) for key, b in app.screen.bindings)
         assert keys["chat.cycle_mode"] == "f2"
+        assert keys["prompt.newline"] == "shift+⏎ / ^j"  # Ctrl+J: where Shift+Enter can't be sent
+        footer = {(key.key, key.description) for key in app.screen.query("FooterKey")}
+        assert ("escape", "Close") in footer
         await pilot.press("escape")
         assert app.screen is app.chat_screen
+
+
+@pilot_test
+async def test_help_fits_a_small_terminal_with_noemas_keys_first(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        app.chat_screen.query_one("#transcript").focus()  # its scroll keys join the list
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        await pilot.pause()
+        ids = [binding.id for _, binding in app.screen.bindings]
+        assert None in ids and ids.index(None) == sum(1 for i in ids if i)  # ids first
+        panel = app.screen.query_one("HelpScreen > VerticalScroll")
+        assert panel.region.right <= 60 and panel.region.bottom <= 19
 
 
 @pilot_test

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 ABOUT_BLOCK = ("While a reply is decoded, its active 32-token block is drawn in place: "
                "░ is a masked slot, bold slots were unmasked by the last forward, underlined "
@@ -18,7 +18,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 76; height: auto; max-height: 90%; padding: 1 2;
+        width: 76; max-width: 100%; height: auto; max-height: 100%; padding: 1 2;
         border: round $primary; background: $surface;
     }
     HelpScreen .help--about { color: $text-muted; margin-top: 1; }
@@ -44,3 +44,4 @@ class HelpScreen(ModalScreen[None]):
                          "save the transcript (.md, .json, or a folder for both).",
                          classes="help--about", markup=False)
             yield Static(ABOUT_BLOCK, classes="help--about", markup=False)
+        yield Footer()

@@ -11,9 +11,9 @@ import dataclasses
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static, Switch
+from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from noema_core.decoding.settings import PRESETS, RANGES, DecodingSettings, Mode
 from noema_core.errors import SettingsError
@@ -39,17 +39,22 @@ def describe_range(name: str) -> str:
 class SettingsScreen(ModalScreen[DecodingSettings | None]):
     DEFAULT_CSS = """
     SettingsScreen { align: center middle; }
-    SettingsScreen > Vertical {
-        width: 72; height: auto; max-height: 95%; padding: 0 2;
+    /* On a small terminal the whole form scrolls (and Ctrl+S saves from anywhere). */
+    SettingsScreen > VerticalScroll {
+        width: 72; max-width: 100%; height: auto; max-height: 100%; padding: 0 2;
         border: round $primary; background: $surface;
     }
     SettingsScreen Grid { grid-size: 3; grid-columns: 20 16 1fr; grid-rows: 1; height: auto;
                           grid-gutter: 0 1; }
     SettingsScreen .settings--range { color: $text-muted; }
     SettingsScreen Input.-invalid { color: $text-error; }
-    SettingsScreen .settings--error { color: $text-error; height: auto; margin: 1 0 0 0; }
-    SettingsScreen Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
+    SettingsScreen .settings--error { color: $text-error; height: auto; margin-top: 1; }
+    SettingsScreen .settings--error.-empty { display: none; }
+    SettingsScreen .settings--buttons { height: auto; align-horizontal: right; margin-top: 1; }
     SettingsScreen Select { width: 16; }
+    /* A one-row switch: the grid gives each parameter one line. */
+    SettingsScreen Switch, SettingsScreen Switch:focus { border: none; height: 1; padding: 0; }
+    SettingsScreen Switch:focus { background-tint: $foreground 10%; }
     """
 
     BINDINGS = [
@@ -62,7 +67,7 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
         self.settings = settings
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with VerticalScroll(can_focus=False):
             yield Label("Decoding settings (apply from the next reply)", markup=False)
             with Grid():
                 for field in dataclasses.fields(DecodingSettings):
@@ -70,10 +75,11 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
                     yield self._editor(field.name, getattr(self.settings, field.name))
                     yield Label(describe_range(field.name), classes="settings--range",
                                 markup=False)
-            yield Static("", classes="settings--error", markup=False)
-            with Horizontal():
+            yield Static("", classes="settings--error -empty", markup=False)
+            with Horizontal(classes="settings--buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
+        yield Footer()
 
     def _editor(self, name: str, value: object):
         if isinstance(value, Mode):
@@ -87,9 +93,13 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
 
     @on(Select.Changed, "#mode")
     def fill_mode_preset(self, event: Select.Changed) -> None:
-        preset = switch_mode(self.settings, Mode(str(event.value)))
+        # The Select also reports its initial value: for the mode the screen opened in, show
+        # the values in force (perhaps edited earlier), not that mode's preset.
+        mode = Mode(str(event.value))
+        values = self.settings if mode is self.settings.mode else switch_mode(self.settings,
+                                                                              mode)
         for name in PRESET_FIELDS:
-            self.query_one(f"#{name}", Input).value = str(getattr(preset, name))
+            self.query_one(f"#{name}", Input).value = str(getattr(values, name))
 
     def read_form(self) -> DecodingSettings:
         """The settings the form describes; raises `SettingsError` naming the bad field."""
@@ -125,7 +135,9 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
         try:
             settings = self.read_form()
         except SettingsError as error:
-            self.query_one(".settings--error", Static).update(str(error))
+            message = self.query_one(".settings--error", Static)
+            message.update(str(error))
+            message.remove_class("-empty")
             bad = str(error).split("=", 1)[0]
             if bad in {field.name for field in dataclasses.fields(DecodingSettings)}:
                 self.query_one(f"#{bad}").add_class("-invalid")
