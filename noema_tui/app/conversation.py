@@ -46,9 +46,18 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
 
     def engine_messages(self) -> list[dict[str, str]]:
-        """The turns as the engine's chat messages (failed replies carry no text)."""
-        return [{"role": t.role, "content": t.content} for t in self.turns
-                if t.finish_reason != "failed"]
+        """The turns as the engine's chat messages. A failed reply carries no text, and the
+        prompt it answered is left out with it: that prompt went back to the editor to be
+        changed or sent again, and one too long for the context would fail every later reply.
+        """
+        messages: list[dict[str, str]] = []
+        for turn in self.turns:
+            if turn.finish_reason == "failed":
+                if messages and messages[-1]["role"] == "user":
+                    messages.pop()
+                continue
+            messages.append({"role": turn.role, "content": turn.content})
+        return messages
 
     def prompts(self) -> list[str]:
         return [t.content for t in self.turns if t.role == "user"]

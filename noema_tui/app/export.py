@@ -41,6 +41,8 @@ def transcript_markdown(conversation: Conversation, info: ModelInfo | None,
         lines += ["", f"## Noema (mode {turn.mode})" if turn.mode else "## Noema", "",
                   turn.content]
         notes = []
+        if turn.finish_reason == "failed":
+            notes.append("**Failed:** no text was generated.")
         if turn.stopped:
             notes.append("**Stopped** before the end of the reply.")
         if turn.verdict:
@@ -100,6 +102,7 @@ def _write_atomically(path: Path, text: str) -> None:
                                              suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
+        os.chmod(temporary, _file_mode(path))  # mkstemp makes it private (0600)
         os.replace(temporary, path)
     except OSError as error:
         if temporary is not None and os.path.exists(temporary):
@@ -107,3 +110,14 @@ def _write_atomically(path: Path, text: str) -> None:
         reason = error.strerror or str(error)
         raise ExportError(f"could not write {path} ({reason}): choose a writable path, e.g. "
                           f"/export ~/noema-chat.md") from None
+
+
+def _file_mode(path: Path) -> int:
+    """The permissions a plain `open(path, "w")` would give: the replaced file's own, else
+    0666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -46,6 +46,13 @@ class ChatSession:
         self._persist(lambda store: store.add_turn(self.conversation, turn))
         return turn
 
+    def add_failed_reply(self, mode_label: str) -> Turn:
+        """A reply that produced no text; it keeps its prompt out of later replies' context."""
+        turn = Turn(role="assistant", content="", mode=mode_label, finish_reason="failed")
+        self.turns.append(turn)
+        self._persist(lambda store: store.add_turn(self.conversation, turn))
+        return turn
+
     def set_verdict(self, turn: Turn, verdict: dict[str, Any]) -> None:
         turn.verdict = verdict
         self._persist(lambda store: store.update_turn(turn))

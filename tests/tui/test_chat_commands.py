@@ -8,12 +8,14 @@ from noema_tui.app.chat_app import CHAT_COMMANDS
 from noema_tui.app.widgets.user_message import UserMessage
 from noema_tui.cli import app as cli
 from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
+    ReplayEngine,
     build_app,
     complete_turn,
     isolated_dirs,
     load_trace,
     pilot_test,
     saved_store,
+    send_prompt,
     wait_for,
 )
 
@@ -40,6 +42,19 @@ async def test_copy_puts_the_raw_latex_of_the_last_reply_on_the_clipboard(tmp_pa
         await complete_turn(pilot, PROMPT)
         await pilot.press("f4")
         assert app.clipboard == app.chat_screen.session.turns[-1].content
+        assert r"\frac{15}{3}" in app.clipboard
+
+
+@pilot_test
+async def test_copy_skips_a_failed_reply_and_takes_the_last_real_one(tmp_path):
+    engine = ReplayEngine()
+    app = build_app(engine=engine)
+    async with app.run_test() as pilot:
+        await complete_turn(pilot, PROMPT)
+        engine.fail_with = RuntimeError("boom")
+        await send_prompt(pilot, "again")
+        await wait_for(pilot, lambda: app.query(".reply--failure"), "the failure")
+        await pilot.press("f4")
         assert r"\frac{15}{3}" in app.clipboard
 
 

@@ -64,6 +64,23 @@ def test_export_to_a_directory_writes_markdown_and_json(tmp_path):
     assert all(p.parent == tmp_path and p.exists() for p in paths)
 
 
+def test_exported_files_get_the_usual_permissions_not_private_ones(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        [path] = export_transcript(a_conversation(), None, tmp_path / "chat.md")
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable like any file the user writes
+
+
+def test_markdown_export_marks_a_failed_reply(tmp_path):
+    conversation = a_conversation()
+    conversation.turns.append(Turn("user", "again"))
+    conversation.turns.append(Turn("assistant", "", mode="Q", finish_reason="failed"))
+    [path] = export_transcript(conversation, None, tmp_path / "chat.md")
+    assert path.read_text(encoding="utf-8").endswith("> **Failed:** no text was generated.  \n")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
 def test_unwritable_directory_gives_a_clear_error_and_keeps_the_old_file(tmp_path):
     locked = tmp_path / "locked"

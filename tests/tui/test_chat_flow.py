@@ -9,11 +9,13 @@ from textual import events
 from noema_core.decoding.events import TokenState
 from noema_core.decoding.settings import Mode
 from noema_core.errors import PromptTooLongError
+from noema_tui.app.factory import ChatOptions
 from noema_tui.app.screens.chat_screen import ChatScreen
 from noema_tui.app.widgets.live_block import MASK_GLYPH, LiveBlock
 from noema_tui.app.widgets.prompt_input import PromptInput
 from noema_tui.app.widgets.reply_view import ReplyView
 from noema_tui.app.widgets.status_line import StatusLine
+from noema_tui.app.widgets.user_message import UserMessage
 from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
     FakeChecker,
     ReplayEngine,
@@ -217,6 +219,19 @@ async def test_a_burst_of_keys_keeps_newlines_in_typing_order(tmp_path):
 
 
 @pilot_test
+async def test_a_multi_line_prompt_is_shown_line_by_line(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await send_prompt(pilot, "Solve the system:\nx + y = 3\nx - y = 1")
+        await wait_for(pilot, lambda: app.query(UserMessage), "the prompt")
+        await pilot.pause()
+        [paragraph] = app.query_one(UserMessage).query("MarkdownParagraph")
+        assert paragraph.region.height == 3  # Markdown alone would join them into one line
+        assert app.query_one(UserMessage).text == "Solve the system:\nx + y = 3\nx - y = 1"
+        await wait_for(pilot, lambda: replies(app)[-1].finished, "the reply to end")
+
+
+@pilot_test
 async def test_a_failed_reply_shows_the_cause_and_puts_the_prompt_back(tmp_path):
     engine = ReplayEngine(fail_with=PromptTooLongError(
         "prompt (5000 tokens) + gen_length (1024) needs 6144 positions but the model's context "
@@ -229,6 +244,45 @@ async def test_a_failed_reply_shows_the_cause_and_puts_the_prompt_back(tmp_path)
         assert "lower gen_length" in failure
         assert app.query_one(PromptInput).text == PROMPT
         assert not chat(app).generating
+
+
+@pilot_test
+async def test_a_failed_prompt_is_left_out_of_the_next_replys_context(tmp_path):
+    engine = ReplayEngine(fail_with=PromptTooLongError(
+        "prompt (5000 tokens) + gen_length (1024) needs 6144 positions but the model's context "
+        "is 4096: shorten the prompt or lower gen_length"))
+    app = build_app(engine=engine)
+    async with app.run_test() as pilot:
+        await send_prompt(pilot, "a prompt far too long")
+        await wait_for(pilot, lambda: app.query(".reply--failure"), "the failure")
+        engine.fail_with = None
+        app.query_one(PromptInput).load_text(PROMPT)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(engine.calls) == 2, "the second reply")
+        assert engine.calls[1][0] == [{"role": "user", "content": PROMPT}]
+        await wait_for(pilot, lambda: replies(app)[-1].finished, "the reply to end")
+    saved = saved_store().latest()
+    assert [(t.role, t.finish_reason) for t in saved.turns][:2] == [("user", None),
+                                                                   ("assistant", "failed")]
+
+
+@pilot_test
+async def test_a_resumed_failed_reply_is_shown_as_failed_and_regenerate_retries_it(tmp_path):
+    engine = ReplayEngine(fail_with=RuntimeError("boom"))
+    async with build_app(engine=engine).run_test() as pilot:
+        await send_prompt(pilot, PROMPT)
+        await wait_for(pilot, lambda: pilot.app.query(".reply--failure"), "the failure")
+    engine.fail_with = None
+    app = build_app(engine=engine, options=ChatOptions(resume=True))
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: chat(app).info is not None, "the model")
+        assert "Reply failed" in str(app.query_one(".reply--failure").render())
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: len(engine.calls) == 2, "the retry")
+        assert engine.calls[1][0] == [{"role": "user", "content": PROMPT}]
+        await wait_for(pilot, lambda: replies(app) and replies(app)[-1].finished, "the reply")
+        assert not app.query(".reply--failure")
+        assert [t.finish_reason for t in chat(app).session.turns] == [None, "eos"]
 
 
 @pilot_test

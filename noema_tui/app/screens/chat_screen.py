@@ -97,6 +97,9 @@ class ChatScreen(Screen[None]):
             return
         view = ReplyView(turn.mode or "?")
         await self.transcript.mount(view)
+        if turn.finish_reason == "failed":
+            view.fail("no text was generated")
+            return
         await view.finish(turn.content, turn.generation_stats, turn.finish_reason or "eos")
         view.show_verdict(turn.verdict)
 
@@ -226,6 +229,7 @@ class ChatScreen(Screen[None]):
         if not self._is_current(event.reply_id):
             return
         self.reply.fail(event.reason)
+        self.session.add_failed_reply(self.reply.mode_label)
         self._end_reply()
         self.prompt.put_back(self._asked)
 
@@ -283,7 +287,8 @@ class ChatScreen(Screen[None]):
         await self.start_reply()
 
     def action_copy_reply(self) -> None:
-        replies = [t for t in self.session.turns if t.role == "assistant"]
+        replies = [t for t in self.session.turns
+                   if t.role == "assistant" and t.finish_reason != "failed"]
         if not replies:
             self.notify("No reply to copy yet.")
             return

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Markdown
 
 from noema_tui.mathtext import render_markdown
+
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def keep_line_breaks(markdown: str) -> str:
+    """`markdown` with every line break the user typed kept: Markdown joins the lines of a
+    paragraph into one (a system of equations would read as one line), so each prose line
+    followed by another ends in a hard break. Fenced blocks are left as they are."""
+    lines = markdown.split("\n")
+    fence: str | None = None
+    for index, line in enumerate(lines):
+        marker = FENCE.match(line)
+        if fence is not None:
+            if marker and marker.group(1).startswith(fence) and not line.strip(" `~"):
+                fence = None
+            continue
+        if marker:
+            fence = marker.group(1)
+            continue
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if line.strip() and following.strip() and not FENCE.match(following):
+            lines[index] = line.rstrip() + "  "
+    return "\n".join(lines)
 
 
 class UserMessage(Vertical):
@@ -23,4 +48,4 @@ class UserMessage(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("You", classes="user-message--title")
-        yield Markdown(render_markdown(self.text))
+        yield Markdown(keep_line_breaks(render_markdown(self.text)))
