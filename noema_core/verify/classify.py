@@ -73,13 +73,33 @@ _ORDERS = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 
 
 def statement_of(question: str) -> str:
-    """The problem statement: the first line, and the next one if the first ends with ':'."""
+    """The problem statement: the first line, and the next one if the first ends with ':'.
+    Relations on the lines that follow ("Solve the system:" then one equation per line) are
+    joined with commas, so a system typed one equation per line reads as a system."""
     lines = [line.strip() for line in question.strip().splitlines() if line.strip()]
     if not lines:
         return ""
+    relations = []
+    for line in lines[1:]:
+        if not _is_bare_relation(line):
+            break
+        relations.append(_trim(line))
+    if relations and _is_bare_relation(lines[0]):
+        return ", ".join([_trim(lines[0]), *relations])
+    if len(relations) > 1:
+        return lines[0].rstrip(":") + ": " + ", ".join(relations)
     if lines[0].endswith(":") and len(lines) > 1:
         return lines[0] + " " + lines[1]
     return lines[0]
+
+
+_RELATION = re.compile(r"[=<>≤≥]")
+
+
+def _is_bare_relation(line: str) -> bool:
+    """A line that is only an equation or inequality, with no prose around it."""
+    words = (w.lower() for w in _PROSE_WORD.findall(line.replace("\\", " ")))
+    return bool(_RELATION.search(line)) and all(w in _MATH_WORDS for w in words)
 
 
 def math_texts(statement: str) -> tuple[list[str], str]:

@@ -73,6 +73,14 @@ class TestSystemsAndInequalities:
         assert status(question, "(2, 3)") == "verified"  # alphabetical order
         assert status(question, "(3, 2)") == "contradicted"
 
+    @pytest.mark.parametrize("question", [
+        "Solve the system:\nx + y = 5\nx - y = -1",
+        "Find x and y\n$x + y = 5$\n$x - y = -1$\nShow your work.",
+    ])
+    def test_a_system_typed_one_equation_per_line(self, question):
+        assert status(question, "x = 2, y = 3") == "verified"
+        assert status(question, "x = 3, y = 2") == "contradicted"
+
     def test_inequality_solution_sets(self):
         assert status("Solve x^2 - 4 > 0", "x < -2 \\text{ or } x > 2") == "verified"
         assert status("Solve x^2 - 4 > 0", "(-\\infty, -2) \\cup (2, \\infty)") == "verified"
