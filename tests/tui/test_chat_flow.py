@@ -66,6 +66,19 @@ async def test_sending_a_prompt_shows_the_reply_with_math_stats_and_verdict(tmp_
 
 
 @pilot_test
+async def test_a_narrow_status_line_keeps_the_speed_and_shortens_the_rest(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(60, 30)) as pilot:
+        await send_prompt(pilot, PROMPT)
+        await wait_for(pilot, lambda: replies(app) and replies(app)[0].finished, "the reply")
+        status = app.query_one(StatusLine)
+        line = str(status.render())
+        assert len(line) <= status.content_size.width
+        assert "tok/s" in line and "tok/fwd" in line and "quant" not in line
+        assert line.startswith(status.info.name)
+
+
+@pilot_test
 async def test_the_checker_gets_the_users_prompt_as_the_question(tmp_path):
     checker = FakeChecker()
     app = build_app(checker=checker)

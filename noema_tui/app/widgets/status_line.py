@@ -30,14 +30,27 @@ class StatusLine(Widget):
         self.tokens, self.forwards, self.elapsed = tokens, forwards, elapsed
 
     def render(self) -> Text:
-        text = Text()
-        if self.info is not None:
-            info = self.info
-            random = " (random weights)" if info.random_weights else ""
-            text.append(f"{info.name}{random} · {info.device} · {info.dtype} · "
-                        f"quant {info.quant}")
-        else:
-            text.append(self.loading_text or "no model")
+        # The live speed matters most while a reply runs: on a narrow terminal the model
+        # details shrink (full, then name and device, then name), then the counts go.
+        width = self.content_size.width
+        models = self._model_parts()
+        layouts = [(model, True) for model in models] + [(models[-1], False)]
+        for model, counts in layouts:
+            text = self._line(model, counts)
+            if width <= 0 or text.cell_len <= width:
+                break
+        return text
+
+    def _model_parts(self) -> list[str]:
+        if self.info is None:
+            return [self.loading_text or "no model"]
+        info = self.info
+        name = info.name + (" (random weights)" if info.random_weights else "")
+        return [f"{name} · {info.device} · {info.dtype} · quant {info.quant}",
+                f"{name} · {info.device}", name]
+
+    def _line(self, model: str, counts: bool) -> Text:
+        text = Text(model)
         text.append(" │ mode ")
         mode_style = self.get_component_rich_style("status-line--mode")
         if self.running_mode and self.running_mode != self.mode:
@@ -47,6 +60,7 @@ class StatusLine(Widget):
             text.append(self.mode, style=mode_style)
         if self.forwards:  # nothing to report before the first forward of the first reply
             rate = self.tokens / self.elapsed if self.elapsed > 0 else 0.0
-            text.append(f" │ {rate:.1f} tok/s · {self.tokens / self.forwards:.2f} tok/fwd · "
-                        f"{self.forwards} fwd · {self.elapsed:.1f} s")
+            text.append(f" │ {rate:.1f} tok/s · {self.tokens / self.forwards:.2f} tok/fwd")
+            if counts:
+                text.append(f" · {self.forwards} fwd · {self.elapsed:.1f} s")
         return text
