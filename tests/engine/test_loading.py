@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -175,3 +176,48 @@ def test_asking_for_a_gpu_without_one_says_to_use_the_cpu(tiny_checkpoint):
 def test_random_shapes_load_without_files_and_say_so():
     loaded = load_model("tiny-random", device="cpu")
     assert loaded.info.random_weights and loaded.tokenizer is None
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"num_key_value_heads": 0}, "num_key_value_heads=0, expected at least 1"),
+    ({"n_group": 0}, "n_group=0, expected at least 1"),
+    ({"hidden_size": "64"}, "hidden_size='64', expected a whole number"),
+    ({"hidden_size": None}, "hidden_size=None, expected a whole number"),
+    ({"num_hidden_layers": 2.5}, "num_hidden_layers=2.5, expected a whole number"),
+    ({"use_qk_norm": "yes"}, "use_qk_norm='yes', expected true or false"),
+    ({"rms_norm_eps": 0}, "rms_norm_eps=0, expected a positive number"),
+    ({"partial_rotary_factor": 2}, "partial_rotary_factor=2, expected a fraction in"),
+])
+def test_config_values_that_cannot_build_a_model_are_config_errors(tiny_checkpoint, tmp_path,
+                                                                   change, message):
+    # Before: ZeroDivisionError / TypeError from deep in the model build (exit 1, no fix).
+    ckpt = copy_of(tiny_checkpoint, tmp_path)
+    config = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**config, **change}))
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        load_model(str(ckpt), device="cpu")
+    assert str(err.value).endswith("fix config.json or re-download the checkpoint")
+
+
+def test_tied_config_with_a_separate_lm_head_is_a_mismatch(tiny_checkpoint, tmp_path):
+    ckpt = copy_of(tiny_checkpoint, tmp_path)
+    config = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": True}))
+    # Before: loaded, silently dropping the trained lm_head, and decoded gibberish.
+    with pytest.raises(CheckpointError, match="lm_head.weight differs from the embeddings"):
+        load_model(str(ckpt), device="cpu")
+
+
+def test_a_file_given_as_the_model_is_named_as_a_file(tiny_checkpoint):
+    with pytest.raises(ModelNotFoundError, match=r"config\.json is a file, not a checkpoint "
+                                                 r"directory: pass the directory"):
+        load_model(str(tiny_checkpoint / "config.json"), device="cpu")
+
+
+def test_weights_of_a_missing_directory_say_it_does_not_exist(tmp_path):
+    # `noema train --init-from` reaches weight_files directly.
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        weight_files(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match=r"no \*\.safetensors weights in .*: copy the "):
+        weight_files(tmp_path / "empty")
