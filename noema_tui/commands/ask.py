@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, NoReturn, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -21,8 +21,13 @@ from noema_tui.commands.options import (
     QuantChoice,
     QuantOption,
 )
+from noema_tui.commands.output import emit, fail, require_finite
 
 NO_PROMPT = "no prompt: pass a question (noema ask \"Solve 3x + 5 = 20\") or pipe one on stdin"
+NOT_UTF8 = ("the prompt is not valid UTF-8 text: convert it first (e.g. iconv -f latin1 -t utf-8 "
+            "file.txt | noema ask -)")
+# What torch.Generator.manual_seed accepts.
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
 DECODING = "Decoding (overrides the mode's preset)"
 
 
@@ -47,7 +52,10 @@ def read_prompt(words: list[str], stdin: TextIO | None) -> str:
     wants_stdin = "-" in words
     piped = ""
     if stdin is not None and (wants_stdin or not stdin.isatty()):
-        piped = stdin.read()
+        try:
+            piped = stdin.read()
+        except UnicodeDecodeError:  # a strict stdin; the default one maps bad bytes to surrogates
+            fail(NOT_UTF8, 2)
     if wants_stdin:
         return " ".join(piped.strip() if w == "-" else w for w in words).strip()
     return "\n\n".join(p for p in (piped.strip(), " ".join(words).strip()) if p)
@@ -122,6 +130,12 @@ def ask(
     text = read_prompt(prompt or [], sys.stdin)
     if not text:
         fail(NO_PROMPT, 2)
+    if not is_utf8(text):  # bytes that are not UTF-8, carried through as lone surrogates
+        fail(NOT_UTF8, 2)
+    require_finite(threshold=threshold, editing_threshold=editing_threshold,
+                   temperature=temperature, top_p=top_p)
+    if seed is not None and not SEED_MIN <= seed <= SEED_MAX:
+        fail(f"--seed {seed} is out of range: choose a value in [0, {SEED_MAX}]", 2)
     overrides: dict[str, Any] = dict(
         threshold=threshold, editing_threshold=editing_threshold, block_length=block_length,
         gen_length=gen_length, max_post_steps=max_post_steps, temperature=temperature,
@@ -143,16 +157,23 @@ def ask(
     except Exception as err:  # noqa: BLE001 - unexpected runtime failure: one line, exit 1
         fail(f"{type(err).__name__}: {err}", 1)
 
-    if as_json:
-        print(json.dumps(outcome.as_json(mode.value), ensure_ascii=False))
-    else:
-        session.show(outcome)
+    try:
+        if as_json:
+            emit(json.dumps(outcome.as_json(mode.value), ensure_ascii=False))
+        else:
+            session.show(outcome)
+    finally:
+        if session.abandoned:
+            session.exit_now(130)  # the decoding thread is still inside a forward
     if outcome.interrupted:
         raise typer.Exit(130)
     if strict and outcome.verdict.status == "contradicted":
         raise typer.Exit(4)
 
 
-def fail(message: str, code: int) -> NoReturn:
-    print(f"error: {message}" if code != 130 else message, file=sys.stderr)
-    raise typer.Exit(code)
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -2,11 +2,14 @@
 
 Decoding runs in a worker thread that hands events to the main thread through a queue, so
 Ctrl-C lands in the main thread while the model is mid-forward: it sets the engine's cancel
-event, the engine stops between forwards, and the partial reply is still printed.
+event, the engine stops between forwards, and the partial reply is still printed. A second
+Ctrl-C stops waiting for that forward: the blocks finished so far are printed and the process
+ends at once (`exit_now`), since a thread inside a forward cannot be stopped or joined.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import sys
 import threading
@@ -20,6 +23,7 @@ from noema_core.decoding.events import (
     GenerationResult,
     GenerationStats,
 )
+from noema_tui.commands.output import emit, flush_quietly
 from noema_tui.formatting import load_line, mode_label, stats_line, verdict_line
 
 VERDICT_STYLES = {"verified": "bold green", "contradicted": "bold red", "unverifiable": "yellow"}
@@ -53,6 +57,7 @@ class AskSession:
     def __init__(self, terminal: bool, quiet: bool = False) -> None:
         self.terminal = terminal
         self.quiet = quiet
+        self.abandoned = False  # a second Ctrl-C left the decoding thread inside a forward
         self.stderr = Console(file=sys.stderr, highlight=False, soft_wrap=True, markup=False,
                               no_color=not terminal, force_terminal=None if terminal else False)
 
@@ -87,18 +92,29 @@ class AskSession:
 
         messages = [{"role": "user", "content": question}]
         view = LiveBlockView(self.stderr, title=mode_label(settings.mode))
-        if self.terminal and self.stderr.is_terminal:
+        draw = self.terminal and self.stderr.is_terminal
+        if draw:
             with view:
-                result, interrupted = self._run(engine, messages, settings, view)
+                result, interrupted = self._run(engine, messages, settings, view, draw)
         else:
-            result, interrupted = self._run(engine, messages, settings, None)
-        if result is None:  # the engine ended without a final event: keep finished blocks
+            result, interrupted = self._run(engine, messages, settings, view, draw)
+        if result is None:  # no final event (a second Ctrl-C): keep the finished blocks
             result = GenerationResult((), view.finished_text, GenerationStats(0, 0, 0, 0.0),
                                       cancelled=True, finish_reason="cancelled")
-        return AskOutcome(question, result, self._check(result, question, interrupted),
-                          interrupted)
+        verdict, checked = self._check(result, question, interrupted)
+        return AskOutcome(question, result, verdict, interrupted or not checked)
 
-    def _run(self, engine, messages, settings, view) -> tuple[GenerationResult | None, bool]:
+    def exit_now(self, code: int) -> None:
+        """End the process without waiting for the decoding thread (after a second Ctrl-C).
+
+        Interpreter shutdown would wait on, or abort under, the thread still inside a torch
+        forward ("terminate called without an active exception"), so flush and leave.
+        """
+        flush_quietly()
+        os._exit(code)
+
+    def _run(self, engine, messages, settings, view,
+             draw: bool) -> tuple[GenerationResult | None, bool]:
         cancel = threading.Event()
         events: queue.Queue[Any] = queue.Queue()
 
@@ -126,13 +142,13 @@ class AskSession:
                         raise item
                     if isinstance(item, GenerationFinished):
                         result = item.result
-                    if view is not None:
-                        view.apply(item)
-                if view is not None:
+                    view.apply(item)  # also when not drawn: it keeps the finished blocks
+                if draw:
                     view.refresh()  # once per batch: stale frames are skipped, not drawn
             except KeyboardInterrupt:
-                if interrupted:
-                    raise  # a second Ctrl-C stops waiting for the current forward
+                if interrupted:  # a second Ctrl-C stops waiting for the current forward
+                    self.abandoned = True
+                    return result, True
                 interrupted = True
                 cancel.set()
 
@@ -148,14 +164,20 @@ class AskSession:
 
     @staticmethod
     def _check(result: GenerationResult, question: str, interrupted: bool):
+        """The checker's verdict, and whether checking ran to the end (not cut by Ctrl-C)."""
         from noema_core.verify import Verdict, check
 
         if interrupted:
-            return Verdict(status="unverifiable", reason="the reply was interrupted")
+            reason = ("the reply was interrupted" if result.cancelled
+                      else "interrupted before the answer was checked")
+            return Verdict(status="unverifiable", reason=reason), True
         try:
-            return check(result.text, question=question)
+            return check(result.text, question=question), True
+        except KeyboardInterrupt:  # Ctrl-C while checking: keep the answer, skip the verdict
+            return Verdict(status="unverifiable",
+                           reason="interrupted before the answer was checked"), False
         except Exception as err:  # noqa: BLE001 - a checker bug must not lose the answer
-            return Verdict(status="unverifiable", reason=f"the checker failed: {err}")
+            return Verdict(status="unverifiable", reason=f"the checker failed: {err}"), True
 
     # -- output -------------------------------------------------------------------------
     def show(self, outcome: AskOutcome) -> None:
@@ -167,12 +189,11 @@ class AskSession:
 
             Console(file=sys.stdout).print(Markdown(render_markdown(outcome.result.text)))
         else:
-            text = outcome.result.text
-            sys.stdout.write(text if text.endswith("\n") else text + "\n")
-            sys.stdout.flush()
-        if outcome.interrupted:
+            emit(outcome.result.text)
+        if outcome.interrupted and outcome.result.cancelled:
             self.stderr.print("interrupted: the answer above is partial", style="yellow")
         else:
             self.stderr.print(verdict_line(outcome.verdict),
                               style=VERDICT_STYLES.get(outcome.verdict.status, ""))
-        self.stderr.print(stats_line(outcome.result.stats), style="dim")
+        if outcome.result.stats.forwards:  # none reported when a second Ctrl-C cut it short
+            self.stderr.print(stats_line(outcome.result.stats), style="dim")

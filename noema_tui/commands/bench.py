@@ -14,6 +14,7 @@ from noema_tui.commands.options import (
     QuantChoice,
     QuantOption,
 )
+from noema_tui.commands.output import emit, fail
 
 
 def default_bench_model() -> str:
@@ -42,13 +43,14 @@ def bench(
 ) -> None:
     """Measure tokens/s, tokens per forward, ms per forward and memory.
 
-    Exit codes: 0 ok, 1 runtime error, 2 usage, 3 model or device could not load.
+    Exit codes: 0 ok, 1 runtime error, 2 usage, 3 model or device could not load,
+    130 interrupted.
     """
     import sys
 
     from noema_core.bench import report, run_benchmark
     from noema_core.decoding.settings import Mode
-    from noema_core.errors import NoemaError
+    from noema_core.errors import NoemaError, PromptTooLongError
     from noema_core.loading import load_model
 
     name = model or default_bench_model()
@@ -83,14 +85,17 @@ def bench(
         runs = run_benchmark(loaded, modes=modes, prompt_length=prompt_length,
                              gen_length=gen_length, compare_cache=not no_cache_compare,
                              on_run=show)
+    except PromptTooLongError as err:  # the engine's fix names its parameters, not our flags
+        cause = str(err).rsplit(": ", 1)[0]
+        fail(f"{cause}: lower --prompt-length or --gen-length", err.exit_code)
     except NoemaError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise typer.Exit(err.exit_code) from None
+        fail(str(err), err.exit_code)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        raise typer.Exit(130) from None
+        fail("interrupted", 130)
+    except Exception as err:  # noqa: BLE001 - unexpected runtime failure: one line, exit 1
+        fail(f"{type(err).__name__}: {err}", 1)
     if as_json:
-        print(json.dumps(report(loaded, runs)))
+        emit(json.dumps(report(loaded, runs)))
     else:
         cached = {r.mode: r for r in runs if r.cache}
         for r in runs:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from noema_tui.commands.options import DeviceOption, ModeChoice
+from noema_tui.commands.output import emit, fail
 
 
 def eval_command(
@@ -27,8 +28,8 @@ def eval_command(
 
     Reports accuracy, tokens per forward, tokens/s and edits per answer per mode, overall and
     per family; for editing modes, the edited prompts are decoded again with editing off.
-    Exit codes: 0 ok, 1 runtime error, 3 model or device could not load, 130 interrupted
-    (the problems graded so far are reported).
+    Exit codes: 0 ok, 1 runtime error, 2 usage, 3 model or device could not load,
+    130 interrupted (the problems graded so far are reported).
     """
     from noema_core.decoding.settings import Mode
     from noema_core.engine import DEFAULT_MODEL, Engine
@@ -40,14 +41,16 @@ def eval_command(
     try:
         engine = Engine.load(model or DEFAULT_MODEL, device=device)
     except NoemaError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise typer.Exit(err.exit_code) from None
+        fail(str(err), err.exit_code)
+    except Exception as err:  # noqa: BLE001 - unexpected runtime failure: one line, exit 1
+        fail(f"{type(err).__name__}: {err}", 1)
 
     def progress(p) -> None:
         if p.done % 10 == 0 or p.done == p.total:
             print(f"[eval] {p.done}/{p.total} ({p.mode})", file=sys.stderr, flush=True)
 
     outcome: dict = {}
+    finished = threading.Event()
 
     def run() -> None:  # in a thread, so Ctrl-C lands in the main thread and cancels cleanly
         try:
@@ -55,45 +58,54 @@ def eval_command(
                                          progress=progress, cancel=cancel)
         except BaseException as err:  # reported below, in the main thread
             outcome["error"] = err
+        finally:
+            finished.set()
 
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
+    threading.Thread(target=run, daemon=True).start()
     interrupted = False
-    while worker.is_alive():
+    # Wait on an Event, not Thread.join: before Python 3.13 a Ctrl-C that interrupts join()
+    # can mark the still-running thread as stopped.
+    while not finished.is_set():
         try:
-            worker.join(0.2)
+            finished.wait(0.2)
         except KeyboardInterrupt:
+            if not interrupted:
+                print("interrupted: finishing the current problem", file=sys.stderr)
             interrupted = True
             cancel.set()
-            print("interrupted: finishing the current problem", file=sys.stderr)
     if "error" in outcome:
         err = outcome["error"]
-        print(f"error: {err}", file=sys.stderr)
-        raise typer.Exit(getattr(err, "exit_code", 1))
+        if isinstance(err, NoemaError):
+            fail(str(err), err.exit_code)
+        fail(f"{type(err).__name__}: {err}", 1)
     report = outcome["report"].as_dict()
     report["comparisons"] = comparisons(report)
     if as_json:
-        print(json.dumps(report))
+        emit(json.dumps(report))
     else:
-        _print_table(report)
+        emit(_table(report))
     if interrupted:
         raise typer.Exit(130)
 
 
-def _print_table(report: dict) -> None:
-    print(f"{report['model']}: {report['problems']} held-out problems"
-          + (" (cancelled: partial)" if report["cancelled"] else ""))
-    print(f"{'':22} " + " ".join(f"{r['mode'].upper():>8}" for r in report["results"]))
-    for key in ("accuracy", "tokens_per_forward", "tokens_per_second", "edits_per_answer"):
-        print(f"{key:22} " + " ".join(f"{r[key]:8.3f}" for r in report["results"]))
+def _table(report: dict) -> str:
+    lines = [f"{report['model']}: {report['problems']} held-out problems"
+             + (" (cancelled: partial)" if report["cancelled"] else "")]
+    lines.append(f"{'':22} " + " ".join(f"{r['mode'].upper():>8}" for r in report["results"]))
+    for key in ("problems", "accuracy", "tokens_per_forward", "tokens_per_second",
+                "edits_per_answer"):
+        lines.append(f"{key:22} " + " ".join(f"{r[key]:8.3f}" if key != "problems"
+                                             else f"{r[key]:8d}" for r in report["results"]))
     for family, modes in report["families"].items():
-        print(f"  {family:20} " + " ".join(f"{modes[r['mode']]['accuracy']:8.3f}"
-                                           for r in report["results"] if r["mode"] in modes))
+        lines.append(f"  {family:20} " + " ".join(f"{modes[r['mode']]['accuracy']:8.3f}"
+                                                  for r in report["results"]
+                                                  if r["mode"] in modes))
     for r in report["results"]:
         e = r.get("editing")
         if e and e["edited_answers"]:
-            print(f"{r['mode'].upper()}: {e['edited_answers']} answers edited: accuracy "
-                  f"{e['accuracy_with_edits']:.3f} with edits, {e['accuracy_editing_off']:.3f} "
-                  f"with editing off")
+            lines.append(f"{r['mode'].upper()}: {e['edited_answers']} answers edited: accuracy "
+                         f"{e['accuracy_with_edits']:.3f} with edits, "
+                         f"{e['accuracy_editing_off']:.3f} with editing off")
     for key, value in report.get("comparisons", {}).items():
-        print(f"{key}: {value}")
+        lines.append(f"{key}: {value}")
+    return "\n".join(lines)

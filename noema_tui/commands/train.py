@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from noema_tui.commands.options import DeviceOption
+from noema_tui.commands.output import emit, fail, require_finite, require_writable_dir
 
 
 class PrecisionChoice(str, Enum):
@@ -62,9 +63,16 @@ def train(
     from noema_core.training.trainer import SHAPES, TrainConfig, Trainer
 
     if shape not in SHAPES:
-        print(f"error: --shape {shape} is unknown: choose {' or '.join(SHAPES)}",
-              file=sys.stderr)
-        raise typer.Exit(2)
+        fail(f"--shape {shape} is unknown: choose {' or '.join(SHAPES)}", 2)
+    require_finite(minutes=minutes, lr=lr)
+    if init_from is not None and not (init_from / "config.json").is_file():
+        fail(f"--init-from {init_from} is not an exported model directory (no config.json): "
+             f"pass one such as runs/noema-tiny/model", 3)
+    # Before any work: a run directory that cannot be written would fail only at the first
+    # checkpoint, and a --bundle that cannot be written only after the whole run.
+    require_writable_dir(out, "--out")
+    if bundle is not None:
+        require_writable_dir(bundle, "--bundle")
     config = TrainConfig(out_dir=str(out), seed=seed, device=device, precision=precision.value,
                          batch_size=batch_size, max_batch_tokens=max_batch_tokens,
                          workers=workers, max_steps=steps, max_minutes=minutes, lr=lr,
@@ -73,23 +81,33 @@ def train(
                          warmup_steps=min(warmup, max(1, steps // 10)),
                          init_from=str(init_from or ""))
     reporter = _Reporter()
+    training = False
     try:
         trainer = Trainer(config, progress=reporter.update)
         trainer.prepare()
+        training = True
         summary = trainer.train()
     except NoemaError as err:
         reporter.close()
-        print(f"error: {err}", file=sys.stderr)
-        raise typer.Exit(err.exit_code) from None
+        fail(str(err), err.exit_code)
     except KeyboardInterrupt:
         reporter.close()
-        print(f"interrupted: checkpoint saved in {out / 'checkpoint'}; run the same command "
-              f"to resume", file=sys.stderr)
-        raise typer.Exit(130) from None
+        if not training:
+            fail("interrupted before the first step: nothing to save; run the same command "
+                 "to start again", 130)
+        fail(f"interrupted: checkpoint saved in {out / 'checkpoint'}; run the same command "
+             f"to resume", 130)
+    except OSError as err:  # a full disk or a directory removed under the run
+        reporter.close()
+        fail(f"could not write the run ({err}): free space or choose another --out", 1)
     reporter.close()
     if bundle is not None:
-        shutil.copytree(out / "model", bundle, dirs_exist_ok=True)
-    print(json.dumps(summary))
+        try:
+            shutil.copytree(out / "model", bundle, dirs_exist_ok=True)
+        except OSError as err:
+            fail(f"could not copy the model to --bundle {bundle} ({err}): it is in "
+                 f"{out / 'model'}; copy it by hand", 1)
+    emit(json.dumps(summary))
 
 
 class _Reporter:

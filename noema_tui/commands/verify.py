@@ -46,14 +46,16 @@ def verify(
         raise typer.Exit(2)
 
     from noema_core.verify import check
+    from noema_tui.commands.output import emit
 
     verdict = check(response, question=question, reference=reference, timeout=timeout)
     if as_json:
-        print(json.dumps(verdict.to_dict()))
+        emit(json.dumps(verdict.to_dict()))
     else:
-        print(f"{verdict.label}: {verdict.answer or '(no answer found)'}")
+        lines = [f"{verdict.label}: {verdict.answer or '(no answer found)'}"]
         for name, value in (("expected", verdict.expected), ("reason", verdict.reason),
                             ("method", verdict.method), ("found by", verdict.rule)):
             if value:
-                print(f"  {name + ':':10}{value}")
+                lines.append(f"  {name + ':':10}{value}")
+        emit("\n".join(lines))
     raise typer.Exit(verdict.exit_code)
