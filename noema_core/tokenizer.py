@@ -29,6 +29,7 @@ class NoemaTokenizer:
             raise TokenizerError("tokenizer_config.json has no chat_template: use the "
                                  "checkpoint's original tokenizer files")
         self._pieces: dict[int, str] = {}
+        self._added_tokens = [t.content for t in hf_tokenizer.added_tokens_decoder.values()]
 
     @classmethod
     def from_dir(cls, path: str | Path) -> NoemaTokenizer:
@@ -65,8 +66,26 @@ class NoemaTokenizer:
         return self.hf.encode(text, add_special_tokens=False)
 
     def encode_chat(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        text = self.render_chat(messages)
-        return self.encode(text)
+        """The chat as prompt ids. Message contents are plain text: typing `<|mask|>` or a
+        role tag gives those characters, never the control token the template uses."""
+        if not any(token in m["content"] for m in messages for token in self._added_tokens):
+            return self.encode(self.render_chat(messages))  # the common case, one pass
+        # Render with a private-use marker in place of each content, encode the template's
+        # own text as usual and each content with special tokens split into plain text.
+        marks = [f"\ue000{i}\ue001" for i in range(len(messages))]
+        skeleton = self.render_chat([{**m, "content": mark}
+                                     for m, mark in zip(messages, marks, strict=True)])
+        if any(skeleton.count(mark) != 1 for mark in marks):
+            raise TokenizerError("the chat template repeats or drops a message's content: use "
+                                 "the checkpoint's original tokenizer_config.json")
+        ids: list[int] = []
+        start = 0
+        for position, index in sorted((skeleton.index(mark), i) for i, mark in enumerate(marks)):
+            ids += self.encode(skeleton[start:position])
+            ids += self.hf.encode(messages[index]["content"], add_special_tokens=False,
+                                  split_special_tokens=True)
+            start = position + len(marks[index])
+        return ids + self.encode(skeleton[start:])
 
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
         return self.hf.apply_chat_template(list(messages), tokenize=False,
