@@ -74,6 +74,8 @@ class DecodingSettings:
     def validate(self) -> None:
         for name, (low, high) in RANGES.items():
             value = getattr(self, name)
+            if value != value:  # NaN passes every comparison below
+                raise SettingsError(f"{name}={value} is not a number: choose a value in range")
             if (low is not None and value < low) or (high is not None and value > high):
                 upper = "" if high is None else f"{high:g}"
                 raise SettingsError(

@@ -195,6 +195,9 @@ def test_prompt_longer_than_the_context_is_rejected_before_any_forward(model):
     ({"steps": 65}, r"steps=65 is out of range"),
     ({"temperature": -1.0}, r"temperature=-1.0 is out of range"),
     ({"top_p": 0.0}, r"top_p=0.0 is out of range"),
+    ({"threshold": float("nan")}, r"threshold=nan is not a number"),
+    ({"temperature": float("nan")}, r"temperature=nan is not a number"),
+    ({"top_p": float("inf")}, r"top_p=inf is out of range"),
 ])
 def test_out_of_range_parameters_are_rejected_naming_the_range(change, message):
     with pytest.raises(SettingsError, match=message):
