@@ -101,8 +101,8 @@ def ask(
         help="Nucleus sampling (0, 1]; 1 is off.", rich_help_panel=DECODING,
         show_default=False)] = None,
     steps: Annotated[int | None, typer.Option(
-        help=f"Most forwards per block [1, 64]; {preset('steps')}.", rich_help_panel=DECODING,
-        show_default=False)] = None,
+        help=f"Most unmasking forwards per block [1, 64]; {preset('steps')}.",
+        rich_help_panel=DECODING, show_default=False)] = None,
     eos_early_stop: Annotated[bool | None, typer.Option(
         "--eos-early-stop/--no-eos-early-stop", help="Stop at the first end-of-text block.",
         rich_help_panel=DECODING, show_default=False)] = None,
@@ -116,13 +116,14 @@ def ask(
 ) -> None:
     """Ask one question and print the answer.
 
-    In a terminal: a live view of the blocks being decoded, then the answer as Markdown with
-    its math rendered, the checker's verdict and speed figures (on stderr). Piped: the plain
-    answer only, or one JSON object with --json.
+    In a terminal: a live view of the blocks being decoded, then the answer as
+    Markdown with its math rendered, the checker's verdict and speed figures (on
+    stderr). Piped: the plain answer only, or one JSON object with --json.
 
-    Exit codes: 0 ok, 1 runtime error, 2 usage (bad option, out-of-range parameter, no
-    prompt), 3 model or device could not load, 4 the checker contradicted the answer (only
-    with --strict), 130 interrupted (Ctrl-C; the partial answer is printed).
+    Exit codes: 0 ok, 1 runtime error, 2 usage (bad option, out-of-range
+    parameter, no prompt), 3 model or device could not load, 4 the checker
+    contradicted the answer (only with --strict), 130 interrupted (Ctrl-C; the
+    partial answer is printed).
     """
     from noema_core.errors import NoemaError
     from noema_tui.commands.ask_session import AskSession

@@ -53,7 +53,8 @@ def chat(
     """Chat with a model: live diffusion blocks, math rendering, checked answers.
 
     Conversations are saved under $NOEMA_DATA_DIR or $XDG_DATA_HOME/noema/.
-    Exit codes: 0 ok, 1 storage error, 2 usage (unknown theme or conversation id, no terminal).
+    Exit codes: 0 ok, 1 storage error, 2 usage (unknown theme or conversation
+    id, no terminal).
     """
     from noema_core.errors import NoemaError
 

@@ -26,10 +26,12 @@ def eval_command(
 ) -> None:
     """Decode the seeded held-out suite and grade it with the sympy checker.
 
-    Reports accuracy, tokens per forward, tokens/s and edits per answer per mode, overall and
-    per family; for editing modes, the edited prompts are decoded again with editing off.
-    Exit codes: 0 ok, 1 runtime error, 2 usage, 3 model or device could not load,
-    130 interrupted (the problems graded so far are reported).
+    Reports accuracy, tokens per forward, tokens/s and edits per answer per mode,
+    overall and per family; for editing modes, the edited prompts are decoded
+    again with editing off.
+
+    Exit codes: 0 ok, 1 runtime error, 2 usage, 3 model or device could not
+    load, 130 interrupted (the problems graded so far are reported).
     """
     from noema_core.decoding.settings import Mode
     from noema_core.engine import DEFAULT_MODEL, Engine

@@ -47,15 +47,18 @@ def train(
     init_from: Annotated[Path | None, typer.Option(help="Start from an exported model "
                                                         "directory (same shape and "
                                                         "tokenizer).")] = None,
-    warmup: Annotated[int, typer.Option(min=1, help="Warmup steps.")] = 300,
+    warmup: Annotated[int, typer.Option(
+        min=1, help="Warmup steps (at most a tenth of --steps).")] = 300,
     bundle: Annotated[Path | None, typer.Option(help="Also copy the exported model here "
                                                      "(e.g. noema_core/models/noema-tiny).")]
     = None,
 ) -> None:
     """Train the bundled diffusion model on the sympy-checked curriculum.
 
-    Ctrl-C saves a checkpoint; run the same command again to resume. Exit codes: 0 done,
-    1 runtime error, 2 usage, 3 device unavailable, 130 interrupted (checkpoint saved).
+    Ctrl-C saves a checkpoint; run the same command again to resume.
+
+    Exit codes: 0 done, 1 runtime error, 2 usage, 3 device unavailable,
+    130 interrupted (checkpoint saved).
     """
     import shutil
 

@@ -33,8 +33,11 @@ def verify(
     timeout: Annotated[float, typer.Option(
         min=0.1, max=600, help="Seconds before giving up (could not check).")] = 5.0,
 ) -> None:
-    """Check the final answer of a response: against --reference, or independently with
-    --question. Exit codes: 0 verified, 4 contradicted, 5 could not check, 2 usage."""
+    """Check the final answer of a response with sympy.
+
+    Against --reference, or independently with --question.
+    Exit codes: 0 verified, 4 contradicted, 5 could not check, 2 usage.
+    """
     if response is None or response == "-":
         if response is None and sys.stdin.isatty():
             print(f"error: {NO_RESPONSE}", file=sys.stderr)
