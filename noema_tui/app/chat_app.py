@@ -11,7 +11,9 @@ from textual.widgets import TextArea
 
 from noema_tui.app.screens.chat_screen import ChatScreen
 from noema_tui.app.screens.help_screen import HelpScreen
+from noema_tui.app.screens.settings_screen import SettingsScreen
 from noema_tui.app.themes import NoemaTheme, available_themes, load_theme
+from noema_tui.app.widgets.prompt_input import PromptInput
 
 THEME_SOURCE = ("noema-theme.tcss", "")  # one stylesheet slot, replaced when the theme changes
 
@@ -30,16 +32,26 @@ CHAT_COMMANDS = [
 ]
 
 
+def binding_ids() -> list[str]:
+    """Every binding id a keymap can remap, as the README's key table lists them."""
+    owners = (NoemaChatApp, ChatScreen, SettingsScreen, HelpScreen, PromptInput)
+    return [binding.id for owner in owners for binding in owner.BINDINGS
+            if isinstance(binding, Binding) and binding.id]
+
+
 class NoemaChatApp(App[None]):
     TITLE = "Noema"
 
     BINDINGS = [Binding("f1", "show_help", "Help", id="app.show_help")]
 
     def __init__(self, chat_screen: ChatScreen, theme: NoemaTheme,
-                 notices: list[str] | None = None) -> None:
+                 notices: list[str] | None = None, keymap: dict[str, str] | None = None
+                 ) -> None:
         super().__init__()
         self.chat_screen = chat_screen
         self.notices = notices or []  # shown once the app is up (e.g. "no saved conversation")
+        if keymap:
+            self.set_keymap(keymap)  # the user's keymap.toml: binding id -> keys
         self.noema_theme = theme
         self.stylesheet.add_source(theme.css, read_from=THEME_SOURCE, is_default_css=False)
 

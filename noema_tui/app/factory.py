@@ -13,12 +13,13 @@ from typing import Any
 
 from noema_core.decoding.settings import DecodingSettings
 from noema_core.engine import DEFAULT_MODEL, ProgressCallback
-from noema_tui.app.chat_app import NoemaChatApp
+from noema_tui.app.chat_app import NoemaChatApp, binding_ids
 from noema_tui.app.conversation import Conversation
 from noema_tui.app.protocol import ChatEngine, Checker, EngineLoader
 from noema_tui.app.screens.chat_screen import ChatScreen
 from noema_tui.app.store import ConversationStore
 from noema_tui.app.themes import DEFAULT_THEME, load_theme
+from noema_tui.app.user_config import load_keymap
 
 
 @dataclass(frozen=True)
@@ -83,4 +84,6 @@ def create_app(options: ChatOptions, *, loader: EngineLoader | None = None,
                                            options.quant),
         checker=checker or check_with_sympy, settings=settings, conversation=conversation,
         store=store, clock=clock)
-    return NoemaChatApp(screen, theme, notices=[n for n in (notice, opened) if n])
+    keymap, keymap_notices = load_keymap(binding_ids())
+    return NoemaChatApp(screen, theme, notices=[n for n in (notice, opened) if n] + keymap_notices,
+                        keymap=keymap)

@@ -7,7 +7,6 @@ line in the file (`/* palette: textual-dark */`); the stylesheet itself stays pl
 
 from __future__ import annotations
 
-import os
 import re
 import site
 import sys
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from noema_core.errors import NoemaError
+from noema_tui.app.user_config import config_dir
 
 DEFAULT_THEME = "noema-dark"
 PALETTE_LINE = re.compile(r"/\*\s*palette:\s*([\w-]+)\s*\*/")
@@ -38,9 +38,8 @@ class NoemaTheme:
 def theme_dirs() -> list[Path]:
     """Where themes are looked for, the first holding a name wins: the user's own themes,
     the source checkout (editable installs), then the install prefixes' data files."""
-    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     candidates = [
-        Path(config_home) / "noema" / "themes",
+        config_dir() / "themes",
         Path(__file__).resolve().parents[2] / "themes",
         Path(sys.prefix) / INSTALLED_THEMES,
         Path(site.getuserbase()) / INSTALLED_THEMES,

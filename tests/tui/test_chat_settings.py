@@ -178,6 +178,34 @@ async def test_help_fits_a_small_terminal_with_noemas_keys_first(tmp_path):
 
 
 @pilot_test
+async def test_keymap_toml_in_the_config_dir_remaps_keys_by_binding_id(tmp_path):
+    keymap = tmp_path / "config" / "noema" / "keymap.toml"  # XDG_CONFIG_HOME is tmp/config
+    keymap.parent.mkdir(parents=True)
+    keymap.write_text('"chat.cycle_mode" = "f9"\n"chat.no_such_action" = "f8"\n'
+                      '"chat.open_settings" = 3\n')
+    app = build_app()
+    async with app.run_test() as pilot:
+        await pilot.press("f2")  # the default key no longer cycles the mode
+        assert app.chat_screen.settings.mode is Mode.QUALITY
+        await pilot.press("f9")
+        assert app.chat_screen.settings.mode is Mode.SPEED
+    assert any("'chat.no_such_action' is not a binding id" in n for n in app.notices)
+    assert any("chat.open_settings needs keys as a string" in n for n in app.notices)
+
+
+@pilot_test
+async def test_an_unreadable_keymap_is_a_notice_and_the_default_keys_stay(tmp_path):
+    keymap = tmp_path / "config" / "noema" / "keymap.toml"
+    keymap.parent.mkdir(parents=True)
+    keymap.write_text("chat.cycle_mode = [unclosed\n")
+    app = build_app()
+    async with app.run_test() as pilot:
+        await pilot.press("f2")
+        assert app.chat_screen.settings.mode is Mode.SPEED
+    assert any("keymap.toml could not be read" in n for n in app.notices)
+
+
+@pilot_test
 async def test_bindings_can_be_remapped_by_id(tmp_path):
     app = build_app()
     async with app.run_test() as pilot:

@@ -1,0 +1,56 @@
+"""The user's own configuration: Noema's config directory and the key remaps in it.
+
+`keymap.toml` maps binding ids (the README's key table lists them) to keys, e.g.
+
+    "chat.cycle_mode" = "f9"
+    "chat.export_transcript" = "ctrl+e"
+
+A bad file never stops the app: each problem becomes a one-line notice and the default keys
+stay in force for what it could not use.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+KEYMAP_FILE = "keymap.toml"
+
+
+def config_dir() -> Path:
+    """`$XDG_CONFIG_HOME/noema`, by default `~/.config/noema`."""
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config_home) / "noema"
+
+
+def load_keymap(known_ids: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """The remaps in keymap.toml (binding id -> comma-separated keys) and a notice for each
+    entry or file that could not be used."""
+    path = config_dir() / KEYMAP_FILE
+    if not path.is_file():
+        return {}, []
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        return {}, [f"{path} could not be read ({err}): fix it; the default keys are in use"]
+    table = table.get("keymap", table)  # a [keymap] table, or the entries at the top level
+    known = set(known_ids)
+    keymap: dict[str, str] = {}
+    notices = []
+    for binding_id, keys in table.items():
+        if binding_id not in known:
+            notices.append(f"{path}: {binding_id!r} is not a binding id; choose one of "
+                           f"{', '.join(sorted(known))}")
+        elif not isinstance(keys, str) or not keys.strip():
+            notices.append(f"{path}: {binding_id} needs keys as a string, e.g. "
+                           f"\"{binding_id}\" = \"f9\"")
+        else:
+            keymap[binding_id] = keys.replace(" ", "")
+    return keymap, notices
