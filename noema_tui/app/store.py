@@ -67,7 +67,7 @@ class ConversationSummary:
     title: str
     model: str
     updated_at: float
-    turns: int
+    questions: int  # the user's prompts (each usually with a reply)
 
 
 class ConversationStore:
@@ -155,7 +155,7 @@ class ConversationStore:
     def summaries(self) -> list[ConversationSummary]:
         """Every conversation that has turns, newest first."""
         rows = self._db.execute(
-            "SELECT c.id, c.title, c.model, c.updated_at, COUNT(t.id) FROM conversations c "
+            "SELECT c.id, c.title, c.model, c.updated_at, SUM(t.role = 'user') FROM conversations c "
             "JOIN turns t ON t.conversation_id = c.id GROUP BY c.id "
             "ORDER BY c.updated_at DESC, c.id DESC").fetchall()
         return [ConversationSummary(*row) for row in rows]

@@ -28,7 +28,8 @@ def list_conversations() -> None:
         return
     for s in summaries:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.updated_at))
-        print(f"{s.id:>5}  {when}  {s.turns:>3} turns  {s.model}  {s.title}")
+        questions = f"{s.questions} question" + ("s" if s.questions != 1 else "")
+        print(f"{s.id:>5}  {when}  {questions:>12}  {s.model}  {s.title}")
 
 
 def chat(

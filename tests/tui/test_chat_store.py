@@ -111,12 +111,14 @@ async def test_resume_shows_the_last_conversation_and_continues_it(tmp_path):
 def test_list_prints_saved_conversations_newest_first(tmp_path):
     store = saved_store()
     for title in ("older question", "newer question"):
-        store.add_turn(Conversation(model="noema-tiny"), Turn("user", title))
+        conversation = Conversation(model="noema-tiny")
+        store.add_turn(conversation, Turn("user", title))
+        store.add_turn(conversation, Turn("assistant", "an answer"))
     result = CliRunner().invoke(cli, ["chat", "--list"])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert "newer question" in lines[0] and "older question" in lines[1]
-    assert "1 turns" in lines[0] and "noema-tiny" in lines[0]
+    assert "1 question " in lines[0] and "noema-tiny" in lines[0]  # a prompt and its reply
 
 
 def test_list_with_nothing_saved_says_so_on_stderr(tmp_path):
