@@ -155,8 +155,8 @@ class ConversationStore:
     def summaries(self) -> list[ConversationSummary]:
         """Every conversation that has turns, newest first."""
         rows = self._db.execute(
-            "SELECT c.id, c.title, c.model, c.updated_at, SUM(t.role = 'user') FROM conversations c "
-            "JOIN turns t ON t.conversation_id = c.id GROUP BY c.id "
+            "SELECT c.id, c.title, c.model, c.updated_at, SUM(t.role = 'user') "
+            "FROM conversations c JOIN turns t ON t.conversation_id = c.id GROUP BY c.id "
             "ORDER BY c.updated_at DESC, c.id DESC").fetchall()
         return [ConversationSummary(*row) for row in rows]
 
