@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
+from typing import Any
 
 import typer
 
@@ -47,5 +50,30 @@ app.command("train")(train.train)
 app.command("verify")(verify.verify)
 
 
+def run(**kwargs: Any) -> None:
+    """The `noema` console script: run the command, then end the process at once.
+
+    Python's shutdown tears torch down module by module, which takes 0.5-1 s after the output
+    is printed. Once a command that loaded torch has finished and flushed, nothing is left to
+    save, so the checker's worker is stopped and the process ends. Commands that never loaded
+    torch (--help), or that leave child processes (training's data workers), exit normally.
+    """
+    try:
+        app(**kwargs)
+        code: object = 0
+    except SystemExit as done:
+        code = 0 if done.code is None else done.code
+    children = sys.modules.get("multiprocessing")
+    if (not isinstance(code, int) or "torch" not in sys.modules
+            or (children is not None and children.active_children())):
+        sys.exit(code)
+    flush_quietly()
+    checker = sys.modules.get("noema_core.verify")
+    shutdown = getattr(checker, "shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    run()

@@ -26,6 +26,6 @@ if __name__ == "__main__":
     checker = types.ModuleType("noema_core.verify")
     checker.check, checker.Verdict = check, Verdict
     sys.modules["noema_core.verify"] = checker
-    from noema_tui.cli import app
+    from noema_tui.cli import run
 
-    app(prog_name="noema")
+    run(prog_name="noema")

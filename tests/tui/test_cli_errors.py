@@ -181,6 +181,26 @@ def test_after_the_command_a_ctrl_c_ends_the_process_instead_of_raising(capsys):
         signal.signal(signal.SIGINT, before)
 
 
+EXIT_PROBE = """
+import atexit, sys
+{preload}
+atexit.register(lambda: print("interpreter shutdown ran", file=sys.stderr, flush=True))
+from noema_tui.cli import run
+sys.argv = ["noema", "verify", "--reference", "5", "\\\\boxed{{4}}"]
+run()
+"""
+
+
+@pytest.mark.parametrize(("preload", "shutdown_runs"), [("import torch", False), ("", True)])
+def test_the_console_script_skips_torch_teardown_but_keeps_output_and_exit_code(preload,
+                                                                                shutdown_runs):
+    done = subprocess.run([sys.executable, "-c", EXIT_PROBE.format(preload=preload)],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 4, done.stderr  # contradicted
+    assert done.stdout.startswith("contradicted: 4")
+    assert ("interpreter shutdown ran" in done.stderr) is shutdown_runs
+
+
 # -- noema eval / bench / train -------------------------------------------------------------
 def test_eval_ctrl_c_reports_what_was_graded_and_exits_130(scripted_engine, monkeypatch):
     import noema_core.evaluation
