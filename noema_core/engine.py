@@ -10,9 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from noema_core.decoding.events import DecodingEvent, GenerationFinished, GenerationResult
 from noema_core.decoding.settings import DecodingSettings
+
+if TYPE_CHECKING:
+    from noema_core.model import NoemaModel
+    from noema_core.tokenizer import NoemaTokenizer
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
 ProgressCallback = Callable[[str, float | None], None]  # (what is happening, fraction done or None)
@@ -37,7 +42,7 @@ class ModelInfo:
 class Engine:
     """A loaded model + tokenizer + sampler. Not thread-safe: one generation at a time."""
 
-    def __init__(self, model, tokenizer, info: ModelInfo) -> None:
+    def __init__(self, model: NoemaModel, tokenizer: NoemaTokenizer, info: ModelInfo) -> None:
         from noema_core.decoding.sampler import Sampler
 
         self.model = model

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from noema_core.decoding.events import GenerationStats
 from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_core.engine import Engine
 
@@ -28,7 +29,7 @@ class ModeTally:
     seconds: float = 0.0
     edits: int = 0
 
-    def add(self, correct: bool, stats) -> None:
+    def add(self, correct: bool, stats: GenerationStats) -> None:
         self.problems += 1
         self.correct += correct
         self.new_tokens += stats.new_tokens

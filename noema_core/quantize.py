@@ -8,11 +8,15 @@ lm_head, norm). Experts are separate Linears, so each one is quantized.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from noema_core.errors import DeviceError
+
+if TYPE_CHECKING:
+    from bitsandbytes.functional import QuantState
 
 QUANT_CHOICES = ("none", "int8", "nf4", "auto")
 SKIP_MODULES = ("gate", "word_embeddings", "lm_head", "norm")
@@ -100,7 +104,7 @@ def resident_bytes(model: nn.Module) -> int:
     return total
 
 
-def _quant_state_bytes(state) -> int:
+def _quant_state_bytes(state: QuantState) -> int:
     total = 0
     for attr in ("absmax", "code"):
         t = getattr(state, attr, None)

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from noema_core.chat_template import EOS_TOKEN, MASK_TOKEN, ROLE_END_TOKEN
 from noema_core.errors import TokenizerError
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
 
 class NoemaTokenizer:
-    def __init__(self, hf_tokenizer) -> None:
+    def __init__(self, hf_tokenizer: PreTrainedTokenizerFast) -> None:
         self.hf = hf_tokenizer
         self.mask_id = self._require(MASK_TOKEN)
         self.eos_id = self._require(EOS_TOKEN)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from noema_core.model import NoemaModel
+
 
 @dataclass(frozen=True)
 class NoiseConfig:
@@ -130,7 +132,7 @@ def add_noise(clean: Tensor, answer: Tensor, *, block_length: int, mask_id: int,
     return noisy.masked_fill(masked, mask_id)
 
 
-def loss_fn(model, batch: Batch) -> Tensor:
+def loss_fn(model: NoemaModel, batch: Batch) -> Tensor:
     """Mean cross-entropy over the answer slots of the noisy copy."""
     L = batch.targets.shape[1]
     logits = model(batch.input_ids, mask=batch.attention_mask, positions=batch.positions,

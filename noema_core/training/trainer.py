@@ -188,7 +188,9 @@ class Trainer:
             if isinstance(module, Router):
                 loads[module] = torch.zeros(module.weight.shape[0], device=self.device)
 
-                def count(router, _inputs, output, loads=loads):
+                def count(router: Router, _inputs: tuple[torch.Tensor, ...],
+                          output: tuple[torch.Tensor, torch.Tensor],
+                          loads: dict[Router, torch.Tensor] = loads) -> None:
                     chosen = output[0]
                     loads[router] += torch.bincount(chosen.flatten(),
                                                     minlength=loads[router].numel())

@@ -20,7 +20,7 @@ from sympy.core.function import AppliedUndef
 from noema_core.verify.context import Context, declared_variable
 from noema_core.verify.limits import MAX_MATH_CHARS, InputTooLarge, check_text
 from noema_core.verify.shapes import ShapeError, clean, parse_math, split_top
-from noema_core.verify.trees import fold_case, rebuild
+from noema_core.verify.trees import MathObject, fold_case, rebuild
 
 
 class NotCheckable(ValueError):
@@ -190,7 +190,7 @@ def classify(question: str, ctx: Context) -> Task:
     return _expression_task(kind, objects, texts)
 
 
-def _kind_of_object(obj, kind: str) -> str:
+def _kind_of_object(obj: MathObject, kind: str) -> str:
     """An integral, derivative, limit or sum written out in the question decides the kind."""
     if isinstance(obj, sympy.Integral):
         return "integrate"
@@ -208,7 +208,7 @@ def _relevant(texts: list[str], kind: str) -> list[str]:
     return texts[:1]
 
 
-def _parse(text: str, ctx: Context, definition: bool = False):
+def _parse(text: str, ctx: Context, definition: bool = False) -> MathObject:
     """The question's object; with `definition`, `f(x) = ...` or `y = ...` is its right side."""
     if definition and text.count("=") == 1 and _FUNCTION_DEFINITION.match(text):
         text = _FUNCTION_DEFINITION.sub("", text)
@@ -218,7 +218,7 @@ def _parse(text: str, ctx: Context, definition: bool = False):
         raise NotCheckable(f"could not read the question's expression: {err}") from err
 
 
-def _pick_variable(expr, declared: str | None) -> sympy.Symbol:
+def _pick_variable(expr: MathObject, declared: str | None) -> sympy.Symbol:
     symbols = sorted(getattr(expr, "free_symbols", set()), key=lambda s: s.name)
     if not symbols:
         raise NotCheckable("the question's equation has no unknown in it")

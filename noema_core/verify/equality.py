@@ -17,9 +17,13 @@ Every function answers True, False or None ("could not decide").
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 import sympy
 from sympy.core.relational import Relational
+
+if TYPE_CHECKING:
+    from noema_core.verify.trees import MathObject
 
 # Exact numbers: equal when they agree to this many significant digits.
 _EXACT_DIGITS = 50
@@ -36,7 +40,7 @@ _SAME = 1e-18  # relative difference below which two evaluations agree
 _DIFFERENT = 1e-9  # relative difference above which they certainly differ
 
 
-def is_number(value) -> bool:
+def is_number(value: object) -> bool:
     return isinstance(value, sympy.Expr) and value.is_number
 
 
@@ -109,7 +113,7 @@ def _spot_check(a: sympy.Expr, b: sympy.Expr, points: list) -> tuple[int, int]:
     return agree, differ
 
 
-def expressions_equal(a, b) -> bool | None:
+def expressions_equal(a: MathObject, b: MathObject) -> bool | None:
     """Equality of two expressions in the same variables, for every value of them."""
     if a == b:
         return True

@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import sympy
 
@@ -34,6 +36,11 @@ from noema_core.verify.trees import (
 )
 from noema_core.verify.verdict import CONTRADICTED, UNVERIFIABLE, VERIFIED, Verdict, outcome
 
+if TYPE_CHECKING:
+    from types import FrameType
+
+_T = TypeVar("_T")
+
 _FRACTION = re.compile(r"^\s*(?P<sign>-?)\s*(?:\\[dt]?frac\s*\{\s*(?P<a>\d+)\s*\}\s*\{\s*(?P<b>\d+)"
                        r"\s*\}|(?P<p>\d+)\s*/\s*(?P<q>\d+)|(?P<n>\d+))\s*$")
 
@@ -46,13 +53,13 @@ class SoftTimeout(Exception):
 
 
 @contextmanager
-def soft_budget(seconds: float):
+def soft_budget(seconds: float) -> Iterator[None]:
     """Interrupt the block after `seconds` (worker main thread only; elsewhere no limit)."""
     if threading.current_thread() is not threading.main_thread() or seconds <= 0:
         yield
         return
 
-    def stop(signum, frame):
+    def stop(signum: int, frame: FrameType | None) -> NoReturn:
         raise SoftTimeout
 
     previous = signal.signal(signal.SIGALRM, stop)
@@ -64,7 +71,7 @@ def soft_budget(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _optional(compute, seconds: float = 1.0):
+def _optional(compute: Callable[[], _T], seconds: float = 1.0) -> _T | None:
     """The result of an optional computation, or None if it fails or takes too long."""
     try:
         with soft_budget(seconds):
@@ -201,7 +208,7 @@ def _check_simplify(task: Task, leaf: Parsed) -> Verdict:
                    f"(sympy gives {short(simplest)})", short(simplest))
 
 
-def _reducible_radical(raw):
+def _reducible_radical(raw: sympy.Basic) -> sympy.Pow | None:
     """A root of an integer with a perfect-power factor (√50 = 5√2), as written, or None."""
     for node in sympy.preorder_traversal(raw):
         if isinstance(node, sympy.Pow) and node.base.is_Integer and node.exp.is_Rational \
@@ -211,7 +218,7 @@ def _reducible_radical(raw):
     return None
 
 
-def _factors(raw) -> list:
+def _factors(raw: sympy.Basic) -> list:
     """The factors of an answer as written (its unevaluated tree), powers reduced to bases."""
     raw = raw.args[0] if isinstance(raw, sympy.UnevaluatedExpr) else raw
     if isinstance(raw, sympy.Mul):

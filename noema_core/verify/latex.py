@@ -12,6 +12,7 @@ imaginary unit unless the question uses them as unknowns.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import sympy
 from latex2sympy2_extended import latex2sympy2 as _latex2sympy2
@@ -19,6 +20,9 @@ from latex2sympy2_extended.latex2sympy2 import ConversionConfig, latex2sympy
 from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex
 
 from noema_core.verify.plaintext import number_from_literal
+
+if TYPE_CHECKING:
+    from noema_core.verify.trees import MathObject
 
 
 class LatexParseError(ValueError):
@@ -41,7 +45,7 @@ _CONSTANT_SPELLINGS = [
 ]
 
 
-def _number_token(self, text: str) -> sympy.Rational:
+def _number_token(self: _latex2sympy2._Latex2Sympy, text: str) -> sympy.Rational:
     """latex2sympy's number tokens (`12`, `0.5`, `1,000`) as exact rationals, without sympify."""
     return number_from_literal(text.replace(",", ""))
 
@@ -70,7 +74,7 @@ _FUNCTION_WORDS = {"sinh", "cosh", "tanh", "coth", "sech", "csch", "arcsin", "ar
                    "sqrt", "frac", "sign", "ceil", "floor", "cosec"}
 
 
-def parse_latex(text: str, *, variables: frozenset[str] = frozenset()):
+def parse_latex(text: str, *, variables: frozenset[str] = frozenset()) -> MathObject:
     """Parse one LaTeX expression/relation; constants follow the conventions above."""
     for pattern, replacement in _CONSTANT_SPELLINGS:
         text = pattern.sub(replacement, text)
@@ -95,7 +99,7 @@ def parse_latex(text: str, *, variables: frozenset[str] = frozenset()):
     return apply_constants(tree, variables)
 
 
-def apply_constants(tree, variables: frozenset[str]):
+def apply_constants(tree: object, variables: frozenset[str]) -> MathObject:
     """`i` is the imaginary unit and `e`/`E` Euler's number unless they are unknowns here."""
     if not isinstance(tree, (sympy.Basic, sympy.MatrixBase)):
         raise LatexParseError("not a mathematical expression")

@@ -15,6 +15,7 @@ units are handled by `shapes`, not here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -317,7 +318,7 @@ class _Parser:
             arg = sympy.Mul(arg, self.power(), evaluate=False)
         return arg
 
-    def call(self, func) -> sympy.Basic:
+    def call(self, func: Callable[..., sympy.Basic]) -> sympy.Basic:
         power = None
         if self.is_op("^", "**"):  # sin^2 x, sin^-1 x
             self.take()

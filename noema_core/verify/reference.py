@@ -225,7 +225,8 @@ def _compare_ordered(ref: Parsed, ans: Parsed, ctx: Context) -> Decision:
     return Decision(True, "reference:tuple")
 
 
-def _values_equal(a, ulp_a, b, ulp_b) -> bool | None:
+def _values_equal(a: sympy.Expr, ulp_a: sympy.Expr, b: sympy.Expr, ulp_b: sympy.Expr
+                  ) -> bool | None:
     if is_number(a) and is_number(b):
         return decimals_equal(a, ulp_a, b, ulp_b)
     return expressions_equal(a, b)
@@ -282,7 +283,8 @@ def _in_degrees(p: Parsed) -> bool:
     return bool(p.unit and p.unit.dimension == "angle" and p.unit.factor != 1)
 
 
-def _percent_readings(value, tolerance, has_percent: bool, context: bool):
+def _percent_readings(value: sympy.Expr, tolerance: sympy.Expr, has_percent: bool, context: bool
+                      ) -> list[tuple[sympy.Expr, sympy.Expr]]:
     if has_percent:
         return [(value / 100, tolerance / 100)]
     if context:
@@ -301,6 +303,6 @@ def _math_verify(ref: Parsed, ans: Parsed) -> Decision:
     return Decision(bool(same), "reference:math-verify", "" if same else "math-verify differs")
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     text = str(value)
     return text if len(text) <= 80 else text[:79] + "…"

@@ -19,7 +19,7 @@ import sympy
 from noema_core.verify.latex import LatexParseError, looks_like_latex, parse_latex
 from noema_core.verify.limits import MAX_DIGITS, InputTooLarge
 from noema_core.verify.plaintext import GREEK_NAMES, PlainParseError, parse_plain
-from noema_core.verify.trees import guard_tree, rebuild, short
+from noema_core.verify.trees import MathObject, guard_tree, rebuild, short
 from noema_core.verify.units import Unit, split_unit
 
 
@@ -327,7 +327,7 @@ def _is_word(name: str) -> bool:
     return m is None or (len(m.group(1)) > 1 and m.group(1).lower() not in GREEK_NAMES)
 
 
-def parse_math(text: str, variables: frozenset[str] = frozenset()):
+def parse_math(text: str, variables: frozenset[str] = frozenset()) -> MathObject:
     """Plain text or LaTeX into a guarded (size-checked), still unevaluated sympy tree."""
     order = (parse_latex, parse_plain) if looks_like_latex(text) else (parse_plain, parse_latex)
     errors = []

@@ -78,7 +78,7 @@ def _roots(f: sympy.Expr, var: sympy.Symbol, domain: str) -> sympy.Set:
     return sympy.solveset(f, var, sympy.S.Reals if domain == "real" else sympy.S.Complexes)
 
 
-def _show(values) -> str:
+def _show(values: list[sympy.Expr]) -> str:
     shown = []
     for v in values:
         shown.append(short(v) if sympy.count_ops(v) <= 12 and not v.has(sympy.CRootOf)
@@ -86,7 +86,7 @@ def _show(values) -> str:
     return "{" + ", ".join(shown) + "}"
 
 
-def _matches(root, leaf: Parsed) -> bool | None:
+def _matches(root: sympy.Expr, leaf: Parsed) -> bool | None:
     if is_number(root) and is_number(leaf.value):
         return decimals_equal(root, sympy.S.Zero, leaf.value, leaf.tolerance)
     return expressions_equal(root, leaf.value)

@@ -26,8 +26,11 @@ _MAX_DEPTH = 200
 _UNEVALUATED_OPERATIONS = (sympy.Integral, sympy.Derivative, sympy.Limit, sympy.Sum,
                            sympy.Product)
 
+# What the parsers give: an expression, relation or set (all sympy.Basic), or a matrix.
+MathObject = sympy.Basic | sympy.MatrixBase
 
-def guard_tree(expr) -> None:
+
+def guard_tree(expr: MathObject) -> None:
     """Raise InputTooLarge if evaluating `expr` could build a huge number or blow up."""
     nodes = 0
     stack = [expr]
@@ -40,13 +43,13 @@ def guard_tree(expr) -> None:
     _digits(expr, 0)
 
 
-def _children(node) -> tuple:
+def _children(node: object) -> tuple:
     if isinstance(node, sympy.MatrixBase):
         return tuple(node)
     return getattr(node, "args", ()) if isinstance(node, sympy.Basic) else ()
 
 
-def _digits(node, depth: int) -> float | None:
+def _digits(node: object, depth: int) -> float | None:
     """Upper bound on the digits of `node`'s exact value (None: not a plain number)."""
     if depth > _MAX_DEPTH:
         raise InputTooLarge("expression nested too deeply")
@@ -81,7 +84,7 @@ def _int_digits(n: int) -> float:
     return max(1, n.bit_length()) * 0.30103  # >= log10(n): digits of a power scale with it
 
 
-def _small_value(node, depth: int) -> sympy.Expr | None:
+def _small_value(node: sympy.Basic, depth: int) -> sympy.Expr | None:
     """The exact value of a numeric subtree known to be small, or None if it is not."""
     size = _digits(node, depth + 1)
     if size is None or size > _SMALL_NUMBER_DIGITS:
@@ -111,7 +114,7 @@ def _pow_digits(node: sympy.Pow, depth: int) -> float | None:
     return digits
 
 
-def _factorial_digits(node, depth: int) -> float | None:
+def _factorial_digits(node: sympy.Function, depth: int) -> float | None:
     (arg,) = node.args
     if arg.free_symbols:
         _digits(arg, depth + 1)
@@ -123,7 +126,7 @@ def _factorial_digits(node, depth: int) -> float | None:
     return n * math.log10(max(n, 2)) + 1
 
 
-def rebuild(expr):
+def rebuild(expr: MathObject) -> MathObject:
     """Evaluate a guarded tree bottom-up; floats become the exact decimals they were written as.
 
     Relations stay unevaluated (`Eq(2, 3)` must not collapse to False), and integrals,
@@ -147,7 +150,7 @@ def rebuild(expr):
     return expr.func(*args)
 
 
-def fold_case(expr, keep: frozenset[str] = frozenset()):
+def fold_case(expr: MathObject, keep: frozenset[str] = frozenset()) -> MathObject:
     """Read one-letter variables case-insensitively (`X` is `x`) unless both cases occur."""
     symbols = getattr(expr, "free_symbols", set())
     names = {s.name for s in symbols}
@@ -163,7 +166,8 @@ def fold_case(expr, keep: frozenset[str] = frozenset()):
 INTEGRATION_CONSTANTS = frozenset({"C", "K", "C_1", "C_0", "c"})
 
 
-def drop_additive_constant(expr, names: frozenset[str] = INTEGRATION_CONSTANTS):
+def drop_additive_constant(expr: MathObject, names: frozenset[str] = INTEGRATION_CONSTANTS
+                           ) -> MathObject:
     """`F + C` without the `C`: the arbitrary constant of an antiderivative."""
     if isinstance(expr, sympy.Add):
         kept = [a for a in expr.args if not (isinstance(a, sympy.Symbol) and a.name in names)]
@@ -172,12 +176,12 @@ def drop_additive_constant(expr, names: frozenset[str] = INTEGRATION_CONSTANTS):
     return expr
 
 
-def contains_operation(expr) -> bool:
+def contains_operation(expr: object) -> bool:
     """Whether an answer still contains an integral, derivative, limit, sum or product."""
     return isinstance(expr, sympy.Basic) and expr.has(*_UNEVALUATED_OPERATIONS)
 
 
-def short(expr, limit: int = 300) -> str:
+def short(expr: object, limit: int = 300) -> str:
     """A readable, bounded rendering of a result for the verdict's `expected`."""
     text = _set_text(expr) if isinstance(expr, sympy.Set) else str(expr).replace("**", "^")
     return text if len(text) <= limit else text[:limit - 1] + "…"

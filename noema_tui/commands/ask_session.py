@@ -14,7 +14,7 @@ import queue
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -25,6 +25,11 @@ from noema_core.decoding.events import (
 )
 from noema_tui.commands.output import emit, flush_quietly
 from noema_tui.formatting import load_line, mode_label, stats_line, verdict_line
+
+if TYPE_CHECKING:  # annotations only: the real imports are deferred to keep startup fast
+    from noema_core.decoding.settings import DecodingSettings
+    from noema_core.engine import Engine, Message
+    from noema_tui.live_view import LiveBlockView
 
 VERDICT_STYLES = {"verified": "bold green", "contradicted": "bold red", "unverifiable": "yellow"}
 _FINISHED = object()  # the worker's last queue item
@@ -62,7 +67,7 @@ class AskSession:
                               no_color=not terminal, force_terminal=None if terminal else False)
 
     # -- loading ------------------------------------------------------------------------
-    def load(self, model: str | None, *, device: str, dtype: str, quant: str):
+    def load(self, model: str | None, *, device: str, dtype: str, quant: str) -> Engine:
         from noema_core.engine import DEFAULT_MODEL, Engine
         from noema_core.loading import resolve_device
 
@@ -87,10 +92,10 @@ class AskSession:
         return engine
 
     # -- decoding -----------------------------------------------------------------------
-    def decode(self, engine, question: str, settings) -> AskOutcome:
+    def decode(self, engine: Engine, question: str, settings: DecodingSettings) -> AskOutcome:
         from noema_tui.live_view import LiveBlockView
 
-        messages = [{"role": "user", "content": question}]
+        messages: list[Message] = [{"role": "user", "content": question}]
         view = LiveBlockView(self.stderr, title=mode_label(settings.mode))
         draw = self.terminal and self.stderr.is_terminal
         if draw:
@@ -113,8 +118,8 @@ class AskSession:
         flush_quietly()
         os._exit(code)
 
-    def _run(self, engine, messages, settings, view,
-             draw: bool) -> tuple[GenerationResult | None, bool]:
+    def _run(self, engine: Engine, messages: list[Message], settings: DecodingSettings,
+             view: LiveBlockView, draw: bool) -> tuple[GenerationResult | None, bool]:
         cancel = threading.Event()
         events: queue.Queue[Any] = queue.Queue()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,9 @@ from noema_tui.commands.options import (
     QuantOption,
 )
 from noema_tui.commands.output import emit, fail
+
+if TYPE_CHECKING:
+    from noema_core.bench import BenchRun
 
 
 def default_bench_model() -> str:
@@ -71,7 +74,7 @@ def bench(
                   f"{info.device}, {info.dtype}, quant {info.quant}, "
                   f"resident {info.resident_bytes / 2**30:.3f} GiB", file=sys.stderr)
 
-        def show(run) -> None:
+        def show(run: BenchRun) -> None:
             if as_json:
                 return
             same = "" if run.output_matches_cached is None else (

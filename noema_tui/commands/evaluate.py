@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from noema_tui.commands.options import DeviceOption, ModeChoice
 from noema_tui.commands.output import emit, fail
+
+if TYPE_CHECKING:
+    from noema_core.evaluation import EvalProgress
 
 
 def eval_command(
@@ -47,7 +50,7 @@ def eval_command(
     except Exception as err:  # noqa: BLE001 - unexpected runtime failure: one line, exit 1
         fail(f"{type(err).__name__}: {err}", 1)
 
-    def progress(p) -> None:
+    def progress(p: EvalProgress) -> None:
         if p.done % 10 == 0 or p.done == p.total:
             print(f"[eval] {p.done}/{p.total} ({p.mode})", file=sys.stderr, flush=True)
 

@@ -6,12 +6,15 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from noema_tui.commands.options import DeviceOption
 from noema_tui.commands.output import emit, fail, require_finite, require_writable_dir
+
+if TYPE_CHECKING:
+    from noema_core.training.trainer import TrainProgress
 
 
 class PrecisionChoice(str, Enum):
@@ -128,7 +131,7 @@ class _Reporter:
             self.bar.start()
             self.task = self.bar.add_task("training", total=1.0, status="")
 
-    def update(self, p) -> None:
+    def update(self, p: TrainProgress) -> None:
         evaluation = ""
         if p.evaluation:
             evaluation = (f" | held-out acc {p.evaluation['accuracy']:.0%} "

@@ -8,6 +8,7 @@ spans their content, brackets grow with what they enclose, and boxed answers get
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from noema_tui.mathtext import symbols
@@ -179,7 +180,7 @@ def _grow_brackets(boxes: list[Box]) -> None:
             boxes[i] = tall_delimiter(char, ascent, descent)
 
 
-def _flat(node: Node | None, convert) -> str | None:
+def _flat(node: Node | None, convert: Callable[[str], str | None]) -> str | None:
     """The script as Unicode super/subscript characters if it is one line and has them."""
     if node is None:
         return None

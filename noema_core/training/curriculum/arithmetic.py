@@ -183,8 +183,10 @@ def multi_digit(rng: random.Random, check: bool = True) -> Problem:
 
 PRECEDENCE = {"+": 1, "-": 1, "×": 2, "÷": 2}
 
+Tree = int | tuple[str, "Tree", "Tree"]  # (op, left, right) or a leaf
 
-def _random_tree(rng: random.Random, ops: int):
+
+def _random_tree(rng: random.Random, ops: int) -> Tree:
     """An expression tree (op, left, right) | int with `ops` operators; ÷ only exact."""
     if ops == 0:
         return rng.randint(1, 12)
@@ -197,7 +199,7 @@ def _random_tree(rng: random.Random, ops: int):
     return (op, _random_tree(rng, left_ops), _random_tree(rng, ops - 1 - left_ops))
 
 
-def _tokens(tree, parent_op: str | None = None, right: bool = False) -> list:
+def _tokens(tree: Tree, parent_op: str | None = None, right: bool = False) -> list:
     if isinstance(tree, int):
         return [tree]
     op, left, rgt = tree
@@ -247,7 +249,7 @@ def _reduce_once(tokens: list) -> list:
     raise ValueError(f"cannot reduce {tokens}")
 
 
-def _sympy_value(tree):
+def _sympy_value(tree: Tree) -> sympy.Expr:
     if isinstance(tree, int):
         return sympy.Integer(tree)
     op, a, b = tree
