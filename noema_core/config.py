@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from noema_core.errors import ConfigError
 
 SUPPORTED_MODEL_TYPES = ("llada2_moe", "noema")
+# config.json sizes that must be at least 1 (or 0): anything less cannot build a model.
+POSITIVE_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "intermediate_size",
+                   "num_attention_heads", "num_key_value_heads", "head_dim",
+                   "max_position_embeddings")
+MOE_POSITIVE_FIELDS = ("n_group", "topk_group", "num_experts_per_tok", "moe_intermediate_size")
+NON_NEGATIVE_FIELDS = ("first_k_dense_replace", "num_experts", "num_shared_experts")
 
 
 @dataclass
@@ -96,13 +103,55 @@ class NoemaConfig:
                 f"{path} is not valid JSON ({err}): re-download the checkpoint") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path} is not a JSON object: re-download the checkpoint")
-        return cls.from_dict(raw)
+        if raw.get("model_type", "llada2_moe") in SUPPORTED_MODEL_TYPES:
+            _check_values(raw, path)
+        try:
+            return cls.from_dict(raw)
+        except (TypeError, ValueError, ArithmeticError) as err:  # a value the checks let through
+            raise ConfigError(f"{path} has an invalid value ({err}): fix it or re-download the "
+                              f"checkpoint") from None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def _check_values(raw: dict, path: Path) -> None:
+    """Types and ranges of the values the model is built from, named one at a time."""
+    defaults = {f.name: f.default for f in dataclasses.fields(NoemaConfig)}
+
+    def bad(name: str, expected: str) -> ConfigError:
+        return ConfigError(f"{path} has {name}={raw[name]!r}, expected {expected}: fix "
+                           f"config.json or re-download the checkpoint")
+
+    for name, value in raw.items():
+        default = defaults.get(name, dataclasses.MISSING)
+        if value is None and name in ("head_dim", "pad_token_id"):
+            continue  # derived from the other sizes / no padding token
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise bad(name, "true or false")
+        elif isinstance(default, int):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise bad(name, "a whole number")
+        elif isinstance(default, float) and (
+                not isinstance(value, int | float) or isinstance(value, bool)
+                or not math.isfinite(value)):
+            raise bad(name, "a number")
+    moe = raw.get("num_experts", defaults["num_experts"]) > 0
+    for name in POSITIVE_FIELDS + (MOE_POSITIVE_FIELDS if moe else ()):
+        if name in raw and raw[name] is not None and raw[name] < 1:
+            raise bad(name, "at least 1")
+    for name in NON_NEGATIVE_FIELDS:
+        if name in raw and raw[name] < 0:
+            raise bad(name, "at least 0")
+    for name in ("rope_theta", "rms_norm_eps"):
+        if name in raw and raw[name] <= 0:
+            raise bad(name, "a positive number")
+    if not 0 < raw.get("partial_rotary_factor", 0.5) <= 1:
+        raise bad("partial_rotary_factor", "a fraction in (0, 1]")
 
 
 def noema_1_shape() -> NoemaConfig:

@@ -67,7 +67,6 @@ def run(**kwargs: Any) -> None:
     if (not isinstance(code, int) or "torch" not in sys.modules
             or (children is not None and children.active_children())):
         sys.exit(code)
-    flush_quietly()
     checker = sys.modules.get("noema_core.verify")
     shutdown = getattr(checker, "shutdown", None)
     if shutdown is not None:
