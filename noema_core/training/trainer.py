@@ -88,6 +88,7 @@ def resolve_train_device(name: str) -> torch.device:
 
 
 PRECISIONS = ("auto", "bfloat16", "float32")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
 
 # `model` overrides of the tiny shape: the bundled model, and a small one for smoke tests
 # of the recipe (seconds per step on a CPU).
@@ -140,9 +141,15 @@ class Trainer:
 
         torch.manual_seed(self.config.seed)
         if not (self.tokenizer_dir / "tokenizer.json").is_file():
-            self._say("training the tokenizer")
-            train_tokenizer(self.tokenizer_dir, vocab_size=self.config.vocab_size,
-                            seed=self.config.seed)
+            if self.config.init_from:
+                # The weights' token ids belong to their own tokenizer: a new one trained with
+                # another seed could have the same size and different ids, which would load
+                # without complaint and train garbage.
+                self._copy_tokenizer(Path(self.config.init_from))
+            else:
+                self._say("training the tokenizer")
+                train_tokenizer(self.tokenizer_dir, vocab_size=self.config.vocab_size,
+                                seed=self.config.seed)
         from noema_core.tokenizer import NoemaTokenizer
 
         self.tokenizer = NoemaTokenizer.from_dir(self.tokenizer_dir)
@@ -160,6 +167,18 @@ class Trainer:
     @property
     def precision_name(self) -> str:
         return str(self.precision).removeprefix("torch.")
+
+    def _copy_tokenizer(self, model_dir: Path) -> None:
+        import shutil
+
+        if not (model_dir / "tokenizer.json").is_file():
+            raise SettingsError(f"--init-from {model_dir} has no tokenizer.json: pass an "
+                                f"exported model directory (weights and tokenizer files)")
+        self.tokenizer_dir.mkdir(parents=True, exist_ok=True)
+        for name in TOKENIZER_FILES:
+            if (model_dir / name).is_file():
+                shutil.copy(model_dir / name, self.tokenizer_dir / name)
+        self._say(f"using the tokenizer of {model_dir}")
 
     def _build_model(self) -> None:
         """A freshly initialised model of the tiny shape (with the configured overrides)."""

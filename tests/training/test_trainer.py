@@ -55,6 +55,32 @@ def test_the_exported_model_loads_by_directory_and_decodes(tmp_path, recipe_toke
     assert result.stats.forwards >= 1
 
 
+def test_continuing_from_a_model_keeps_its_weights_and_its_tokenizer(tmp_path, recipe_tokenizer):
+    first = prepared(tmp_path / "first", recipe_tokenizer, steps=2)
+    first.train()
+    config = micro_config(tmp_path / "second", steps=1)
+    config.seed, config.init_from = 1, str(tmp_path / "first" / "model")
+    second = Trainer(config)
+    second.prepare()  # no tokenizer in the new run: it must not train one with seed 1
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        assert (second.tokenizer_dir / name).read_bytes() == (recipe_tokenizer / name).read_bytes()
+    exported = first.model.state_dict()
+    for name, value in second.model.state_dict().items():
+        torch.testing.assert_close(value, exported[name].to(value.dtype), atol=1e-3, rtol=1e-3,
+                                   msg=name)  # the export is float16
+
+
+def test_continuing_from_a_directory_without_a_tokenizer_is_a_usage_error(tmp_path,
+                                                                        recipe_tokenizer):
+    first = prepared(tmp_path / "first", recipe_tokenizer, steps=1)
+    first.train()
+    (tmp_path / "first" / "model" / "tokenizer.json").unlink()
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "second"), "--shape",
+                                      "micro", "--device", "cpu", "--init-from",
+                                      str(tmp_path / "first" / "model")])
+    assert result.exit_code == 2 and "has no tokenizer.json" in result.output
+
+
 def test_ctrl_c_saves_a_checkpoint_and_the_model_before_stopping(tmp_path, recipe_tokenizer):
     trainer = prepared(tmp_path, recipe_tokenizer, steps=50)
 
