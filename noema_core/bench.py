@@ -62,7 +62,8 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
     prompt = torch.where(prompt == mask_id, prompt + 1, prompt).tolist()
     runs: list[BenchRun] = []
     for mode in modes:
-        settings = DecodingSettings.for_mode(mode, gen_length=gen_length, eos_early_stop=False)
+        settings = DecodingSettings.for_mode(mode, presets=loaded.info.decoding_presets,
+                                             gen_length=gen_length, eos_early_stop=False)
         cached_tokens = None
         for use_cache in (True, False) if compare_cache else (True,):
             sampler = Sampler(model, mask_id=mask_id, eos_ids=())

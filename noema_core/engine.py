@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from noema_core.decoding.events import DecodingEvent, GenerationFinished, GenerationResult
-from noema_core.decoding.settings import DecodingSettings
+from noema_core.decoding.settings import DecodingSettings, Mode, ModelPresets
 
 if TYPE_CHECKING:
     from noema_core.model import NoemaModel
@@ -37,6 +37,8 @@ class ModelInfo:
     resident_bytes: int
     random_weights: bool = False
     max_context: int = 0
+    # The checkpoint's own Q/S thresholds (generation_config.json), over the card's presets.
+    decoding_presets: ModelPresets = field(default_factory=dict)
 
 
 class Engine:
@@ -69,6 +71,10 @@ class Engine:
             raise ModelLoadError(f"{model} has random weights and no tokenizer: it is for "
                                  f"`noema bench` only; chat with a real checkpoint")
         return cls(loaded.model, loaded.tokenizer, loaded.info)
+
+    def settings_for(self, mode: Mode | str, **overrides: object) -> DecodingSettings:
+        """The preset for `mode` as this model ships it, with any parameters overridden."""
+        return DecodingSettings.for_mode(mode, presets=self.info.decoding_presets, **overrides)
 
     def stream(
         self,

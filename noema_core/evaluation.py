@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from noema_core.decoding.events import GenerationStats
-from noema_core.decoding.settings import DecodingSettings, Mode
+from noema_core.decoding.settings import Mode
 from noema_core.engine import Engine
 
 EDITING_OFF = 1.0  # a confidence must exceed the threshold, and none exceeds 1
@@ -112,7 +112,7 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int, seed: in
     total = len(suite) * len(modes)
     done = 0
     for mode in modes:
-        settings = DecodingSettings.for_mode(mode, gen_length=gen_length)
+        settings = engine.settings_for(mode, gen_length=gen_length)
         overall = report.overall.setdefault(mode.value, ModeTally())
         effect = EditingEffect()
         for problem in suite:

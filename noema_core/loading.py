@@ -16,8 +16,9 @@ import torch
 
 from noema_core import quantize
 from noema_core.config import NoemaConfig, noema_1_shape, tiny_random_shape
+from noema_core.decoding.settings import Mode, parse_model_presets
 from noema_core.engine import ModelInfo, ProgressCallback
-from noema_core.errors import CheckpointError, DeviceError, ModelNotFoundError
+from noema_core.errors import CheckpointError, DeviceError, ModelNotFoundError, SettingsError
 from noema_core.model import NoemaModel, init_weights
 from noema_core.tokenizer import NoemaTokenizer
 
@@ -200,6 +201,25 @@ def build_model(config: NoemaConfig, dtype: torch.dtype, device: torch.device,
     return model.eval().requires_grad_(False)
 
 
+def read_decoding_presets(directory: Path) -> dict[Mode, dict[str, float]]:
+    """The checkpoint's own Q/S thresholds: `decoding_presets` in generation_config.json, if
+    the file has that key (other generation settings there are not ours to read)."""
+    path = directory / "generation_config.json"
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} is not readable JSON ({err}): restore it from the "
+                              f"checkpoint or delete it") from None
+    if not isinstance(raw, dict) or "decoding_presets" not in raw:
+        return {}
+    try:
+        return parse_model_presets(raw["decoding_presets"])
+    except SettingsError as err:
+        raise CheckpointError(f"{path}: {err}: fix it or delete the entry") from None
+
+
 def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: str = "none",
                progress: ProgressCallback | None = None) -> LoadedModel:
     """Load `ref` ready for decoding. Raises a `ModelLoadError` subclass with a one-line fix."""
@@ -209,6 +229,7 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
     torch_dtype = resolve_dtype(dtype, dev)
     if ref in RANDOM_SHAPES:
         config, tokenizer, state, random_weights = RANDOM_SHAPES[ref](), None, None, True
+        presets = {}
     else:
         directory = resolve_checkpoint_dir(ref, progress)
         if progress:
@@ -219,6 +240,7 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
             raise CheckpointError(f"the tokenizer has {tokenizer.vocab_size} tokens but "
                                   f"config.json vocab_size is {config.vocab_size}: the files "
                                   f"come from different checkpoints")
+        presets = read_decoding_presets(directory)
         state, random_weights = read_state_dict(weight_files(directory), progress), False
     model = build_model(config, torch_dtype, dev, state)
     del state
@@ -233,7 +255,8 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
                      quant=quant, parameters=n_params,
                      resident_bytes=quantize.resident_bytes(model),
                      random_weights=random_weights,
-                     max_context=config.max_position_embeddings)
+                     max_context=config.max_position_embeddings,
+                     decoding_presets=presets)
     if progress:
         progress("ready", 1.0)
     return LoadedModel(model, tokenizer, info)

@@ -1,8 +1,14 @@
-"""Decoding parameters (the Noema-1 card's), their valid ranges, and the Q / S / AR presets."""
+"""Decoding parameters (the Noema-1 card's), their valid ranges, and the Q / S / AR presets.
+
+A checkpoint may ship its own Q and S thresholds (`decoding_presets` in its
+generation_config.json, the file where Hugging Face checkpoints keep their decoding defaults):
+the card's values suit Noema-1, and a small model can be more or less confident than it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -61,10 +67,13 @@ class DecodingSettings:
         self.validate()
 
     @classmethod
-    def for_mode(cls, mode: Mode | str, **overrides: object) -> DecodingSettings:
-        """The card's preset for `mode`, with any parameters overridden (None values ignored)."""
+    def for_mode(cls, mode: Mode | str, *, presets: ModelPresets | None = None,
+                 **overrides: object) -> DecodingSettings:
+        """The preset for `mode` (the card's, updated by a model's own `presets`), with any
+        parameters overridden (None values ignored)."""
         mode = Mode(mode.lower() if isinstance(mode, str) else mode)
         preset: dict[str, object] = dict(PRESETS[mode])
+        preset.update((presets or {}).get(mode, {}))
         preset.update({k: v for k, v in overrides.items() if v is not None})
         return cls(mode=mode, **preset)  # type: ignore[arg-type]
 
@@ -95,3 +104,30 @@ PRESETS: dict[Mode, dict[str, object]] = {
     # AR ignores thresholds (leftmost mask each forward) and never edits.
     Mode.AR: {"threshold": 1.0, "editing_threshold": 1.0, "max_post_steps": 0},
 }
+
+# What a checkpoint's own presets may set, and for which modes: AR has no thresholds to tune.
+TUNABLE_FIELDS = ("threshold", "editing_threshold")
+TUNABLE_MODES = (Mode.QUALITY, Mode.SPEED)
+ModelPresets = Mapping[Mode, Mapping[str, float]]
+
+
+def parse_model_presets(raw: object) -> dict[Mode, dict[str, float]]:
+    """Validate a checkpoint's `decoding_presets` object, e.g. {"s": {"threshold": 0.9}}.
+    Raises `SettingsError` naming the first bad entry."""
+    if not isinstance(raw, dict):
+        raise SettingsError("decoding_presets must be an object such as "
+                            '{"s": {"threshold": 0.9}}')
+    presets: dict[Mode, dict[str, float]] = {}
+    for key, values in raw.items():
+        if key not in {m.value for m in TUNABLE_MODES}:
+            raise SettingsError(f"decoding_presets has a preset for {key!r}: only q and s "
+                                f"have thresholds to set")
+        if not isinstance(values, dict) or not set(values) <= set(TUNABLE_FIELDS):
+            raise SettingsError(f"decoding_presets.{key} may set only "
+                                f"{' and '.join(TUNABLE_FIELDS)}")
+        for name, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SettingsError(f"decoding_presets.{key}.{name}={value!r} is not a number")
+        presets[Mode(key)] = {name: float(value) for name, value in values.items()}
+        DecodingSettings.for_mode(key, presets=presets)  # the values' ranges
+    return presets

@@ -13,7 +13,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from noema_core.decoding.settings import PRESETS, DecodingSettings, Mode
+from noema_core.decoding.settings import PRESETS, TUNABLE_FIELDS, DecodingSettings, Mode
 from noema_tui.commands.options import (
     DeviceOption,
     DtypeOption,
@@ -37,7 +37,10 @@ def preset(name: str) -> str:
     values = {mode.label: PRESETS[mode].get(name, default) for mode in Mode}
     if len(set(values.values())) == 1:
         return f"default {default:g}"
-    return "preset " + ", ".join(f"{label} {value:g}" for label, value in values.items())
+    listed = ", ".join(f"{label} {value:g}" for label, value in values.items())
+    if name in TUNABLE_FIELDS:  # a checkpoint's generation_config.json may set its own
+        return f"card preset {listed}, unless the model ships its own"
+    return "preset " + listed
 
 
 def stdout_is_terminal() -> bool:
@@ -141,8 +144,8 @@ def ask(
         threshold=threshold, editing_threshold=editing_threshold, block_length=block_length,
         gen_length=gen_length, max_post_steps=max_post_steps, temperature=temperature,
         top_k=top_k, top_p=top_p, steps=steps, eos_early_stop=eos_early_stop, seed=seed)
-    try:
-        settings = DecodingSettings.for_mode(mode.value, **overrides)
+    try:  # checked before loading, so a bad option fails at once
+        DecodingSettings.for_mode(mode.value, **overrides)
     except NoemaError as err:
         fail(str(err), err.exit_code)
 
@@ -150,7 +153,8 @@ def ask(
     session = AskSession(terminal=terminal, quiet=as_json)
     try:
         engine = session.load(model, device=device, dtype=dtype, quant=quant.value)
-        outcome = session.decode(engine, text, settings)
+        # The model's own Q/S thresholds, if it ships them; options still override them.
+        outcome = session.decode(engine, text, engine.settings_for(mode.value, **overrides))
     except NoemaError as err:
         fail(str(err), err.exit_code)
     except KeyboardInterrupt:

@@ -221,3 +221,27 @@ def test_weights_of_a_missing_directory_say_it_does_not_exist(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match=r"no \*\.safetensors weights in .*: copy the "):
         weight_files(tmp_path / "empty")
+
+
+def test_a_checkpoint_ships_its_own_decoding_presets_in_generation_config(tiny_checkpoint,
+                                                                         tmp_path):
+    from noema_core.decoding.settings import Mode
+
+    ckpt = copy_of(tiny_checkpoint, tmp_path)
+    assert load_model(str(ckpt), device="cpu").info.decoding_presets == {}
+    config = {"max_new_tokens": 99, "decoding_presets": {"s": {"threshold": 0.9}}}
+    (ckpt / "generation_config.json").write_text(json.dumps(config))
+    info = load_model(str(ckpt), device="cpu").info
+    assert info.decoding_presets == {Mode.SPEED: {"threshold": 0.9}}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"decoding_presets": {"s": {"threshold": 7}}}', "threshold=7.0 is out of range"),
+    ("{not json", "is not readable JSON"),
+])
+def test_a_bad_generation_config_is_a_checkpoint_error(tiny_checkpoint, tmp_path, text, message):
+    ckpt = copy_of(tiny_checkpoint, tmp_path)
+    (ckpt / "generation_config.json").write_text(text)
+    with pytest.raises(CheckpointError, match=message) as caught:
+        load_model(str(ckpt), device="cpu")
+    assert "generation_config.json" in str(caught.value) and "\n" not in str(caught.value)

@@ -15,7 +15,7 @@ from noema_core.decoding.events import (
     TokenState,
 )
 from noema_core.decoding.sampler import Sampler
-from noema_core.decoding.settings import DecodingSettings, Mode
+from noema_core.decoding.settings import DecodingSettings, Mode, parse_model_presets
 from noema_core.errors import PromptTooLongError, SettingsError
 
 from .conftest import tiny_model
@@ -209,3 +209,23 @@ def test_presets_match_the_card_and_the_mode_key_cycles():
     assert (q.threshold, q.editing_threshold) == (0.7, 0.5)
     assert (s.threshold, s.editing_threshold) == (0.5, 0.0)
     assert Mode.QUALITY.next() is Mode.SPEED and Mode.AR.next() is Mode.QUALITY
+
+
+def test_a_models_own_presets_update_the_cards_and_options_still_win():
+    presets = {Mode.SPEED: {"threshold": 0.9}}
+    s = DecodingSettings.for_mode("s", presets=presets)
+    assert (s.threshold, s.editing_threshold) == (0.9, 0.0)  # the card's editing threshold
+    assert DecodingSettings.for_mode("q", presets=presets).threshold == 0.7
+    assert DecodingSettings.for_mode("s", presets=presets, threshold=0.6).threshold == 0.6
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"ar": {"threshold": 0.9}}, "only q and s have thresholds"),
+    ({"s": {"temperature": 0.5}}, "may set only threshold and editing_threshold"),
+    ({"s": {"threshold": 1.5}}, r"threshold=1.5 is out of range"),
+    ({"s": {"threshold": "high"}}, "is not a number"),
+    ([0.9], "must be an object"),
+])
+def test_a_models_presets_are_checked_naming_the_bad_entry(raw, message):
+    with pytest.raises(SettingsError, match=message):
+        parse_model_presets(raw)

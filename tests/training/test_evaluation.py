@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from typer.testing import CliRunner
 
 from noema_core.decoding.events import GenerationResult, GenerationStats
 from noema_core.decoding.settings import Mode
+from noema_core.engine import Engine
 from noema_core.evaluation import EDITING_OFF, comparisons, evaluate
 from noema_core.training.curriculum import held_out_suite
 
@@ -16,6 +17,7 @@ from noema_core.training.curriculum import held_out_suite
 @dataclass
 class Info:
     name: str = "fake"
+    decoding_presets: dict = field(default_factory=dict)
 
 
 class FakeEngine:
@@ -24,11 +26,15 @@ class FakeEngine:
 
     def __init__(self, per_family: int) -> None:
         self.info = Info()
+        self.settings_seen: set[tuple[Mode, float]] = set()
         suite = held_out_suite(per_family, seed=0)
         self.answers = {p.question: p.answer for p in suite}
         self.right = {p.question for i, p in enumerate(suite) if i % per_family == 0}
 
+    settings_for = Engine.settings_for  # the real presets logic, reading self.info
+
     def generate(self, messages, settings):
+        self.settings_seen.add((settings.mode, settings.threshold))
         question = messages[-1]["content"]
         ar = settings.mode is Mode.AR
         editing_off = not ar and settings.editing_threshold == EDITING_OFF
@@ -74,3 +80,11 @@ def test_eval_with_a_missing_model_exits_3_with_one_line():
 
     result = CliRunner().invoke(app, ["eval", "--model", "/no/such/dir"])
     assert result.exit_code == 3 and "does not exist" in result.output
+
+
+def test_each_mode_is_decoded_with_the_models_own_preset():
+    engine = FakeEngine(1)
+    engine.info.decoding_presets = {Mode.SPEED: {"threshold": 0.9}}
+    evaluate(engine, modes=[Mode.QUALITY, Mode.SPEED], per_family=1)
+    assert {(Mode.QUALITY, 0.7), (Mode.SPEED, 0.9)} <= engine.settings_seen
+    assert (Mode.SPEED, 0.5) not in engine.settings_seen

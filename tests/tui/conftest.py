@@ -19,7 +19,7 @@ from noema_core.decoding.events import (
     GenerationStats,
     TokenState,
 )
-from noema_core.engine import ModelInfo
+from noema_core.engine import Engine, ModelInfo
 from tests.tui.cli_with_fake_checker import Verdict as FakeVerdict
 
 BLOCK = 4  # slots per block in scripted replies: small enough to read in a test
@@ -58,6 +58,7 @@ class ScriptedEngine:
     def __init__(self, reply: str) -> None:
         self.reply = reply
         self.info = ModelInfo("scripted", "cpu", "float32", "none", 1000, 4000)
+        self.settings_for = Engine.settings_for.__get__(self)  # presets from self.info
         self.loads: list[dict] = []
         self.streams: list[tuple[list, object]] = []
         self.during_stream: Callable[[threading.Event], None] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from noema_core.decoding.events import BlockFinished, BlockUpdated, TokenState
+from noema_core.decoding.settings import Mode
 from noema_core.errors import DeviceError, PromptTooLongError
 from noema_tui.cli import app
 from noema_tui.commands import ask as ask_module
@@ -246,3 +248,13 @@ def test_live_view_keeps_only_the_reply_tail_that_fits_above_the_block():
     view.apply(BlockFinished(0, 1, (), "first line\n" + "x" * 25 + "\nlast"))
     assert view.reply_tail(4) == "x" * 25 + "\nlast"  # 3 wrapped rows + 1
     assert view.reply_tail(2) == "x" * 10 + "\nlast"  # a long line keeps its end
+
+
+def test_the_models_own_presets_apply_and_options_still_override_them(scripted_engine):
+    scripted_engine.info = dataclasses.replace(
+        scripted_engine.info, decoding_presets={Mode.SPEED: {"threshold": 0.9}})
+    run("--mode", "s", "q")
+    _, settings = scripted_engine.streams[-1]
+    assert (settings.threshold, settings.editing_threshold) == (0.9, 0.0)
+    run("--mode", "s", "--threshold", "0.6", "q")
+    assert scripted_engine.streams[-1][1].threshold == 0.6

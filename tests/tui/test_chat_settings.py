@@ -8,11 +8,12 @@ from textual.widgets import Input, Label, Select, Switch
 
 from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_tui.app.screens.help_screen import HelpScreen
-from noema_tui.app.screens.settings_screen import SettingsScreen
+from noema_tui.app.screens.settings_screen import SettingsScreen, uses_card_preset
 from noema_tui.app.widgets.prompt_input import PromptInput
 from noema_tui.app.widgets.reply_view import ReplyView
 from noema_tui.app.widgets.status_line import StatusLine
 from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
+    TINY_INFO,
     ReplayEngine,
     build_app,
     isolated_dirs,
@@ -212,3 +213,29 @@ async def test_bindings_can_be_remapped_by_id(tmp_path):
         app.set_keymap({"chat.cycle_mode": "f9"})
         await pilot.press("f9")
         assert app.chat_screen.settings.mode is Mode.SPEED
+
+
+MODEL_PRESETS = {Mode.QUALITY: {"threshold": 0.95}, Mode.SPEED: {"threshold": 0.9}}
+
+
+@pilot_test
+async def test_the_models_own_presets_apply_once_it_loads_and_on_every_mode_switch(tmp_path):
+    engine = ReplayEngine(info=dataclasses.replace(TINY_INFO, decoding_presets=MODEL_PRESETS))
+    app = build_app(engine=engine)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.chat_screen.info is not None, "the model")
+        assert (app.chat_screen.settings.mode, app.chat_screen.settings.threshold) == (
+            Mode.QUALITY, 0.95)
+        await pilot.press("f2")
+        assert (app.chat_screen.settings.mode, app.chat_screen.settings.threshold) == (
+            Mode.SPEED, 0.9)
+        assert app.chat_screen.settings.editing_threshold == 0.0  # the card's, not overridden
+        screen = await open_settings(pilot)
+        screen.query_one("#mode", Select).value = "q"
+        await wait_for(pilot, lambda: screen.query_one("#threshold", Input).value == "0.95",
+                       "the model's Q preset")
+
+
+def test_settings_tuned_by_hand_are_not_replaced_by_the_models_preset():
+    assert uses_card_preset(DecodingSettings.for_mode("s", gen_length=64))
+    assert not uses_card_preset(DecodingSettings.for_mode("s", threshold=0.8))

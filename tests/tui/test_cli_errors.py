@@ -83,6 +83,7 @@ class _StuckEngine:
 
     def __init__(self, scripted) -> None:
         self.info = scripted.info
+        self.settings_for = scripted.settings_for
         self.release = threading.Event()
 
     def stream(self, messages, settings, cancel=None):

@@ -17,13 +17,17 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from noema_core.decoding.events import TokenState
-from noema_core.decoding.settings import DecodingSettings
+from noema_core.decoding.settings import DecodingSettings, ModelPresets
 from noema_core.engine import ModelInfo
 from noema_tui.app.bridge import EngineBridge
 from noema_tui.app.conversation import Conversation, Turn
 from noema_tui.app.export import ExportError, export_transcript
 from noema_tui.app.protocol import Checker, EngineLoader
-from noema_tui.app.screens.settings_screen import SettingsScreen, switch_mode
+from noema_tui.app.screens.settings_screen import (
+    SettingsScreen,
+    switch_mode,
+    uses_card_preset,
+)
 from noema_tui.app.session import ChatSession
 from noema_tui.app.store import ConversationStore
 from noema_tui.app.widgets.load_panel import LoadPanel
@@ -64,6 +68,7 @@ class ChatScreen(Screen[None]):
         self.session = ChatSession(conversation, store, self._warn_unsaved)
         self.clock = clock
         self.info: ModelInfo | None = None
+        self.presets: ModelPresets = {}  # the loaded model's own Q/S thresholds, if any
         self.load_failed = False
         self.reply: ReplyView | None = None  # the reply being generated
         self._reply_ids = 0
@@ -136,6 +141,9 @@ class ChatScreen(Screen[None]):
     @on(EngineBridge.EngineLoaded)
     def show_engine(self, event: EngineBridge.EngineLoaded) -> None:
         self.info = self.status.info = event.info
+        self.presets = event.info.decoding_presets
+        if uses_card_preset(self.settings):  # not tuned by hand: take the model's preset
+            self.settings = switch_mode(self.settings, self.settings.mode, self.presets)
         self.query_one(LoadPanel).remove()
 
     @on(EngineBridge.LoadFailed)
@@ -261,7 +269,7 @@ class ChatScreen(Screen[None]):
             self.bridge.stop_reply()
 
     def action_cycle_mode(self) -> None:
-        self.settings = switch_mode(self.settings, self.settings.mode.next())
+        self.settings = switch_mode(self.settings, self.settings.mode.next(), self.presets)
         self.status.mode = self.settings.mode.label
         if self.generating:
             self.notify(f"Mode {self.settings.mode.label} applies from the next reply.")
@@ -272,7 +280,7 @@ class ChatScreen(Screen[None]):
                 self.settings = settings
                 self.status.mode = settings.mode.label
 
-        self.app.push_screen(SettingsScreen(self.settings), apply)
+        self.app.push_screen(SettingsScreen(self.settings, self.presets), apply)
 
     async def action_regenerate_reply(self) -> None:
         if self.generating or self.info is None:

@@ -15,16 +15,23 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
-from noema_core.decoding.settings import PRESETS, RANGES, DecodingSettings, Mode
+from noema_core.decoding.settings import PRESETS, RANGES, DecodingSettings, Mode, ModelPresets
 from noema_core.errors import SettingsError
 
 PRESET_FIELDS = sorted({name for preset in PRESETS.values() for name in preset})
 
 
-def switch_mode(settings: DecodingSettings, mode: Mode) -> DecodingSettings:
-    """`settings` in another mode: that mode's preset values, every other parameter kept."""
-    preset = DecodingSettings.for_mode(mode)
+def switch_mode(settings: DecodingSettings, mode: Mode,
+                presets: ModelPresets | None = None) -> DecodingSettings:
+    """`settings` in another mode: that mode's preset values (the model's own `presets` where
+    it ships them), every other parameter kept."""
+    preset = DecodingSettings.for_mode(mode, presets=presets)
     return settings.replace(mode=mode, **{name: getattr(preset, name) for name in PRESET_FIELDS})
+
+
+def uses_card_preset(settings: DecodingSettings) -> bool:
+    """Whether `settings` hold the card's preset values for their mode (none tuned by hand)."""
+    return switch_mode(settings, settings.mode) == settings
 
 
 def describe_range(name: str) -> str:
@@ -62,9 +69,10 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
         Binding("escape", "cancel_settings", "Cancel", id="settings.cancel"),
     ]
 
-    def __init__(self, settings: DecodingSettings) -> None:
+    def __init__(self, settings: DecodingSettings, presets: ModelPresets | None = None) -> None:
         super().__init__()
         self.settings = settings
+        self.presets = presets
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(can_focus=False):
@@ -96,8 +104,8 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
         # The Select also reports its initial value: for the mode the screen opened in, show
         # the values in force (perhaps edited earlier), not that mode's preset.
         mode = Mode(str(event.value))
-        values = self.settings if mode is self.settings.mode else switch_mode(self.settings,
-                                                                              mode)
+        values = (self.settings if mode is self.settings.mode
+                  else switch_mode(self.settings, mode, self.presets))
         for name in PRESET_FIELDS:
             self.query_one(f"#{name}", Input).value = str(getattr(values, name))
 
