@@ -30,9 +30,15 @@ def test_it_loads_as_a_plain_directory_too():
     assert engine.info.parameters > 1_000_000 and not engine.info.random_weights
 
 
+def test_it_ships_its_own_q_and_s_thresholds_stricter_than_the_cards(engine):
+    for mode in ("q", "s"):
+        assert engine.settings_for(mode).threshold > DecodingSettings.for_mode(mode).threshold
+    assert engine.settings_for("q").threshold >= engine.settings_for("s").threshold
+
+
 @pytest.mark.parametrize("mode", ["q", "s"])
 def test_it_solves_the_quick_start_equation_several_tokens_per_forward(engine, mode):
-    result = engine.generate(QUESTION, DecodingSettings.for_mode(mode))
+    result = engine.generate(QUESTION, engine.settings_for(mode))
     assert result.text.strip().endswith("\\boxed{5}")
     assert result.stats.tokens_per_forward > 3
 
