@@ -68,12 +68,15 @@ class EvalReport:
     overall: dict[str, ModeTally] = field(default_factory=dict)
     families: dict[str, dict[str, ModeTally]] = field(default_factory=dict)
     editing: dict[str, EditingEffect] = field(default_factory=dict)
+    # The thresholds each mode decoded with (the model's own presets may differ from the card).
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
     cancelled: bool = False
 
     def as_dict(self) -> dict:
         results = []
         for mode, tally in self.overall.items():
-            row = {"mode": mode, "problems": tally.problems, **tally.summary()}
+            row = {"mode": mode, "problems": tally.problems, **tally.summary(),
+                   "thresholds": self.thresholds.get(mode, {})}
             if mode in self.editing:
                 row["editing"] = self.editing[mode].summary()
             results.append(row)
@@ -113,6 +116,8 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int, seed: in
     done = 0
     for mode in modes:
         settings = engine.settings_for(mode, gen_length=gen_length)
+        report.thresholds[mode.value] = {"threshold": settings.threshold,
+                                         "editing_threshold": settings.editing_threshold}
         overall = report.overall.setdefault(mode.value, ModeTally())
         effect = EditingEffect()
         for problem in suite:

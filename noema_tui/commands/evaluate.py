@@ -101,6 +101,8 @@ def _table(report: dict) -> str:
                 "edits_per_answer"):
         lines.append(f"{key:22} " + " ".join(f"{r[key]:8.3f}" if key != "problems"
                                              else f"{r[key]:8d}" for r in report["results"]))
+    lines.append(f"{'threshold / editing':22} " + " ".join(
+        f"{_thresholds(r):>8}" for r in report["results"]))
     for family, modes in report["families"].items():
         lines.append(f"  {family:20} " + " ".join(f"{modes[r['mode']]['accuracy']:8.3f}"
                                                   for r in report["results"]
@@ -114,3 +116,9 @@ def _table(report: dict) -> str:
     for key, value in report.get("comparisons", {}).items():
         lines.append(f"{key}: {value}")
     return "\n".join(lines)
+
+
+def _thresholds(row: dict) -> str:
+    """`0.95/0.5` for Q and S; AR commits the leftmost slot and has none."""
+    t = row.get("thresholds")
+    return "-" if row["mode"] == "ar" or not t else f"{t['threshold']:g}/{t['editing_threshold']:g}"

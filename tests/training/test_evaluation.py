@@ -88,3 +88,19 @@ def test_each_mode_is_decoded_with_the_models_own_preset():
     evaluate(engine, modes=[Mode.QUALITY, Mode.SPEED], per_family=1)
     assert {(Mode.QUALITY, 0.7), (Mode.SPEED, 0.9)} <= engine.settings_seen
     assert (Mode.SPEED, 0.5) not in engine.settings_seen
+    report = evaluate(engine, modes=[Mode.SPEED], per_family=1).as_dict()
+    assert report["results"][0]["thresholds"] == {"threshold": 0.9, "editing_threshold": 0.0}
+
+
+def test_eval_table_names_the_thresholds_each_mode_used(monkeypatch):
+    from noema_core.engine import Engine
+    from noema_tui.cli import app
+
+    fake = FakeEngine(1)
+    fake.info.decoding_presets = {Mode.QUALITY: {"threshold": 0.95}}
+    monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: fake))
+    result = CliRunner().invoke(app, ["eval", "--limit", "1", "--mode", "q", "--mode", "s",
+                                      "--mode", "ar"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.startswith("threshold"))
+    assert row.split()[-3:] == ["0.95/0.5", "0.5/0", "-"]
