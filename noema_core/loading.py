@@ -217,7 +217,7 @@ def read_decoding_presets(directory: Path) -> dict[Mode, dict[str, float]]:
     try:
         return parse_model_presets(raw["decoding_presets"])
     except SettingsError as err:
-        raise CheckpointError(f"{path}: {err}: fix it or delete the entry") from None
+        raise CheckpointError(f"{path}: {err}, or delete the entry") from None
 
 
 def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: str = "none",
