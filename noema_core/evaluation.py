@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from noema_core.decoding.events import GenerationStats
-from noema_core.decoding.settings import Mode
+from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_core.engine import Engine
 
 EDITING_OFF = 1.0  # a confidence must exceed the threshold, and none exceeds 1
@@ -104,10 +104,12 @@ def grade(text: str, question: str, reference: str) -> bool:
 
 def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int, seed: int = 0,
              families: list[str] | None = None, gen_length: int = 320,
+             card_presets: bool = False,
              progress: Callable[[EvalProgress], None] | None = None,
              cancel: threading.Event | None = None) -> EvalReport:
     """Decode and grade the held-out suite. Setting `cancel` stops after the current problem
-    and returns what was graded so far (marked cancelled)."""
+    and returns what was graded so far (marked cancelled). `card_presets` decodes with the
+    card's thresholds instead of the model's own."""
     from noema_core.training.curriculum import held_out_suite
 
     suite = held_out_suite(per_family, seed=seed, families=families)
@@ -115,7 +117,8 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int, seed: in
     total = len(suite) * len(modes)
     done = 0
     for mode in modes:
-        settings = engine.settings_for(mode, gen_length=gen_length)
+        settings = (DecodingSettings.for_mode(mode, gen_length=gen_length) if card_presets
+                    else engine.settings_for(mode, gen_length=gen_length))
         report.thresholds[mode.value] = {"threshold": settings.threshold,
                                          "editing_threshold": settings.editing_threshold}
         overall = report.overall.setdefault(mode.value, ModeTally())

@@ -25,6 +25,9 @@ def eval_command(
     limit: Annotated[int, typer.Option(min=1, help="Problems per family.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the held-out suite.")] = 0,
     device: DeviceOption = "auto",
+    card_presets: Annotated[bool, typer.Option(
+        "--card-presets", help="Decode with Noema-1's card thresholds, not the model's own "
+        "(generation_config.json).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Decode the seeded held-out suite and grade it with the sympy checker.
@@ -60,7 +63,8 @@ def eval_command(
     def run() -> None:  # in a thread, so Ctrl-C lands in the main thread and cancels cleanly
         try:
             outcome["report"] = evaluate(engine, modes=modes, per_family=limit, seed=seed,
-                                         progress=progress, cancel=cancel)
+                                         card_presets=card_presets, progress=progress,
+                                         cancel=cancel)
         except BaseException as err:  # reported below, in the main thread
             outcome["error"] = err
         finally:

@@ -104,3 +104,17 @@ def test_eval_table_names_the_thresholds_each_mode_used(monkeypatch):
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if line.startswith("threshold"))
     assert row.split()[-3:] == ["0.95/0.5", "0.5/0", "-"]
+
+
+def test_card_presets_option_ignores_the_models_own(monkeypatch):
+    from noema_core.engine import Engine
+    from noema_tui.cli import app
+
+    fake = FakeEngine(1)
+    fake.info.decoding_presets = {Mode.SPEED: {"threshold": 0.9}}
+    monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: fake))
+    result = CliRunner().invoke(app, ["eval", "--limit", "1", "--mode", "s", "--card-presets",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results"][0]["thresholds"]["threshold"] == 0.5
+    assert (Mode.SPEED, 0.9) not in fake.settings_seen
