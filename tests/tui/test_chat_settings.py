@@ -92,6 +92,7 @@ async def test_choosing_a_mode_fills_in_its_preset(tmp_path):
         screen.query_one("#mode", Select).value = "s"
         await wait_for(pilot, lambda: screen.query_one("#threshold", Input).value == "0.5",
                        "the S preset")
+        assert not screen.query(".settings--note")  # the card's presets: nothing to explain
         assert screen.query_one("#editing_threshold", Input).value == "0.0"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen is app.chat_screen, "the chat")
@@ -234,6 +235,8 @@ async def test_the_models_own_presets_apply_once_it_loads_and_on_every_mode_swit
         screen.query_one("#mode", Select).value = "q"
         await wait_for(pilot, lambda: screen.query_one("#threshold", Input).value == "0.95",
                        "the model's Q preset")
+        note = screen.query_one(".settings--note", Label)
+        assert "model's own presets" in str(note.render())
 
 
 def test_settings_tuned_by_hand_are_not_replaced_by_the_models_preset():

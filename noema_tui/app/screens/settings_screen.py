@@ -54,6 +54,7 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
     SettingsScreen Grid { grid-size: 3; grid-columns: 20 16 1fr; grid-rows: 1; height: auto;
                           grid-gutter: 0 1; }
     SettingsScreen .settings--range { color: $text-muted; }
+    SettingsScreen .settings--note { color: $text-muted; width: 100%; height: auto; }
     SettingsScreen Input.-invalid { color: $text-error; }
     SettingsScreen .settings--error { color: $text-error; height: auto; margin-top: 1; }
     SettingsScreen .settings--error.-empty { display: none; }
@@ -77,6 +78,9 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(can_focus=False):
             yield Label("Decoding settings (apply from the next reply)", markup=False)
+            if self.presets:  # say why the thresholds differ from Noema-1's card
+                yield Label("Q/S thresholds: the model's own presets (generation_config.json)",
+                            classes="settings--note", markup=False)
             with Grid():
                 for field in dataclasses.fields(DecodingSettings):
                     yield Label(field.name, markup=False)
