@@ -244,11 +244,16 @@ async def test_a_multi_line_prompt_is_shown_line_by_line(tmp_path):
         await wait_for(pilot, lambda: replies(app)[-1].finished, "the reply to end")
 
 
+def too_long() -> PromptTooLongError:
+    """The engine's error for a prompt that leaves no room for the reply."""
+    return PromptTooLongError(
+        "prompt (5000 tokens) + gen_length (1024) needs 6144 positions but the model's context "
+        "is 4096: shorten the prompt or lower gen_length")
+
+
 @pilot_test
 async def test_a_failed_reply_shows_the_cause_and_puts_the_prompt_back(tmp_path):
-    engine = ReplayEngine(fail_with=PromptTooLongError(
-        "prompt (5000 tokens) + gen_length (1024) needs 6144 positions but the model's context "
-        "is 4096: shorten the prompt or lower gen_length"))
+    engine = ReplayEngine(fail_with=too_long())
     app = build_app(engine=engine)
     async with app.run_test() as pilot:
         await send_prompt(pilot, PROMPT)
@@ -261,9 +266,7 @@ async def test_a_failed_reply_shows_the_cause_and_puts_the_prompt_back(tmp_path)
 
 @pilot_test
 async def test_a_failed_prompt_is_left_out_of_the_next_replys_context(tmp_path):
-    engine = ReplayEngine(fail_with=PromptTooLongError(
-        "prompt (5000 tokens) + gen_length (1024) needs 6144 positions but the model's context "
-        "is 4096: shorten the prompt or lower gen_length"))
+    engine = ReplayEngine(fail_with=too_long())
     app = build_app(engine=engine)
     async with app.run_test() as pilot:
         await send_prompt(pilot, "a prompt far too long")
