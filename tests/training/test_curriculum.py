@@ -78,3 +78,13 @@ def test_order_of_operations_reduces_one_operation_per_step():
         ops = sum(before.count(op) for op in "+×÷") + before.count(" - ")
         ops_after = sum(after.count(op) for op in "+×÷") + after.count(" - ")
         assert ops_after == ops - 1
+
+
+def test_collecting_like_terms_adds_one_term_per_step():
+    from noema_core.training.curriculum.polynomials import _collect_like_terms
+
+    assert _collect_like_terms([7, 4, -1], 1) == "(7x + 4x - x) = 11x - x = 10x"
+    assert _collect_like_terms([2, 5], 2) == "(2x^2 + 5x^2) = 7x^2"
+    # a running sum of zero drops out without repeating a step
+    assert _collect_like_terms([3, -3, 5], 2) == "(3x^2 - 3x^2 + 5x^2) = 5x^2"
+    assert _collect_like_terms([1, -1, 1, -1], 0) == "(1 - 1 + 1 - 1) = 1 - 1 = 0"

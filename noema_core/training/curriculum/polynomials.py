@@ -79,6 +79,24 @@ def expand(rng: random.Random, check: bool = True) -> Problem:
                    ("polynomial_expand", question_poly))
 
 
+def _collect_like_terms(coefs: list[int], power: int) -> str:
+    """`(7x + 4x - x) = 11x - x = 10x`: one addition per step, like order of operations.
+    Summing three or more terms in one step was the bundled model's commonest mistake."""
+
+    def sum_shown(items: list[int]) -> str:
+        shown = [c for c in items if c] or [0]
+        return " ".join(_term(c, power, first=i == 0) if c else "0" for i, c in enumerate(shown))
+
+    chain = [f"({sum_shown(coefs)})"]
+    running = coefs[0]
+    for i in range(1, len(coefs)):
+        running += coefs[i]
+        step = sum_shown([running, *coefs[i + 1:]])
+        if step != chain[-1]:  # a zero running sum drops out, leaving the same sum twice
+            chain.append(step)
+    return " = ".join(chain)
+
+
 def simplify(rng: random.Random, check: bool = True) -> Problem:
     """A shuffled sum of 4-6 terms of degree <= 3, to be collected by power."""
     n_terms = rng.randint(4, 6)
@@ -94,9 +112,7 @@ def simplify(rng: random.Random, check: bool = True) -> Problem:
         if len(same) == 1:
             groups.append(_term(same[0], p, first=True))
         else:
-            inner = " ".join(_term(c, p, first=i == 0) for i, c in enumerate(same))
-            groups.append(f"({inner}) = {_term(collected[p], p, first=True)}"
-                          if collected[p] else f"({inner}) = 0")
+            groups.append(_collect_like_terms(same, p))
     result = polynomial(dict(collected))
     steps = [f"Group like terms: {'; '.join(groups)}.", f"So the result is {result}."]
     if check:
