@@ -84,8 +84,8 @@ def _collect_like_terms(coefs: list[int], power: int) -> str:
     Summing three or more terms in one step was the bundled model's commonest mistake."""
 
     def sum_shown(items: list[int]) -> str:
-        shown = [c for c in items if c] or [0]
-        return " ".join(_term(c, power, first=i == 0) if c else "0" for i, c in enumerate(shown))
+        terms = [c for c in items if c]
+        return " ".join(_term(c, power, first=i == 0) for i, c in enumerate(terms)) or "0"
 
     chain = [f"({sum_shown(coefs)})"]
     running = coefs[0]
