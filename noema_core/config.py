@@ -1,7 +1,13 @@
 """The model configuration: the fields of a LLaDA2-MoE `config.json`, and named shapes.
 
 Everything the model builds comes from here; nothing about Noema-1 is hard-coded in the model.
-Unknown keys in a checkpoint's config.json are ignored (they describe training, not shape).
+Unknown keys in a checkpoint's config.json are ignored (they describe training, not shape),
+except the two that would change the math: `hidden_act` and `rope_scaling` values we do not
+implement are refused rather than silently computed as SiLU and plain RoPE.
+
+A field missing from config.json takes the value LLaDA2MoeConfig (the reference
+implementation's config class) gives it, so a checkpoint means the same thing here as there;
+Noema-1's own shape is `noema_1_shape()`, which spells every field out.
 """
 
 from __future__ import annotations
@@ -21,29 +27,33 @@ POSITIVE_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "intermedia
                    "max_position_embeddings")
 MOE_POSITIVE_FIELDS = ("n_group", "topk_group", "num_experts_per_tok", "moe_intermediate_size")
 NON_NEGATIVE_FIELDS = ("first_k_dense_replace", "num_experts", "num_shared_experts")
+# The MLP activation: transformers' ACT2FN maps both names to the same SiLU.
+SUPPORTED_HIDDEN_ACTS = ("silu", "swish")
 
 
 @dataclass
 class NoemaConfig:
+    # Sizes: Noema-1's (a real config.json always states them).
     vocab_size: int = 157184
     hidden_size: int = 2048
     num_hidden_layers: int = 20
-    first_k_dense_replace: int = 1  # layers with index < k use the dense MLP
     intermediate_size: int = 5120  # dense MLP width
     num_attention_heads: int = 16
     num_key_value_heads: int = 4
-    head_dim: int = 128
+    # Defaults below are LLaDA2MoeConfig's, for fields a config.json may leave out.
+    first_k_dense_replace: int = 0  # layers with index < k use the dense MLP
+    head_dim: int | None = None  # None: hidden_size // num_attention_heads
     partial_rotary_factor: float = 0.5
-    rope_theta: float = 600000.0
-    rms_norm_eps: float = 1e-6
+    rope_theta: float = 10000.0
+    rms_norm_eps: float = 1e-5
     use_qk_norm: bool = True
     use_qkv_bias: bool = False
-    use_bias: bool = False
+    use_bias: bool = True
     num_experts: int = 32
     num_experts_per_tok: int = 4
     n_group: int = 8
     topk_group: int = 4
-    num_shared_experts: int = 1
+    num_shared_experts: int = 0
     moe_intermediate_size: int = 512
     routed_scaling_factor: float = 2.5
     tie_word_embeddings: bool = False
@@ -105,6 +115,7 @@ class NoemaConfig:
             raise ConfigError(f"{path} is not a JSON object: re-download the checkpoint")
         if raw.get("model_type", "llada2_moe") in SUPPORTED_MODEL_TYPES:
             _check_values(raw, path)
+            _check_unimplemented(raw, path)
         try:
             return cls.from_dict(raw)
         except (TypeError, ValueError, ArithmeticError) as err:  # a value the checks let through
@@ -121,22 +132,24 @@ class NoemaConfig:
 def _check_values(raw: dict, path: Path) -> None:
     """Types and ranges of the values the model is built from, named one at a time."""
     defaults = {f.name: f.default for f in dataclasses.fields(NoemaConfig)}
+    # The declared type's first word ("int | None" -> "int"); annotations are strings here.
+    kinds = {f.name: str(f.type).split(" ")[0] for f in dataclasses.fields(NoemaConfig)}
 
     def bad(name: str, expected: str) -> ConfigError:
         return ConfigError(f"{path} has {name}={raw[name]!r}, expected {expected}: fix "
                            f"config.json or re-download the checkpoint")
 
     for name, value in raw.items():
-        default = defaults.get(name, dataclasses.MISSING)
+        kind = kinds.get(name)
         if value is None and name in ("head_dim", "pad_token_id"):
             continue  # derived from the other sizes / no padding token
-        if isinstance(default, bool):
+        if kind == "bool":
             if not isinstance(value, bool):
                 raise bad(name, "true or false")
-        elif isinstance(default, int):
+        elif kind == "int":
             if not isinstance(value, int) or isinstance(value, bool):
                 raise bad(name, "a whole number")
-        elif isinstance(default, float) and (
+        elif kind == "float" and (
                 not isinstance(value, int | float) or isinstance(value, bool)
                 or not math.isfinite(value)):
             raise bad(name, "a number")
@@ -154,9 +167,25 @@ def _check_values(raw: dict, path: Path) -> None:
         raise bad("partial_rotary_factor", "a fraction in (0, 1]")
 
 
+def _check_unimplemented(raw: dict, path: Path) -> None:
+    """Refuse the config.json values that name math this model does not implement."""
+    act = raw.get("hidden_act", "silu")
+    if act not in SUPPORTED_HIDDEN_ACTS:
+        raise ConfigError(f"{path} has hidden_act={act!r}, which Noema does not implement: "
+                          f"it runs only silu MLPs, so this is not a Noema/LLaDA2 checkpoint")
+    scaling = raw.get("rope_scaling")
+    # {"rope_type": "default"} is transformers' spelling of "no scaling".
+    kind = (scaling.get("rope_type", scaling.get("type")) if isinstance(scaling, dict)
+            else scaling)
+    if kind not in (None, "default"):
+        raise ConfigError(f"{path} has rope_scaling={scaling!r}, which Noema does not "
+                          f"implement: set it to null, or use a checkpoint without RoPE scaling")
+
+
 def noema_1_shape() -> NoemaConfig:
     """Noema-1's published architecture (spec section 1); unknown values use LLaDA2-mini's."""
-    return NoemaConfig()
+    return NoemaConfig(first_k_dense_replace=1, head_dim=128, rope_theta=600000.0,
+                       rms_norm_eps=1e-6, use_bias=False, num_shared_experts=1)
 
 
 def tiny_random_shape(vocab_size: int = 512) -> NoemaConfig:
@@ -175,6 +204,10 @@ def tiny_random_shape(vocab_size: int = 512) -> NoemaConfig:
         n_group=4,
         topk_group=2,
         moe_intermediate_size=32,
+        num_shared_experts=1,
+        rope_theta=600000.0,
+        rms_norm_eps=1e-6,
+        use_bias=False,
         max_position_embeddings=4096,
         pad_token_id=None,
     )
@@ -195,10 +228,13 @@ def noema_tiny_shape(vocab_size: int = 704) -> NoemaConfig:
         head_dim=32,
         partial_rotary_factor=0.5,
         rope_theta=10000.0,
+        rms_norm_eps=1e-6,
+        use_bias=False,
         num_experts=8,
         num_experts_per_tok=2,
         n_group=4,
         topk_group=2,
+        num_shared_experts=1,
         moe_intermediate_size=192,
         routed_scaling_factor=2.0,
         max_position_embeddings=2048,
