@@ -155,8 +155,9 @@ class Router(nn.Module):
         expert_mask = group_mask.repeat_interleave(E // self.n_group, dim=1)  # [N, E]
         chosen = biased.masked_fill(~expert_mask, float("-inf")).topk(self.top_k, dim=-1).indices
         weights = scores.gather(1, chosen)
-        weights = weights / weights.sum(-1, keepdim=True) * self.scaling
-        return chosen, weights
+        if self.top_k > 1:  # with one active expert the reference keeps its raw score
+            weights = weights / weights.sum(-1, keepdim=True)
+        return chosen, weights * self.scaling
 
 
 class MoE(nn.Module):

@@ -103,6 +103,22 @@ def test_router_selection_matches_a_brute_force_reference():
     torch.testing.assert_close(weights.sum(-1), torch.full((200,), 2.5, dtype=torch.float32))
 
 
+def test_one_active_expert_keeps_its_raw_score_times_the_scaling_as_the_reference_does():
+    config = NoemaConfig(hidden_size=16, num_experts=8, num_experts_per_tok=1, n_group=4,
+                         topk_group=2, vocab_size=32, num_hidden_layers=2, head_dim=8,
+                         num_attention_heads=2, num_key_value_heads=1, routed_scaling_factor=2.5)
+    router = Router(config).double()
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        router.weight.copy_(torch.randn(router.weight.shape, generator=gen))
+    x = torch.randn(50, 16, generator=gen, dtype=torch.float64)
+    chosen, weights = router(x)
+    scores = torch.sigmoid(x.float() @ router.weight.float().t())
+    # Not renormalised (that would make every weight exactly 2.5): score x scaling.
+    torch.testing.assert_close(weights[:, 0], scores.gather(1, chosen)[:, 0] * 2.5)
+    assert weights.max() < 2.5
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
 def test_model_runs_in_each_floating_dtype(dtype):
     model = tiny_model(dtype=dtype)
