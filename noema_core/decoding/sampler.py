@@ -42,6 +42,23 @@ class _BlockOutcome:
     exact_kv: bool  # the last forward's input equals the final tokens
 
 
+def canvas_length(prompt_tokens: int, settings: DecodingSettings, context: int) -> int:
+    """Positions a generation needs: the prompt plus `gen_length`, rounded up to whole blocks.
+    Raises `PromptTooLongError` (with the fix) when that exceeds the model's `context`, so a
+    server can refuse a request before it queues for the engine."""
+    B = settings.block_length
+    if prompt_tokens == 0:
+        raise PromptTooLongError("the prompt is empty: type a question first")
+    canvas_len = math.ceil((prompt_tokens + settings.gen_length) / B) * B
+    if canvas_len > context:
+        raise PromptTooLongError(
+            f"prompt ({prompt_tokens} tokens) + gen_length ({settings.gen_length}) needs "
+            f"{canvas_len} positions but the model's context is {context}: shorten the prompt "
+            f"or lower gen_length"
+        )
+    return canvas_len
+
+
 class Sampler:
     """Decodes with one model. Keeps the KV cache between calls to reuse identical prompt blocks."""
 
@@ -69,16 +86,7 @@ class Sampler:
         """Yield a `BlockUpdated` per forward, a `BlockFinished` per block, then the result."""
         B = settings.block_length
         P = len(prompt_ids)
-        if P == 0:
-            raise PromptTooLongError("the prompt is empty: type a question first")
-        canvas_len = math.ceil((P + settings.gen_length) / B) * B
-        limit = self.model.config.max_position_embeddings
-        if canvas_len > limit:
-            raise PromptTooLongError(
-                f"prompt ({P} tokens) + gen_length ({settings.gen_length}) needs {canvas_len} "
-                f"positions but the model's context is {limit}: shorten the prompt or lower "
-                f"gen_length"
-            )
+        canvas_len = canvas_length(P, settings, self.model.config.max_position_embeddings)
         started = time.perf_counter()
         canvas = torch.full((canvas_len,), self.mask_id, dtype=torch.long, device=self.device)
         canvas[:P] = torch.tensor(prompt_ids, dtype=torch.long, device=self.device)
