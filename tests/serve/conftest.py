@@ -16,6 +16,7 @@ pytest.importorskip("uvicorn")
 
 from noema_core.engine import Engine  # noqa: E402
 from noema_server.app import ServerState, create_app  # noqa: E402
+from tests.tui.conftest import tiny_chat_checkpoint  # noqa: E402, F401, F811 (a fixture)
 
 API_KEY = "test-key-123"
 # Small and greedy: a reply is a few 16-slot blocks of 4 forwards at most.
@@ -51,17 +52,9 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_dir(tiny_chat_checkpoint: Path) -> Path:  # noqa: F811
     """The engine tests' tiny random model with a character tokenizer, as a directory."""
-    import torch
-
-    from noema_core.loading import save_checkpoint
-    from tests.engine.conftest import tiny_model, write_tokenizer
-
-    directory = tmp_path_factory.mktemp("serve-tiny")
-    save_checkpoint(tiny_model(seed=1, dtype=torch.float32), directory)
-    write_tokenizer(directory)
-    return directory
+    return tiny_chat_checkpoint
 
 
 @pytest.fixture(scope="session")
