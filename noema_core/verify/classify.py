@@ -19,6 +19,15 @@ from sympy.core.function import AppliedUndef
 
 from noema_core.verify.context import Context, declared_variable
 from noema_core.verify.limits import MAX_MATH_CHARS, InputTooLarge, check_text
+from noema_core.verify.scope import (
+    NAMING,
+    OutOfScope,
+    directive_text,
+    question_body,
+    question_latex,
+    real_odd_roots,
+    require_whole_question,
+)
 from noema_core.verify.shapes import ShapeError, clean, parse_math, split_top
 from noema_core.verify.trees import MathObject, fold_case, rebuild
 
@@ -76,7 +85,8 @@ def statement_of(question: str) -> str:
     """The problem statement: the first line, and the next one if the first ends with ':'.
     Relations on the lines that follow ("Solve the system:" then one equation per line) are
     joined with commas, so a system typed one equation per line reads as a system."""
-    lines = [line.strip() for line in question.strip().splitlines() if line.strip()]
+    lines = [line.strip() for line in question_body(question).strip().splitlines()
+             if line.strip()]
     if not lines:
         return ""
     relations = []
@@ -88,9 +98,7 @@ def statement_of(question: str) -> str:
         return ", ".join([_trim(lines[0]), *relations])
     if len(relations) > 1:
         return lines[0].rstrip(":") + ": " + ", ".join(relations)
-    if lines[0].endswith(":") and len(lines) > 1:
-        return lines[0] + " " + lines[1]
-    return lines[0]
+    return directive_text("\n".join(lines)) or lines[0]
 
 
 _RELATION = re.compile(r"[=<>≤≥]")
@@ -149,7 +157,7 @@ def classify(question: str, ctx: Context) -> Task:
     statement = statement_of(question)
     if not statement:
         raise NotCheckable("the question is empty")
-    prose = _MATH_SEGMENT.sub(" ", statement)
+    prose = _MATH_SEGMENT.sub(" ", question_body(question))
     blocked = _NOT_PLAIN.search(prose)
     if blocked:
         raise NotCheckable(f"the question asks about {blocked.group(0).strip()!r}, which this "
@@ -158,9 +166,19 @@ def classify(question: str, ctx: Context) -> Task:
     if kind is None:
         raise NotCheckable("the question does not ask to solve, evaluate, simplify, factor, "
                            "expand, differentiate, integrate, or take a limit or sum")
+    try:
+        require_whole_question(question)
+    except OutOfScope as err:
+        raise NotCheckable(str(err)) from err
     if kind == "limit" and "\\lim" not in statement:
         return _plain_limit(statement, ctx)
     texts, source = math_texts(statement)
+    if source == "latex":
+        try:
+            texts = [question_latex(t) for t in texts]
+        except OutOfScope as err:
+            raise NotCheckable(str(err)) from err
+    texts = _objects_only(texts, kind)
     if not texts:
         raise NotCheckable("no mathematical expression found in the question")
     if source == "words" and len(texts) > 1 and kind not in ("solve", "integrate"):
@@ -190,6 +208,23 @@ def classify(question: str, ctx: Context) -> Task:
     return _expression_task(kind, objects, texts)
 
 
+def _objects_only(texts: list[str], kind: str) -> list[str]:
+    """The question's formulas without those that only name a variable ("for $x$", "in terms
+    of $\\pi$"); refuses a question whose formulas the task does not account for: a solve
+    with anything but equations, or another task with more than one formula."""
+    if len(texts) <= 1:
+        return texts
+    objects = [t for t in texts if not NAMING.match(t)] or texts[:1]
+    relations = [t for t in objects if re.search(r"[=<>≤≥]|\\le|\\ge", t)]
+    if relations and len(relations) < len(objects):
+        raise NotCheckable("the question combines equations with other formulas; the checker "
+                           "does not know how they relate")
+    if not relations and len(objects) > 1 and kind not in ("integrate",):
+        raise NotCheckable("the question has several formulas; the checker does not know how "
+                           "they combine")
+    return objects
+
+
 def _kind_of_object(obj: MathObject, kind: str) -> str:
     """An integral, derivative, limit or sum written out in the question decides the kind."""
     if isinstance(obj, sympy.Integral):
@@ -213,7 +248,10 @@ def _parse(text: str, ctx: Context, definition: bool = False) -> MathObject:
     if definition and text.count("=") == 1 and _FUNCTION_DEFINITION.match(text):
         text = _FUNCTION_DEFINITION.sub("", text)
     try:
-        return fold_case(rebuild(parse_math(text, ctx.variables)))
+        tree = parse_math(text, ctx.variables)
+        return fold_case(rebuild(tree if ctx.domain == "complex" else real_odd_roots(tree)))
+    except OutOfScope as err:
+        raise NotCheckable(str(err)) from err
     except (ShapeError, InputTooLarge) as err:
         raise NotCheckable(f"could not read the question's expression: {err}") from err
 

@@ -24,7 +24,12 @@ import sympy
 
 from noema_core.verify.classify import NotCheckable, Task, classify
 from noema_core.verify.context import Context
-from noema_core.verify.equality import decimals_equal, expressions_equal, is_number
+from noema_core.verify.equality import (
+    decimals_equal,
+    expressions_equal,
+    is_number,
+    numbers_equal,
+)
 from noema_core.verify.shapes import Parsed, parse_answer
 from noema_core.verify.solving import check_equation, check_inequality, check_system
 from noema_core.verify.trees import (
@@ -41,8 +46,8 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-_FRACTION = re.compile(r"^\s*(?P<sign>-?)\s*(?:\\[dt]?frac\s*\{\s*(?P<a>\d+)\s*\}\s*\{\s*(?P<b>\d+)"
-                       r"\s*\}|(?P<p>\d+)\s*/\s*(?P<q>\d+)|(?P<n>\d+))\s*$")
+_FRACTION = re.compile(r"^\s*(?P<sign>-?)\s*(?:\\[dtc]?frac\s*\{\s*(?P<a>\d+)\s*\}\s*\{\s*"
+                       r"(?P<b>\d+)\s*\}|(?P<p>\d+)\s*/\s*(?P<q>\d+)|(?P<n>\d+))\s*$")
 
 
 _SIMPLIFY_SLACK = 2  # operations an answer may have beyond sympy's simplified form
@@ -139,10 +144,35 @@ def _exact_value(task: Task):
         value = _optional(integral.doit, 2.0)
         return value if value is not None and not value.has(sympy.Integral) else \
             sympy.N(integral, 30)
+    if task.kind == "evaluate" and getattr(task.expr, "free_symbols", None):
+        names = ", ".join(sorted(s.name for s in task.expr.free_symbols))
+        raise NotCheckable(f"the expression has unknowns ({names}) the question gives no "
+                           "values for")
     value = task.expr.doit() if hasattr(task.expr, "doit") else task.expr
-    if isinstance(value, sympy.Sum):
-        raise NotCheckable("sympy found no closed form for the sum")
+    if isinstance(value, sympy.Basic) and value.has(*_OPERATIONS):
+        raise NotCheckable("sympy found no closed form for the sum, product or integral")
+    _cross_check_infinite(task.expr, value)
     return sympy.expand(value) if is_number(value) and value.has(sympy.I) else value
+
+
+_OPERATIONS = (sympy.Sum, sympy.Product, sympy.Integral, sympy.Limit)
+
+
+def _cross_check_infinite(expr: object, value: object) -> None:
+    """sympy's closed forms of infinite sums and products are sometimes wrong: trust one
+    only when sympy's own numeric evaluation of the series agrees with it."""
+    if not isinstance(expr, sympy.Basic):
+        return
+    infinite = [node for node in sympy.preorder_traversal(expr)
+                if isinstance(node, (sympy.Sum, sympy.Product))
+                and any(bound.has(sympy.oo) for limit in node.limits for bound in limit[1:])]
+    if not infinite:
+        return
+    numeric = _optional(lambda: sympy.N(expr, 20), 2.0)
+    if numeric is None or not numeric.is_number or numeric.has(*_OPERATIONS) \
+            or numbers_equal(value, numeric, abs(numeric) * 10**-12 + 10**-15) is not True:
+        raise NotCheckable("sympy's closed form for the infinite series could not be confirmed "
+                           "numerically")
 
 
 def _check_value(task: Task, leaf: Parsed) -> Verdict:

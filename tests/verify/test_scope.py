@@ -1,0 +1,106 @@
+"""Independent mode gives a verdict only when the formulas are the whole question."""
+
+from __future__ import annotations
+
+import pytest
+
+from noema_core.verify.judge import judge
+from noema_core.verify.scope import directive_text, sentences
+
+
+def verdict(question: str, answer: str):
+    return judge(answer, question=question)
+
+
+@pytest.mark.parametrize(("question", "why"), [
+    ("Denali is responsible for $16$ dogs and Nate for $12$. How many dogs?", "how many"),
+    ("Denali walks $16$ dogs each day. What is $16 + 12$?", "says more than its formulas"),
+    ("What is the degree of the polynomial $(4 + 5x^3 + 100 + 2\\pi x^4)$?", "property"),
+    ("Find the constant term in the expansion of $(x + 1/x)^6$.", "property"),
+    ("What is the units digit of $3^{100}$?", "digit"),
+    ("In the diagram, what is $x$? [asy] draw((0,0)--(1,1)); [/asy]", "diagram"),
+    ("Find $x$ such that $x^2 = 4$ and $x > 0$.", "says more than its formulas"),
+    ("If $x = 3$, what is $x^2$?", "says more than its formulas"),
+    ("Now what is x + y?", "earlier turn"),
+    ("What is the value of that expression at $x = 2$?", "earlier turn"),
+    ("Simplify the previous answer", "earlier turn"),
+])
+def test_questions_that_say_more_than_their_formulas_are_not_judged(question, why):
+    found = verdict(question, "28")
+    assert found.status == "unverifiable"
+    assert why in found.reason.lower()
+
+
+def test_a_condition_the_formula_does_not_carry_is_never_contradicted():
+    # The circle question the solve path once answered with "c = 33 does not satisfy".
+    question = ("For what value of $c$ will the circle with equation $x^2 + 8x + y^2 + 4y + c"
+                " = 0$ have a radius of length 3?")
+    assert verdict(question, "11").status == "unverifiable"
+
+
+def test_several_formulas_that_the_task_does_not_combine_are_not_judged():
+    assert "several formulas" in verdict("What is $50\\%$ of $200\\%$ of $10$?", "10").reason
+    found = verdict("Solve $x + 1 = 2$ and $x^2$", "1")
+    assert found.status == "unverifiable" and "equations with other formulas" in found.reason
+
+
+def test_an_answer_to_be_written_in_a_form_of_its_own_is_not_judged():
+    question = ("Find $\\frac{2}{1 + 2\\sqrt{3}}$, and write your answer in the form "
+                "$\\frac{A + B\\sqrt{3}}{C}$. What is $A+B+C$?")
+    assert verdict(question, "112").status == "unverifiable"
+
+
+def test_answer_form_instructions_do_not_change_the_task():
+    question = "Solve for $x$: $3x-(1-x)=5$. Express your answer as a common fraction."
+    assert verdict(question, "\\frac{3}{2}").status == "verified"
+    assert verdict(question, "\\frac{5}{2}").status == "contradicted"
+    assert verdict("Simplify the following expression in $x$:\n\n$$3x + 2 - 5x + 18$$",
+                   "-2x + 20").status == "verified"
+
+
+def test_a_formula_on_the_next_line_belongs_to_the_question():
+    question = "Compute\n\\[\\frac{1990^3 - 1000^3 - 990^3}{(1990)(1000)(990)}.\\]"
+    assert verdict(question, "3").status == "verified"
+    assert verdict(question, "4").status == "contradicted"
+
+
+def test_degrees_are_converted_and_odd_roots_are_real():
+    assert verdict("Compute $\\cos 60^\\circ$.", "\\frac{1}{2}").status == "verified"
+    assert verdict("Compute $\\tan 225^\\circ$.", "-1").status == "contradicted"
+    assert verdict("Evaluate $(-125)^{4/3}$.", "625").status == "verified"
+    assert verdict("Find $\\left\\lceil \\sqrt[3]{-25}\\right\\rceil$.", "-2").status == "verified"
+
+
+def test_a_superscript_takes_one_token_as_in_tex():
+    assert verdict("Compute $\\gcd(6^210^2,15^4)$.", "225").status == "verified"
+
+
+def test_an_ambiguous_logarithm_is_not_judged():
+    found = verdict("Evaluate $\\log_28\\sqrt{2}$.", "\\frac{7}{2}")
+    assert found.status == "unverifiable" and "ambiguous" in found.reason
+
+
+def test_an_expression_with_unknowns_is_not_evaluated():
+    found = verdict("What is $x + y$?", "5")
+    assert found.status == "unverifiable" and "unknowns (x, y)" in found.reason
+
+
+def test_an_infinite_series_sympy_cannot_confirm_numerically_is_not_judged():
+    # sympy's closed form here is -1/6; the sum telescopes to 0.
+    question = "Compute\n\\[\\sum_{k = 2}^\\infty \\frac{k - 3}{k(k^2 - 1)}.\\]"
+    assert verdict(question, "0").status == "unverifiable"
+    assert verdict("Compute $\\sum_{k=0}^{\\infty} \\frac{1}{2^k}$.", "2").status == "verified"
+
+
+def test_format_instruction_blocks_end_the_question():
+    question = ("Solve for real d: 98 - 2*d**2 = 0\nIn solving equations, please follow these "
+                "instructions:\n1. Provide all answers as comma-separated decimal values. For "
+                "example: \"-0.3773, 0.4005\"\n2. Give the answer if x > 0 holds.")
+    assert verdict(question, "-7, 7").status == "verified"
+
+
+def test_sentences_split_outside_formulas_and_at_a_full_stop_inside_one():
+    assert sentences("Let $z^2 = 1.$  Compute $z$. Round 3.14 to 2.") == [
+        "Let $z^2 = 1.$", "Compute $z$.", "Round 3.14 to 2."]
+    assert directive_text("Solve $x = 1$. Express your answer as a fraction.") == \
+        "Solve $x = 1$."
