@@ -62,6 +62,12 @@ class Conversation:
     def prompts(self) -> list[str]:
         return [t.content for t in self.turns if t.role == "user"]
 
+    @property
+    def last_mode(self) -> str | None:
+        """The mode label ("Q", "S", "AR") of the last reply, which `--resume` continues in."""
+        modes = [t.mode for t in self.turns if t.role == "assistant" and t.mode]
+        return modes[-1] if modes else None
+
 
 def title_from(prompt: str) -> str:
     """A one-line title from the first prompt."""

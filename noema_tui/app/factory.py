@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from noema_core.decoding.settings import DecodingSettings
+from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_core.engine import DEFAULT_MODEL, ProgressCallback
 from noema_tui.app.chat_app import NoemaChatApp, binding_ids
 from noema_tui.app.conversation import Conversation
@@ -28,7 +28,7 @@ class ChatOptions:
     device: str = "auto"
     dtype: str = "auto"
     quant: str = "none"
-    mode: str = "q"
+    mode: str | None = None  # None: the resumed conversation's last mode, else "q"
     theme: str = DEFAULT_THEME
     resume: bool = False  # continue the most recent conversation
     conversation_id: int | None = None  # continue this one
@@ -77,13 +77,18 @@ def create_app(options: ChatOptions, *, loader: EngineLoader | None = None,
                clock: Callable[[], float] = time.monotonic, notice: str = "") -> NoemaChatApp:
     """Raises `ThemeNotFoundError`, `SettingsError` or `StoreError` (all one-line, typed)."""
     theme = load_theme(options.theme)
-    settings = DecodingSettings.for_mode(options.mode)
     conversation, opened = open_conversation(options, store)
+    settings = DecodingSettings.for_mode(options.mode or mode_value(conversation.last_mode))
+    notices = [n for n in (notice, opened) if n] + (store.problems if store else [])
     screen = ChatScreen(
         loader=loader or EngineFromOptions(options.model, options.device, options.dtype,
                                            options.quant),
         checker=checker or check_with_sympy, settings=settings, conversation=conversation,
         store=store, clock=clock)
     keymap, keymap_notices = load_keymap(binding_ids())
-    return NoemaChatApp(screen, theme, notices=[n for n in (notice, opened) if n] + keymap_notices,
-                        keymap=keymap)
+    return NoemaChatApp(screen, theme, notices=notices + keymap_notices, keymap=keymap)
+
+
+def mode_value(label: str | None) -> str:
+    """A stored mode label ("Q", "S", "AR") as the mode's value; "q" for none or unknown."""
+    return {mode.label: mode.value for mode in Mode}.get(label or "", Mode.QUALITY.value)

@@ -1,7 +1,8 @@
-"""The conversation being had: turns in memory, each saved to the store the moment it exists.
+"""The conversation being had: turns in memory, each queued for the store the moment it exists.
 
-Saving never blocks the chat: if the store fails (disk full, read-only), the turn stays in
-memory and `on_save_failed` tells the user once per failure, with the fix.
+Saving never blocks the chat: writes go through a `Saver` on its own thread and connection.
+If the store fails (locked, disk full, read-only), the turns stay in memory (so export still
+has them), the saver retries, and `on_save_failed` / `on_saved` tell the user.
 """
 
 from __future__ import annotations
@@ -10,47 +11,56 @@ from collections.abc import Callable
 from typing import Any
 
 from noema_core.decoding.events import GenerationResult
-from noema_tui.app.conversation import Conversation, Turn, as_plain_dict
+from noema_tui.app.conversation import Conversation, Turn, as_plain_dict, title_from
+from noema_tui.app.saver import WRITER_BUSY_TIMEOUT, Saver
 from noema_tui.app.store import ConversationStore, StoreError
 
 
 class ChatSession:
     def __init__(self, conversation: Conversation, store: ConversationStore | None,
-                 on_save_failed: Callable[[str], None] = lambda reason: None) -> None:
+                 on_save_failed: Callable[[StoreError], None] = lambda error: None,
+                 on_saved: Callable[[int], None] = lambda count: None) -> None:
         self.conversation = conversation
-        self.store = store
-        self.on_save_failed = on_save_failed
+        self.store = store  # the UI thread's connection: reads (the browser), rename, delete
+        self.saver: Saver | None = None
+        if store is not None:
+            try:
+                writer = store.reopen(busy_timeout=WRITER_BUSY_TIMEOUT)
+            except StoreError as error:
+                on_save_failed(error)
+            else:
+                self.saver = Saver(writer, on_save_failed, on_saved)
 
     @property
     def turns(self) -> list[Turn]:
         return self.conversation.turns
 
-    def _persist(self, save: Callable[[ConversationStore], None]) -> None:
-        if self.store is None:
-            return
-        try:
-            save(self.store)
-        except StoreError as error:
-            self.on_save_failed(str(error))
+    def _persist(self, save: Callable[[ConversationStore], object]) -> None:
+        if self.saver is not None:
+            self.saver.submit(save)
 
     def add_prompt(self, text: str) -> Turn:
         turn = Turn(role="user", content=text)
-        self.turns.append(turn)
-        self._persist(lambda store: store.add_turn(self.conversation, turn))
+        conversation = self.conversation
+        conversation.title = conversation.title or title_from(text)
+        conversation.turns.append(turn)
+        self._persist(lambda store: store.add_turn(conversation, turn))
         return turn
 
     def add_reply(self, result: GenerationResult, mode_label: str) -> Turn:
-        turn = Turn(role="assistant", content=result.text, mode=mode_label,
-                    stats=as_plain_dict(result.stats), finish_reason=result.finish_reason)
-        self.turns.append(turn)
-        self._persist(lambda store: store.add_turn(self.conversation, turn))
-        return turn
+        return self._add_reply(Turn(role="assistant", content=result.text, mode=mode_label,
+                                    stats=as_plain_dict(result.stats),
+                                    finish_reason=result.finish_reason))
 
     def add_failed_reply(self, mode_label: str) -> Turn:
         """A reply that produced no text; it keeps its prompt out of later replies' context."""
-        turn = Turn(role="assistant", content="", mode=mode_label, finish_reason="failed")
-        self.turns.append(turn)
-        self._persist(lambda store: store.add_turn(self.conversation, turn))
+        return self._add_reply(Turn(role="assistant", content="", mode=mode_label,
+                                    finish_reason="failed"))
+
+    def _add_reply(self, turn: Turn) -> Turn:
+        conversation = self.conversation
+        conversation.turns.append(turn)
+        self._persist(lambda store: store.add_turn(conversation, turn))
         return turn
 
     def set_verdict(self, turn: Turn, verdict: dict[str, Any]) -> None:
@@ -68,3 +78,10 @@ class ChatSession:
     def last_prompt(self) -> str | None:
         prompts = self.conversation.prompts()
         return prompts[-1] if prompts else None
+
+    def close(self, timeout: float = 2.0) -> int:
+        """Save what is queued (waiting up to `timeout`); returns the writes left unsaved."""
+        if self.saver is None:
+            return 0
+        self.saver.close(timeout)
+        return self.saver.pending

@@ -17,19 +17,25 @@ from noema_tui.commands.options import (
 )
 
 
-def list_conversations() -> None:
-    """Print the saved conversations, newest first, one per line."""
+def list_conversations() -> int:
+    """Print the saved conversations, newest first, one per line; the exit code (1 when the
+    file is damaged: what can be read is still listed)."""
     from noema_tui.app.store import ConversationStore
 
     store = ConversationStore.open_default()
+    if store.unavailable is not None:
+        raise store.unavailable
     summaries = store.summaries()
-    if not summaries:
-        print(f"no saved conversations in {store.path}", file=sys.stderr)
-        return
     for s in summaries:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.updated_at))
         questions = f"{s.questions} question" + ("s" if s.questions != 1 else "")
         print(f"{s.id:>5}  {when}  {questions:>12}  {s.model}  {s.title}")
+    if store.damage is not None:
+        print(f"error: {store.damage}", file=sys.stderr)
+        return store.damage.exit_code
+    if not summaries:
+        print(f"no saved conversations in {store.path}", file=sys.stderr)
+    return 0
 
 
 def chat(
@@ -39,8 +45,9 @@ def chat(
     device: DeviceOption = "auto",
     dtype: DtypeOption = "auto",
     quant: QuantOption = QuantChoice.none,
-    mode: Annotated[ModeChoice, typer.Option(
-        help="Decoding mode to start in (F2 cycles it while chatting).")] = ModeChoice.q,
+    mode: Annotated[ModeChoice | None, typer.Option(
+        help="Decoding mode to start in (F2 cycles it while chatting). Default: q, or the "
+             "mode a resumed conversation last used.", show_default=False)] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the most recent conversation.")] = False,
     conversation: Annotated[int | None, typer.Option(
@@ -65,10 +72,10 @@ def chat(
 
     if list_:
         try:
-            list_conversations()
+            code = list_conversations()
         except NoemaError as err:
             raise fail(err) from None
-        return
+        raise typer.Exit(code)
 
     from noema_core.engine import DEFAULT_MODEL
     from noema_tui.app.factory import ChatOptions, create_app
@@ -82,8 +89,15 @@ def chat(
         if resume or conversation is not None:
             raise fail(err) from None
         notice = f"Conversations will not be saved: {err}"
+    if store is not None and store.damage is not None:
+        notice = f"Conversations will not be saved: {store.damage}"
+    elif store is not None and store.unavailable is not None:
+        if resume or conversation is not None:
+            raise fail(store.unavailable)
+        notice = f"Conversations are not saved yet: {store.unavailable}"
     options = ChatOptions(model=model or DEFAULT_MODEL, device=device, dtype=dtype,
-                          quant=quant.value, mode=mode.value, theme=theme or DEFAULT_THEME,
+                          quant=quant.value, mode=mode.value if mode else None,
+                          theme=theme or DEFAULT_THEME,
                           resume=resume, conversation_id=conversation)
     try:  # usage errors (theme, conversation id) are reported before the screen is taken
         app = create_app(options, store=store, notice=notice)
@@ -94,3 +108,9 @@ def chat(
               file=sys.stderr)
         raise typer.Exit(2)
     app.run()
+    unsaved = app.chat_screen.session.close(timeout=5.0)
+    if unsaved:
+        error = app.chat_screen.session.saver.error
+        print(f"error: {unsaved} change(s) to this conversation were not saved: {error}",
+              file=sys.stderr)
+        raise typer.Exit(1)

@@ -75,6 +75,7 @@ async def test_a_kill_mid_reply_loses_only_the_reply_in_flight(tmp_path):
         await pilot.press("enter")
         stepper.release(2)
         await wait_for(pilot, lambda: len(app.query(ReplyView)) == 2, "reply 2 to start")
+        assert app.chat_screen.session.saver.flush(timeout=5)
         # Read the database from another connection while reply 2 is still being decoded,
         # as a fresh process would after a kill.
         with sqlite3.connect(saved_store().path) as other:
@@ -132,3 +133,23 @@ def test_chat_outside_a_terminal_exits_2_with_one_line(tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip() == ("error: noema chat needs a terminal: for pipes and "
                                      "scripts use noema ask")
+
+
+def test_resume_restores_the_mode_the_conversation_last_used(tmp_path):
+    from noema_core.decoding.settings import Mode
+    from noema_tui.app.factory import create_app
+    from tests.tui.chat_support import FakeChecker, ReplayLoader
+
+    store = saved_store()
+    conversation = Conversation(model="noema-tiny")
+    store.add_turn(conversation, Turn("user", "Solve 2x = 4"))
+    store.add_turn(conversation, Turn("assistant", "x = 2", mode="AR"))
+
+    def started_in(options: ChatOptions) -> Mode:
+        app = create_app(options, loader=ReplayLoader(), checker=FakeChecker(), store=store)
+        return app.chat_screen.settings.mode
+
+    assert started_in(ChatOptions(resume=True)) == Mode.AR
+    assert started_in(ChatOptions(resume=True, mode="s")) == Mode.SPEED  # --mode still wins
+    assert started_in(ChatOptions()) == Mode.QUALITY  # a new conversation
+    assert store.summaries()[0].mode == "AR"

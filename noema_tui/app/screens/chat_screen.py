@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -29,7 +30,7 @@ from noema_tui.app.screens.settings_screen import (
     uses_card_preset,
 )
 from noema_tui.app.session import ChatSession
-from noema_tui.app.store import ConversationStore
+from noema_tui.app.store import ConversationStore, StoreError
 from noema_tui.app.widgets.load_panel import LoadPanel
 from noema_tui.app.widgets.prompt_input import PromptInput
 from noema_tui.app.widgets.reply_view import ReplyView
@@ -58,6 +59,20 @@ class ChatScreen(Screen[None]):
                 show=False),
     ]
 
+    class SaveFailed(Message):
+        """A write to the store failed (posted from the saver's thread)."""
+
+        def __init__(self, error: StoreError) -> None:
+            super().__init__()
+            self.error = error
+
+    class SavesCaughtUp(Message):
+        """Writes that had failed are now in the store."""
+
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
+
     def __init__(self, *, loader: EngineLoader, checker: Checker, settings: DecodingSettings,
                  conversation: Conversation, store: ConversationStore | None,
                  clock: Callable[[], float]) -> None:
@@ -65,7 +80,9 @@ class ChatScreen(Screen[None]):
         self.loader = loader
         self.checker = checker
         self.settings = settings
-        self.session = ChatSession(conversation, store, self._warn_unsaved)
+        self.session = ChatSession(
+            conversation, store, lambda error: self.post_message(self.SaveFailed(error)),
+            lambda count: self.post_message(self.SavesCaughtUp(count)))
         self.clock = clock
         self.info: ModelInfo | None = None
         self.presets: ModelPresets = {}  # the loaded model's own Q/S thresholds, if any
@@ -128,8 +145,16 @@ class ChatScreen(Screen[None]):
     def generating(self) -> bool:
         return self.reply is not None
 
-    def _warn_unsaved(self, reason: str) -> None:
-        self.notify(reason, title="Not saved", severity="error")
+    @on(SaveFailed)
+    def warn_unsaved(self, event: SaveFailed) -> None:
+        self.notify(str(event.error), title="Not saved", severity="error", timeout=15)
+
+    @on(SavesCaughtUp)
+    def confirm_saved(self, event: SavesCaughtUp) -> None:
+        self.notify(f"Saved the {event.count} change(s) that were waiting.", title="Saved")
+
+    def on_unmount(self) -> None:
+        self.session.close(timeout=2.0)  # the writes still queued get a last chance
 
     # ----------------------------------------------------------------- loading
 
