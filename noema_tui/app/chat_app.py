@@ -9,8 +9,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import TextArea
 
+from noema_tui.app.screens.browser_screen import BrowserScreen
 from noema_tui.app.screens.chat_screen import ChatScreen
+from noema_tui.app.screens.confirm_dialog import ConfirmDialog
 from noema_tui.app.screens.help_screen import HelpScreen
+from noema_tui.app.screens.rename_dialog import RenameDialog
 from noema_tui.app.screens.settings_screen import SettingsScreen
 from noema_tui.app.themes import NoemaTheme, available_themes, load_theme
 from noema_tui.app.widgets.prompt_input import PromptInput
@@ -29,12 +32,15 @@ CHAT_COMMANDS = [
     ("Copy last reply", "Copy the last reply with its raw LaTeX", "copy_reply"),
     ("New conversation", "Start a new conversation (the current one stays saved)",
      "new_conversation"),
+    ("Browse conversations", "Open, rename, delete and search saved conversations",
+     "open_browser"),
 ]
 
 
 def binding_ids() -> list[str]:
     """Every binding id a keymap can remap, as the README's key table lists them."""
-    owners = (NoemaChatApp, ChatScreen, SettingsScreen, HelpScreen, PromptInput)
+    owners = (NoemaChatApp, ChatScreen, SettingsScreen, HelpScreen, PromptInput, BrowserScreen,
+              RenameDialog, ConfirmDialog)
     return [binding.id for owner in owners for binding in owner.BINDINGS
             if isinstance(binding, Binding) and binding.id]
 

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from noema_core.decoding.events import GenerationStats
+from noema_core.decoding.settings import Mode
 
 TITLE_LENGTH = 60
 VERDICT_FIELDS = ("status", "answer", "expected", "method", "reason")
@@ -67,6 +68,11 @@ class Conversation:
         """The mode label ("Q", "S", "AR") of the last reply, which `--resume` continues in."""
         modes = [t.mode for t in self.turns if t.role == "assistant" and t.mode]
         return modes[-1] if modes else None
+
+
+def mode_value(label: str | None) -> str:
+    """A stored mode label ("Q", "S", "AR") as the mode's value; "q" for none or unknown."""
+    return {mode.label: mode.value for mode in Mode}.get(label or "", Mode.QUALITY.value)
 
 
 def title_from(prompt: str) -> str:

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from noema_core.decoding.settings import DecodingSettings, Mode
+from noema_core.decoding.settings import DecodingSettings
 from noema_core.engine import DEFAULT_MODEL, ProgressCallback
 from noema_tui.app.chat_app import NoemaChatApp, binding_ids
-from noema_tui.app.conversation import Conversation
+from noema_tui.app.conversation import Conversation, mode_value
 from noema_tui.app.protocol import ChatEngine, Checker, EngineLoader
 from noema_tui.app.screens.chat_screen import ChatScreen
 from noema_tui.app.store import ConversationStore
@@ -88,7 +88,3 @@ def create_app(options: ChatOptions, *, loader: EngineLoader | None = None,
     keymap, keymap_notices = load_keymap(binding_ids())
     return NoemaChatApp(screen, theme, notices=notices + keymap_notices, keymap=keymap)
 
-
-def mode_value(label: str | None) -> str:
-    """A stored mode label ("Q", "S", "AR") as the mode's value; "q" for none or unknown."""
-    return {mode.label: mode.value for mode in Mode}.get(label or "", Mode.QUALITY.value)

@@ -18,12 +18,13 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from noema_core.decoding.events import TokenState
-from noema_core.decoding.settings import DecodingSettings, ModelPresets
+from noema_core.decoding.settings import DecodingSettings, Mode, ModelPresets
 from noema_core.engine import ModelInfo
 from noema_tui.app.bridge import EngineBridge
-from noema_tui.app.conversation import Conversation, Turn
+from noema_tui.app.conversation import Conversation, Turn, mode_value
 from noema_tui.app.export import ExportError, export_transcript
 from noema_tui.app.protocol import Checker, EngineLoader
+from noema_tui.app.screens.browser_screen import BrowserScreen
 from noema_tui.app.screens.settings_screen import (
     SettingsScreen,
     switch_mode,
@@ -57,6 +58,8 @@ class ChatScreen(Screen[None]):
                 tooltip="Copy the last reply with its raw LaTeX"),
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new_conversation",
                 show=False),
+        Binding("ctrl+o", "open_browser", "Chats", id="chat.open_browser", show=False,
+                tooltip="Browse, search, open, rename and delete saved conversations"),
     ]
 
     class SaveFailed(Message):
@@ -285,7 +288,7 @@ class ChatScreen(Screen[None]):
         """Grey out keys that do nothing right now (None keeps them visible in the footer)."""
         if action == "stop_reply":
             return True if self.generating else None
-        if action in ("regenerate_reply", "new_conversation", "open_settings"):
+        if action in ("regenerate_reply", "new_conversation", "open_settings", "open_browser"):
             return None if self.generating else True
         return True
 
@@ -345,10 +348,55 @@ class ChatScreen(Screen[None]):
     async def action_new_conversation(self) -> None:
         if self.generating:
             return
-        self.session.conversation = Conversation(model=self.session.conversation.model)
+        await self._show_conversation(Conversation(model=self.session.conversation.model))
+        self.notify("New conversation.")
+
+    async def _show_conversation(self, conversation: Conversation) -> None:
+        """Replace the transcript with `conversation` (new, or opened from the browser)."""
+        self.session.conversation = conversation
         self._checking.clear()
         await self.transcript.query("UserMessage, ReplyView").remove()
-        self.notify("New conversation.")
+        for turn in conversation.turns:
+            await self._show_saved_turn(turn)
+        self.prompt.sent_prompts = conversation.prompts()
+        self.transcript.scroll_end(animate=False)
+
+    def action_open_browser(self) -> None:
+        store = self.session.store
+        if self.generating:
+            return
+        if store is None:
+            self.notify("Conversations are not saved in this session, so there are none to "
+                        "browse: see the notice at start for why.", severity="warning")
+            return
+        browser = BrowserScreen(store, self.session.conversation.id)
+
+        async def opened(conversation_id: int | None) -> None:
+            if conversation_id is not None and conversation_id != self.session.conversation.id:
+                await self.open_saved(conversation_id)
+            elif self.session.conversation.id in browser.deleted:
+                await self.action_new_conversation()
+
+        self.app.push_screen(browser, opened)
+
+    async def open_saved(self, conversation_id: int) -> None:
+        """Show a saved conversation and continue it, in the mode of its last reply."""
+        store = self.session.store
+        assert store is not None
+        try:
+            conversation = store.load(conversation_id)
+        except StoreError as error:
+            self.notify(str(error), title="Cannot open", severity="error", timeout=10)
+            return
+        await self._show_conversation(conversation)
+        if conversation.last_mode:
+            mode = Mode(mode_value(conversation.last_mode))
+            self.settings = switch_mode(self.settings, mode, self.presets)
+            self.status.mode = self.settings.mode.label
+        for problem in store.problems:
+            self.notify(problem, severity="warning")
+        store.problems.clear()
+        self.notify(f"Opened {conversation.title or 'the conversation'!r}.")
 
     def run_slash_command(self, text: str) -> None:
         name, _, argument = text.partition(" ")
