@@ -1,7 +1,16 @@
-"""The Textual app: one chat screen, Noema's themes, F1 help and command palette entries."""
+"""The Textual app: one chat screen, Noema's themes, F1 help and command palette entries.
+
+Quitting (Ctrl+Q, or SIGTERM / SIGHUP from outside) first stops a reply in flight and keeps
+what it decoded, marked as stopped, then saves, then lets Textual restore the terminal
+(alternate screen left, mouse reporting off). A signal exits 128 + its number, as a shell
+reports a process it ended: 143 for SIGTERM, 129 for SIGHUP.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import time
 from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
@@ -19,6 +28,9 @@ from noema_tui.app.themes import NoemaTheme, available_themes, load_theme
 from noema_tui.app.widgets.prompt_input import PromptInput
 
 THEME_SOURCE = ("noema-theme.tcss", "")  # one stylesheet slot, replaced when the theme changes
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+STOP_WAIT_SECONDS = 3.0  # for the forward in progress to end, so its tokens are kept
+SAVE_WAIT_SECONDS = 3.0  # for queued writes, before the process ends
 
 # (title, help, action on the chat screen): the palette offers every action a key offers.
 CHAT_COMMANDS = [
@@ -69,6 +81,42 @@ class NoemaChatApp(App[None]):
             self.theme = self.noema_theme.palette
         for notice in self.notices:
             self.notify(notice)
+        self._watch_signals(True)
+
+    def on_unmount(self) -> None:
+        self._watch_signals(False)
+
+    def _watch_signals(self, watch: bool) -> None:
+        """SIGTERM and SIGHUP quit as Ctrl+Q does (only where asyncio can take signals)."""
+        try:
+            loop = asyncio.get_running_loop()
+            for number in QUIT_SIGNALS:
+                if watch:
+                    loop.add_signal_handler(number, self.quit_on_signal, number)
+                else:
+                    loop.remove_signal_handler(number)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or a platform without these signals
+
+    def quit_on_signal(self, number: int) -> None:
+        self.run_worker(self.quit_keeping_reply(128 + number), group="quit", exclusive=True)
+
+    async def action_quit(self) -> None:
+        await self.quit_keeping_reply(0)
+
+    async def quit_keeping_reply(self, return_code: int) -> None:
+        """Stop a reply in flight, keep its text (marked stopped), save, then exit."""
+        screen = self.chat_screen
+        if screen.generating:
+            screen.bridge.stop_reply()
+            deadline = time.monotonic() + STOP_WAIT_SECONDS
+            while screen.generating and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)  # the engine ends the forward, the screen saves it
+            if screen.generating:
+                screen.keep_partial_reply()  # a forward too slow to wait for: keep the blocks
+        if screen.session.saver is not None:
+            await asyncio.to_thread(screen.session.saver.flush, SAVE_WAIT_SECONDS)
+        self.exit(return_code=return_code)
 
     def apply_noema_theme(self, name: str) -> None:
         """Switch to another theme file: its palette and its token styles."""

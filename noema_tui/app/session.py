@@ -52,6 +52,11 @@ class ChatSession:
                                     stats=as_plain_dict(result.stats),
                                     finish_reason=result.finish_reason))
 
+    def add_stopped_reply(self, text: str, mode_label: str) -> Turn:
+        """A reply cut short by quitting, kept as far as it was decoded."""
+        return self._add_reply(Turn(role="assistant", content=text, mode=mode_label,
+                                    finish_reason="cancelled"))
+
     def add_failed_reply(self, mode_label: str) -> Turn:
         """A reply that produced no text; it keeps its prompt out of later replies' context."""
         return self._add_reply(Turn(role="assistant", content="", mode=mode_label,

@@ -62,7 +62,8 @@ def chat(
 
     Conversations are saved under $NOEMA_DATA_DIR or $XDG_DATA_HOME/noema/.
     Exit codes: 0 ok, 1 storage error, 2 usage (unknown theme or conversation
-    id, no terminal).
+    id, no terminal), 129 / 143 ended by SIGHUP / SIGTERM (the conversation is
+    saved first, a reply in flight kept as stopped).
     """
     from noema_core.errors import NoemaError
 
@@ -114,3 +115,5 @@ def chat(
         print(f"error: {unsaved} change(s) to this conversation were not saved: {error}",
               file=sys.stderr)
         raise typer.Exit(1)
+    if app.return_code:  # ended by SIGTERM (143) or SIGHUP (129), after saving
+        raise typer.Exit(app.return_code)

@@ -269,6 +269,15 @@ class ChatScreen(Screen[None]):
         self._end_reply()
         self.prompt.put_back(self._asked)
 
+    def keep_partial_reply(self) -> None:
+        """Save the reply in flight as far as it was drawn (the app is closing before the
+        engine could hand back its partial result)."""
+        if self.reply is None:
+            return
+        text = self.reply.raw_text + self.reply.live_block.decoded_text()
+        self.session.add_stopped_reply(text, self.reply.mode_label)
+        self._end_reply()
+
     def _end_reply(self) -> None:
         self.reply = None
         self.status.running_mode = ""

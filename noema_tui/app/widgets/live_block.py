@@ -80,6 +80,14 @@ class LiveBlock(Widget):
                 text.append(slot_text(piece, state), style=self._style(STATE_CLASSES[state]))
         return text
 
+    def decoded_text(self) -> str:
+        """The text of the slots decoded so far (masked ones left out), as the engine has it."""
+        update = self.snapshot
+        if update is None or not update.pieces:
+            return ""
+        return "".join(piece for piece, state in zip(update.pieces, update.states, strict=True)
+                       if state not in (TokenState.MASKED, TokenState.PROMPT))
+
     def _style(self, component: str):
         # Not partial: translucent colours such as `$foreground 30%` need blending.
         return self.get_component_rich_style(component)
