@@ -15,6 +15,7 @@ from rich.text import Text
 
 from noema_core.decoding.events import BlockFinished, BlockUpdated, DecodingEvent, TokenState
 from noema_tui.formatting import SEPARATOR, block_line
+from noema_tui.terminal_text import visible
 
 MASK_PLACEHOLDER = "·"
 NEWLINE_MARK = "⏎"
@@ -66,7 +67,7 @@ class LiveBlockView:
         parts: list[RenderableType] = []
         tail = self.reply_tail(max(3, self.console.height - 5))  # keep the block on screen
         if tail:
-            parts.append(Text(tail))
+            parts.append(Text(visible(tail)))
         parts.append(self.header())
         if self.block is not None:
             parts.append(self.slots(self.block))
@@ -109,6 +110,6 @@ class LiveBlockView:
             if state is TokenState.PROMPT:
                 continue
             shown = MASK_PLACEHOLDER if state is TokenState.MASKED else (
-                piece.replace("\n", NEWLINE_MARK) or "□")
+                visible(piece.replace("\n", NEWLINE_MARK)) or "□")
             text.append(shown, style=SLOT_STYLES[state])
         return text

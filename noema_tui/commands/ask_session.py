@@ -25,6 +25,7 @@ from noema_core.decoding.events import (
 )
 from noema_tui.commands.output import emit, flush_quietly
 from noema_tui.formatting import load_line, mode_label, stats_line, verdict_line
+from noema_tui.terminal_text import visible
 
 if TYPE_CHECKING:  # annotations only: the real imports are deferred to keep startup fast
     from noema_core.decoding.settings import DecodingSettings
@@ -192,13 +193,14 @@ class AskSession:
 
             from noema_tui.mathtext import render_markdown
 
-            Console(file=sys.stdout).print(Markdown(render_markdown(outcome.result.text)))
+            text = visible(outcome.result.text)  # the model's escape sequences shown, not obeyed
+            Console(file=sys.stdout).print(Markdown(render_markdown(text)))
         else:
             emit(outcome.result.text)
         if outcome.interrupted and outcome.result.cancelled:
             self.stderr.print("interrupted: the answer above is partial", style="yellow")
         else:
-            self.stderr.print(verdict_line(outcome.verdict),
+            self.stderr.print(visible(verdict_line(outcome.verdict)),
                               style=VERDICT_STYLES.get(outcome.verdict.status, ""))
         if outcome.result.stats.forwards:  # none reported when a second Ctrl-C cut it short
             self.stderr.print(stats_line(outcome.result.stats), style="dim")

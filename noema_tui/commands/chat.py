@@ -21,6 +21,7 @@ def list_conversations() -> int:
     """Print the saved conversations, newest first, one per line; the exit code (1 when the
     file is damaged: what can be read is still listed)."""
     from noema_tui.app.store import ConversationStore
+    from noema_tui.terminal_text import visible
 
     store = ConversationStore.open_default()
     if store.unavailable is not None:
@@ -29,7 +30,8 @@ def list_conversations() -> int:
     for s in summaries:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.updated_at))
         questions = f"{s.questions} question" + ("s" if s.questions != 1 else "")
-        print(f"{s.id:>5}  {when}  {questions:>12}  {s.model}  {s.title}")
+        print(f"{s.id:>5}  {when}  {questions:>12}  {visible(s.model, one_line=True)}  "
+              f"{visible(s.title, one_line=True)}")
     if store.damage is not None:
         print(f"error: {store.damage}", file=sys.stderr)
         return store.damage.exit_code

@@ -50,6 +50,7 @@ def verify(
 
     from noema_core.verify import check
     from noema_tui.commands.output import emit
+    from noema_tui.terminal_text import visible
 
     verdict = check(response, question=question, reference=reference, timeout=timeout)
     if as_json:
@@ -60,5 +61,5 @@ def verify(
                             ("method", verdict.method), ("found by", verdict.rule)):
             if value:
                 lines.append(f"  {name + ':':10}{value}")
-        emit("\n".join(lines))
+        emit(visible("\n".join(lines)))  # the answer is the model's text: shown, not obeyed
     raise typer.Exit(verdict.exit_code)

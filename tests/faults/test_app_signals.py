@@ -6,13 +6,8 @@ is given back (alternate screen left, mouse reporting off); a signal exits 128 +
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +15,7 @@ import pytest
 
 from noema_tui.app import chat_app
 from noema_tui.app.widgets.reply_view import ReplyView
+from tests.faults.pty_support import TerminalRun
 from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
     ReplayEngine,
     Stepper,
@@ -102,43 +98,20 @@ async def test_a_forward_too_slow_to_wait_for_still_keeps_the_blocks_drawn(monke
 
 def run_in_a_terminal(data: Path, signal_number: int) -> tuple[int, bytes, list[str]]:
     """`noema chat` (the bundled model) in a pseudo-terminal: send a prompt, then a signal."""
-    env = {**os.environ, "NOEMA_DATA_DIR": str(data), "TERM": "xterm-256color",
-           "COLUMNS": "80", "LINES": "24"}
-    parent, child = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "noema_tui.cli", "chat"], stdin=child,
-                               stdout=child, stderr=child, env=env, close_fds=True,
-                               start_new_session=True)
-    os.close(child)
-    output = bytearray()
-
-    def read_until(marker: bytes, limit: float) -> bool:
-        deadline = time.monotonic() + limit
-        while marker not in output and time.monotonic() < deadline:
-            ready, _, _ = select.select([parent], [], [], 0.2)
-            if ready:
-                try:
-                    output.extend(os.read(parent, 65536))
-                except OSError:
-                    return False
-        return marker in output
-
+    run = TerminalRun(["chat"], {"NOEMA_DATA_DIR": str(data)})
     try:
-        assert read_until(b"quant none", 50), output[-400:]  # the status line: model loaded
+        assert run.read_until(b"quant none", 50), run.output[-400:]  # the model loaded
         time.sleep(0.5)
-        os.write(parent, b"Solve 3x + 5 = 20\r")
+        run.type("Solve 3x + 5 = 20\r")
         time.sleep(1.5)
-        process.send_signal(signal_number)
-        read_until(b"\x1b[?1049l", 20)
-        code = process.wait(timeout=20)
-        read_until(b"\x00never", 0.5)
+        run.process.send_signal(signal_number)
+        code = run.finish()
     finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(parent)
+        run.close()
     with sqlite3.connect(data / "conversations.sqlite3") as db:
         contents = [row[0] for row in db.execute("SELECT content FROM turns ORDER BY id")]
     db.close()
-    return code, bytes(output), contents
+    return code, bytes(run.output), contents
 
 
 @pytest.mark.parametrize(("number", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])

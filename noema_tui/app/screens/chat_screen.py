@@ -37,6 +37,7 @@ from noema_tui.app.widgets.prompt_input import PromptInput
 from noema_tui.app.widgets.reply_view import ReplyView
 from noema_tui.app.widgets.status_line import StatusLine
 from noema_tui.app.widgets.user_message import UserMessage
+from noema_tui.terminal_text import visible
 
 DECODED = (TokenState.UNMASKED, TokenState.STABLE, TokenState.EDITED)
 
@@ -405,7 +406,7 @@ class ChatScreen(Screen[None]):
         for problem in store.problems:
             self.notify(problem, severity="warning")
         store.problems.clear()
-        self.notify(f"Opened {conversation.title or 'the conversation'!r}.")
+        self.notify(f"Opened {visible(conversation.title) or 'the conversation'!r}.")
 
     def run_slash_command(self, text: str) -> None:
         name, _, argument = text.partition(" ")

@@ -14,6 +14,7 @@ from textual.widget import Widget
 
 from noema_core.decoding.events import BlockUpdated, TokenState
 from noema_tui.formatting import SEPARATOR, block_line
+from noema_tui.terminal_text import visible
 
 MASK_GLYPH = "░"
 SPECIAL_GLYPH = "∎"  # end-of-text and role tokens have no text of their own
@@ -32,7 +33,7 @@ def slot_text(piece: str, state: TokenState) -> str:
         return MASK_GLYPH
     if SPECIAL_TOKEN.match(piece):
         return SPECIAL_GLYPH
-    return piece
+    return visible(piece)
 
 
 class LiveBlock(Widget):

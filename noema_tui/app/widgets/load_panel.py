@@ -10,6 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, ProgressBar, Static
 
+from noema_tui.terminal_text import visible
+
 
 class LoadPanel(Vertical):
     DEFAULT_CSS = """
@@ -45,6 +47,7 @@ class LoadPanel(Vertical):
         self.query_one(".load-panel--title", Label).update(f"Could not load {self.model}")
         self.query_one(ProgressBar).display = False
         self.query_one(".load-panel--step", Label).display = False
+        reason, hint = visible(reason), visible(hint)  # may quote a checkpoint's files
         cause, _, fix = reason.rpartition(": ")
         if hint:  # the app knows a better fix than the loader's generic one
             cause, fix = cause or reason, hint

@@ -20,6 +20,7 @@ from noema_tui.app.reply_text import split_settled
 from noema_tui.app.widgets.live_block import LiveBlock
 from noema_tui.formatting import stats_line, verdict_line
 from noema_tui.mathtext import render_markdown
+from noema_tui.terminal_text import visible
 
 VERDICT_CLASSES = ("-checking", "-verified", "-contradicted", "-unverifiable")
 
@@ -75,11 +76,11 @@ class ReplyView(Vertical):
         if len(settled) > self._settled:
             body = self.query_one(".reply--body", Markdown)
             body.display = True
-            await body.append(render_markdown(settled[self._settled:]))
+            await body.append(render_markdown(visible(settled[self._settled:])))
             self._settled = len(settled)
         tail_view = self.query_one(".reply--tail", Markdown)
         tail_view.display = bool(tail.strip())
-        await tail_view.update(render_markdown(tail))
+        await tail_view.update(render_markdown(visible(tail)))
 
     async def finish(self, text: str, stats: GenerationStats | None, finish_reason: str) -> None:
         """The reply ended: one full Markdown update with the whole text, then its stats."""
@@ -90,7 +91,7 @@ class ReplyView(Vertical):
         self.query_one(".reply--tail", Markdown).display = False
         body = self.query_one(".reply--body", Markdown)
         body.display = True
-        await body.update(render_markdown(text if text.strip() else "*(no text)*"))
+        await body.update(render_markdown(visible(text) if text.strip() else "*(no text)*"))
         line = stats_line(stats) if stats is not None else ""
         if finish_reason == "cancelled":
             line = f"stopped · {line}" if line else "stopped"
@@ -104,7 +105,8 @@ class ReplyView(Vertical):
         self.finished = True
         self.live_block.display = False
         self.query_one(".reply--tail", Markdown).display = False
-        self.mount(Static(f"Reply failed: {reason}", markup=False, classes="reply--failure"))
+        self.mount(Static(f"Reply failed: {visible(reason)}", markup=False,
+                          classes="reply--failure"))
 
     def show_checking(self) -> None:
         self._set_verdict("checking the answer…", "-checking")
@@ -121,5 +123,5 @@ class ReplyView(Vertical):
         line.remove_class(*VERDICT_CLASSES)
         if state:
             line.add_class(state)
-        line.update(text)
+        line.update(visible(text))
         line.display = bool(text)

@@ -7,6 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from noema_core.engine import ModelInfo
+from noema_tui.terminal_text import visible
 
 
 class StatusLine(Widget):
@@ -45,7 +46,8 @@ class StatusLine(Widget):
         if self.info is None:
             return [self.loading_text or "no model"]
         info = self.info
-        name = info.name + (" (random weights)" if info.random_weights else "")
+        name = visible(info.name, one_line=True)  # from the checkpoint's directory or config
+        name += " (random weights)" if info.random_weights else ""
         return [f"{name} · {info.device} · {info.dtype} · quant {info.quant}",
                 f"{name} · {info.device}", name]
 

@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, Markdown
 
 from noema_tui.mathtext import render_markdown
+from noema_tui.terminal_text import visible
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
@@ -48,4 +49,4 @@ class UserMessage(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("You", classes="user-message--title")
-        yield Markdown(keep_line_breaks(render_markdown(self.text)))
+        yield Markdown(keep_line_breaks(render_markdown(visible(self.text))))
