@@ -52,6 +52,8 @@ class Saver:
     def flush(self, timeout: float) -> bool:
         """Wait until every queued write is saved (True) or `timeout` seconds pass (False)."""
         with self._changed:
+            if not self._thread.is_alive():
+                return not self._jobs  # closed: nothing more will be written
             if self._jobs:
                 self._changed.notify_all()  # retry at once rather than at the next interval
             return self._changed.wait_for(lambda: not self._jobs, timeout)
