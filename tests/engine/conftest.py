@@ -13,12 +13,13 @@ from noema_core.loading import build_model, save_checkpoint
 from noema_core.model import NoemaModel
 
 
-def write_tokenizer(directory: Path) -> None:
-    """A character-level tokenizer with Noema's special tokens and chat template."""
+def write_tokenizer(directory: Path, pieces: list[str] | None = None) -> None:
+    """A tokenizer with Noema's special tokens and chat template: character-level, or with
+    the given `pieces` as its ordinary tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    chars = list("0123456789abcdefghijklmnopqrstuvwxyz +-*/=()^.,:?!\\{}_")
+    chars = pieces or list("0123456789abcdefghijklmnopqrstuvwxyz +-*/=()^.,:?!\\{}_")
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + chars + ["[UNK]"])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")

@@ -22,7 +22,7 @@ from noema_tui.app.widgets.reply_view import ReplyView
 from noema_tui.cli import app as cli
 from noema_tui.live_view import LiveBlockView
 from noema_tui.terminal_text import visible
-from tests.engine.conftest import tiny_model
+from tests.engine.conftest import tiny_model, write_tokenizer
 from tests.faults.pty_support import TerminalRun
 from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
     ReplayEngine,
@@ -46,31 +46,13 @@ def test_control_characters_are_shown_as_symbols_and_layout_is_kept():
     assert visible("two\nlines\t", one_line=True) == "two␤lines␉"
 
 
-def write_hostile_tokenizer(directory: Path) -> None:
-    """A word-level tokenizer in which every ordinary piece carries an escape sequence."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    from tests.engine.conftest import CHAT_TEMPLATE, EOS_TOKEN, SPECIAL_TOKENS
-
-    # 118 pieces and the special tokens: 128, the tiny model's vocabulary
-    pieces = [f"{TITLE}t{i}" if i % 2 else f"\x1b[3{i % 8}mc{i}" for i in range(118)]
-    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + pieces + ["[UNK]"])}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
-    tokenizer.decoder = decoders.Fuse()
-    tokenizer.add_special_tokens(SPECIAL_TOKENS)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token=EOS_TOKEN,
-                                   pad_token=EOS_TOKEN, unk_token="[UNK]")
-    fast.chat_template = CHAT_TEMPLATE
-    fast.save_pretrained(str(directory))
-
-
 @pytest.fixture(scope="module")
 def hostile_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("hostile-tokenizer")
     save_checkpoint(tiny_model(seed=3, dtype=torch.float32), directory)
-    write_hostile_tokenizer(directory)
+    # Every ordinary piece carries an escape sequence; with the special tokens, 128 in all.
+    write_tokenizer(directory, [f"{TITLE}t{i}" if i % 2 else f"\x1b[3{i % 8}mc{i}"
+                                for i in range(118)])
     return directory
 
 
