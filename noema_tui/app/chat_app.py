@@ -133,16 +133,19 @@ class NoemaChatApp(App[None]):
             return
         keys: dict[str, list[str]] = {}  # every key of a binding: "shift+⏎ / ^j"
         shown: dict[str, Binding] = {}
-        for active in self.screen.active_bindings.values():
-            binding = active.binding
+        # Every binding of the focused chain, enabled or not: the footer hides keys until they
+        # apply (Esc stops only while a reply runs), help lists them all. Textual exposes the
+        # chain only as `_modal_binding_chain`, the one `active_bindings` walks.
+        chain = self.screen._modal_binding_chain
+        for node, binding in ((node, b) for node, bindings in chain for _, b in bindings):
             # The prompt editor's cursor keys would bury the rest; its own keys have ids.
-            editing = isinstance(active.node, TextArea) and not binding.id
-            if binding.description and not editing:
-                name = binding.id or binding.action
-                shown.setdefault(name, binding)
-                key = self.get_key_display(binding)
-                if key not in keys.setdefault(name, []):
-                    keys[name].append(key)
+            if not binding.description or (isinstance(node, TextArea) and not binding.id):
+                continue
+            name = binding.id or binding.action
+            shown.setdefault(name, binding)
+            key = self.get_key_display(binding)
+            if key not in keys.setdefault(name, []):
+                keys[name].append(key)
         # Noema's own keys (they have ids) first, then generic ones such as scrolling.
         names = sorted(shown, key=lambda name: shown[name].id is None)
         listed = [(" / ".join(keys[name]), shown[name]) for name in names]

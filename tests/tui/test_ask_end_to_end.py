@@ -74,7 +74,7 @@ def test_process_exit_codes_for_usage_and_load_errors(tmp_path):
 def test_process_interrupted_by_ctrl_c_exits_130_without_a_traceback(tiny_chat_checkpoint):
     proc = subprocess.Popen(
         [sys.executable, str(RUNNER), "ask", "--model", str(tiny_chat_checkpoint),
-         "--device", "cpu", "--gen-length", "4096", "--no-eos-early-stop", "q"],
+         "--device", "cpu", "--gen-length", "3072", "--no-eos-early-stop", "q"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
     while line := proc.stderr.readline():  # wait until the model is loaded

@@ -242,3 +242,23 @@ async def test_the_models_own_presets_apply_once_it_loads_and_on_every_mode_swit
 def test_settings_tuned_by_hand_are_not_replaced_by_the_models_preset():
     assert uses_card_preset(DecodingSettings.for_mode("s", gen_length=64))
     assert not uses_card_preset(DecodingSettings.for_mode("s", threshold=0.8))
+
+
+@pilot_test
+async def test_mode_key_keeps_values_tuned_in_each_mode_and_shows_custom(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.chat_screen.info is not None, "the model")
+        status = app.query_one(StatusLine)
+        screen = await open_settings(pilot)
+        screen.query_one("#threshold", Input).value = "0.5"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is app.chat_screen, "the chat")
+        assert status.mode == "Q custom"
+        for _ in range(3):  # Q -> S -> AR -> Q: the hand-set threshold comes back with Q
+            await pilot.press("f2")
+            if app.chat_screen.settings.mode is not Mode.QUALITY:
+                assert status.mode in ("S", "AR")
+        assert app.chat_screen.settings.threshold == 0.5 and status.mode == "Q custom"
+        screen = await open_settings(pilot)
+        assert screen.query_one("#threshold", Input).value == "0.5"

@@ -23,6 +23,7 @@ from noema_core.engine import ModelInfo
 from noema_tui.app.bridge import EngineBridge
 from noema_tui.app.conversation import Conversation, Turn, mode_value
 from noema_tui.app.export import ExportError, export_transcript
+from noema_tui.app.mode_memory import ModeMemory, is_custom
 from noema_tui.app.protocol import Checker, EngineLoader
 from noema_tui.app.screens.browser_screen import BrowserScreen
 from noema_tui.app.screens.settings_screen import (
@@ -53,7 +54,8 @@ class ChatScreen(Screen[None]):
         Binding("f2", "cycle_mode", "Mode", id="chat.cycle_mode",
                 tooltip="Cycle the decoding mode Q -> S -> AR, from the next reply"),
         Binding("f3", "open_settings", "Settings", id="chat.open_settings"),
-        Binding("ctrl+r", "regenerate_reply", "Regenerate", id="chat.regenerate_reply"),
+        Binding("ctrl+r", "regenerate_reply", "Regen", id="chat.regenerate_reply",
+                tooltip="Regenerate the last reply"),
         Binding("ctrl+s", "export_transcript", "Export", id="chat.export_transcript"),
         Binding("f4", "copy_reply", "Copy", id="chat.copy_reply",
                 tooltip="Copy the last reply with its raw LaTeX"),
@@ -61,6 +63,22 @@ class ChatScreen(Screen[None]):
                 show=False),
         Binding("ctrl+o", "open_browser", "Chats", id="chat.open_browser", show=False,
                 tooltip="Browse, search, open, rename and delete saved conversations"),
+        # The conversation scrolls while the prompt keeps focus, as in every chat app. They
+        # are priority bindings: the prompt editor would otherwise take PageUp/PageDown for
+        # its own cursor; Home/End scroll only while the prompt is empty (else they move the
+        # cursor within the line, see check_action).
+        Binding("pageup", "scroll_transcript('page_up')", "Scroll up", show=False,
+                priority=True, id="chat.scroll_page_up"),
+        Binding("pagedown", "scroll_transcript('page_down')", "Scroll down", show=False,
+                priority=True, id="chat.scroll_page_down"),
+        Binding("ctrl+home", "scroll_transcript('home')", "First turn", show=False,
+                priority=True, id="chat.scroll_first"),
+        Binding("ctrl+end", "scroll_transcript('end')", "Last turn", show=False,
+                priority=True, id="chat.scroll_last"),
+        Binding("home", "scroll_transcript('home', True)", "First turn", show=False,
+                priority=True, id="chat.scroll_home"),
+        Binding("end", "scroll_transcript('end', True)", "Last turn", show=False,
+                priority=True, id="chat.scroll_end"),
     ]
 
     class SaveFailed(Message):
@@ -90,6 +108,7 @@ class ChatScreen(Screen[None]):
         self.clock = clock
         self.info: ModelInfo | None = None
         self.presets: ModelPresets = {}  # the loaded model's own Q/S thresholds, if any
+        self.mode_memory = ModeMemory()  # what F3 tuned in each mode, kept across F2
         self.load_failed = False
         self.reply: ReplyView | None = None  # the reply being generated
         self._reply_ids = 0
@@ -110,7 +129,7 @@ class ChatScreen(Screen[None]):
 
     async def on_mount(self) -> None:
         self.status.loading_text = f"loading {self.loader.model}…"
-        self.status.mode = self.settings.mode.label
+        self._show_mode()
         for turn in self.session.turns:
             await self._show_saved_turn(turn)
         self.transcript.anchor()
@@ -173,6 +192,7 @@ class ChatScreen(Screen[None]):
         self.presets = event.info.decoding_presets
         if uses_card_preset(self.settings):  # not tuned by hand: take the model's preset
             self.settings = switch_mode(self.settings, self.settings.mode, self.presets)
+        self._show_mode()
         self.query_one(LoadPanel).remove()
 
     @on(EngineBridge.LoadFailed)
@@ -211,7 +231,7 @@ class ChatScreen(Screen[None]):
         self.reply = ReplyView(self.settings.mode.label, reply_id=self._reply_ids)
         await self.transcript.mount(self.reply)
         self.transcript.anchor()
-        self.status.running_mode = self.settings.mode.label
+        self.status.running_mode = self.status.mode
         self.status.show_progress(0, 0, 0.0)
         self.refresh_bindings()
         self.bridge.stream_reply(self._reply_ids, self.session.conversation.engine_messages(),
@@ -295,20 +315,41 @@ class ChatScreen(Screen[None]):
     # ----------------------------------------------------------------- actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Grey out keys that do nothing right now (None keeps them visible in the footer)."""
+        """Hide keys that do nothing right now: an 80-column footer has room only for the keys
+        that apply (Stop while a reply runs, Regen/Settings/New chat between replies)."""
         if action == "stop_reply":
-            return True if self.generating else None
+            return self.generating
         if action in ("regenerate_reply", "new_conversation", "open_settings", "open_browser"):
-            return None if self.generating else True
+            return not self.generating
+        if action == "scroll_transcript" and len(parameters) > 1 and parameters[1]:
+            return not self.prompt.text  # plain Home/End: the prompt's own while it has text
         return True
 
     def action_stop_reply(self) -> None:
         if self.generating:
             self.bridge.stop_reply()
 
+    def _show_mode(self) -> None:
+        """The status line's mode: the label, and "custom" once a value differs from the
+        mode's preset, so a hand-tuned threshold is never in force unseen."""
+        custom = " custom" if is_custom(self.settings, self.presets) else ""
+        self.status.mode = self.settings.mode.label + custom
+
+    def action_scroll_transcript(self, where: str, only_if_prompt_empty: bool = False) -> None:
+        transcript = self.transcript
+        if where == "page_up":
+            transcript.scroll_page_up()
+        elif where == "page_down":
+            transcript.scroll_page_down()
+        elif where == "home":
+            transcript.scroll_home(animate=False)
+        else:
+            transcript.scroll_end(animate=False)
+
     def action_cycle_mode(self) -> None:
-        self.settings = switch_mode(self.settings, self.settings.mode.next(), self.presets)
-        self.status.mode = self.settings.mode.label
+        self.settings = self.mode_memory.switch(self.settings, self.settings.mode.next(),
+                                                self.presets)
+        self._show_mode()
         if self.generating:
             self.notify(f"Mode {self.settings.mode.label} applies from the next reply.")
 
@@ -316,7 +357,7 @@ class ChatScreen(Screen[None]):
         def apply(settings: DecodingSettings | None) -> None:
             if settings is not None:
                 self.settings = settings
-                self.status.mode = settings.mode.label
+                self._show_mode()
 
         self.app.push_screen(SettingsScreen(self.settings, self.presets), apply)
 

@@ -19,7 +19,8 @@ class PromptInput(TextArea):
     """
 
     BINDINGS = [
-        Binding("enter", "submit_prompt", "Send", id="prompt.send"),
+        # Not in the footer (the placeholder says it): the footer's room goes to F1 Help.
+        Binding("enter", "submit_prompt", "Send", id="prompt.send", show=False),
         Binding("shift+enter,ctrl+j", "insert_newline", "New line", show=False,
                 id="prompt.newline"),
     ]
