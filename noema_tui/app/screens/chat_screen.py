@@ -20,6 +20,7 @@ from textual.widgets import Footer
 from noema_core.decoding.events import TokenState
 from noema_core.decoding.settings import DecodingSettings, Mode, ModelPresets
 from noema_core.engine import ModelInfo
+from noema_core.errors import SettingsError
 from noema_tui.app.bridge import EngineBridge
 from noema_tui.app.conversation import Conversation, Turn, mode_value
 from noema_tui.app.export import ExportError, export_transcript
@@ -32,6 +33,7 @@ from noema_tui.app.screens.settings_screen import (
     uses_card_preset,
 )
 from noema_tui.app.session import ChatSession
+from noema_tui.app.slash_commands import NAMES, apply_set, parse_mode, split_command, usage_line
 from noema_tui.app.store import ConversationStore, StoreError
 from noema_tui.app.widgets.load_panel import LoadPanel
 from noema_tui.app.widgets.prompt_input import PromptInput
@@ -207,7 +209,7 @@ class ChatScreen(Screen[None]):
     async def handle_prompt(self, event: PromptInput.Submitted) -> None:
         text = event.text
         if text.startswith("/"):
-            self.run_slash_command(text)
+            await self.run_slash_command(text)
             return
         if self.generating:
             self.notify("A reply is being written: Esc stops it.", severity="warning")
@@ -371,6 +373,8 @@ class ChatScreen(Screen[None]):
         if not self.session.turns:
             self.notify("Nothing to regenerate yet: send a prompt first.")
             return
+        if self.prompt.text.strip() == (self.session.last_prompt() or "").strip():
+            self.prompt.remember(self.prompt.text.strip())  # put back by Esc: now sent again
         await self.start_reply()
 
     def action_copy_reply(self) -> None:
@@ -411,6 +415,7 @@ class ChatScreen(Screen[None]):
             await self._show_saved_turn(turn)
         self.prompt.sent_prompts = conversation.prompts()
         self.transcript.scroll_end(animate=False)
+        self.status.show_progress(0, 0, 0.0)  # the last reply's speed is not this chat's
 
     def action_open_browser(self) -> None:
         store = self.session.store
@@ -443,16 +448,45 @@ class ChatScreen(Screen[None]):
         if conversation.last_mode:
             mode = Mode(mode_value(conversation.last_mode))
             self.settings = switch_mode(self.settings, mode, self.presets)
-            self.status.mode = self.settings.mode.label
+            self._show_mode()
         for problem in store.problems:
             self.notify(problem, severity="warning")
         store.problems.clear()
         self.notify(f"Opened {visible(conversation.title) or 'the conversation'!r}.")
 
-    def run_slash_command(self, text: str) -> None:
-        name, _, argument = text.partition(" ")
+    async def run_slash_command(self, text: str) -> None:
+        """Run a /command; a command that fails stays in the prompt to be corrected."""
+        name, argument = split_command(text)
+        if name not in NAMES:
+            self.notify(f"Unknown command {name}. Commands: {usage_line()}",
+                        title="Commands", severity="warning", timeout=10)
+            return
+        try:
+            done = await self._run_command(name, argument)
+        except SettingsError as error:
+            self.notify(str(error), title=name, severity="error", timeout=10)
+            return
+        if done:
+            self.prompt.remember(text)
+
+    async def _run_command(self, name: str, argument: str) -> bool:
         if name == "/export":
-            if self.action_export_transcript(argument.strip() or None):
-                self.prompt.remember(text)
-            return  # on failure the command stays in the prompt to be corrected
-        self.notify(f"Unknown command {name}: try /export [path].", severity="warning")
+            return self.action_export_transcript(argument or None)
+        if name == "/help":
+            self.app.action_show_help()
+        elif name == "/new":
+            if self.generating:
+                self.notify("A reply is being written: Esc stops it first.", severity="warning")
+                return False
+            await self.action_new_conversation()
+        elif name == "/mode":
+            mode = parse_mode(argument)
+            self.settings = self.mode_memory.switch(self.settings, mode, self.presets)
+            self._show_mode()
+            self.notify(f"Mode {mode.label} from the next reply.")
+        elif name == "/set":
+            self.settings = apply_set(self.settings, argument)
+            self._show_mode()
+            self.notify(f"Set {argument.split()[0]} = {argument.split(maxsplit=1)[1]} "
+                        "from the next reply.")
+        return True

@@ -34,6 +34,25 @@ def uses_card_preset(settings: DecodingSettings) -> bool:
     return switch_mode(settings, settings.mode) == settings
 
 
+def parse_value(name: str, text: str, current: object) -> object:
+    """A decoding parameter's value typed as text, in the type of its `current` value."""
+    text = text.strip()
+    if isinstance(current, bool):
+        words = {"on": True, "true": True, "yes": True, "1": True,
+                 "off": False, "false": False, "no": False, "0": False}
+        if text.lower() not in words:
+            raise SettingsError(f"{name}={text!r} is not on/off: type on or off")
+        return words[text.lower()]
+    if name == "seed" and text.lower() in ("", "none", "random"):
+        return None
+    try:
+        return float(text) if isinstance(current, float) else int(text)
+    except ValueError:
+        example = "0.5" if isinstance(current, float) else "32"
+        raise SettingsError(f"{name}={text!r} is not a number: type one, e.g. {example}") \
+            from None
+
+
 def describe_range(name: str) -> str:
     if name == "seed":
         return "blank: random"
@@ -124,20 +143,8 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
             elif isinstance(widget, Switch):
                 values[field.name] = widget.value
             else:
-                values[field.name] = self._number(field.name, widget.value, current)
+                values[field.name] = parse_value(field.name, widget.value, current)
         return DecodingSettings(**values)  # type: ignore[arg-type]
-
-    @staticmethod
-    def _number(name: str, text: str, current: object) -> int | float | None:
-        text = text.strip()
-        if not text and name == "seed":
-            return None
-        try:
-            return float(text) if isinstance(current, float) else int(text)
-        except ValueError:
-            example = "0.5" if isinstance(current, float) else "32"
-            raise SettingsError(f"{name}={text!r} is not a number: type one, e.g. {example}") \
-                from None
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted)
