@@ -20,7 +20,6 @@ from textual.widgets import Footer
 from noema_core.decoding.events import TokenState
 from noema_core.decoding.settings import DecodingSettings, Mode, ModelPresets
 from noema_core.engine import ModelInfo
-from noema_core.errors import SettingsError
 from noema_tui.app.bridge import EngineBridge
 from noema_tui.app.conversation import Conversation, Turn, mode_value
 from noema_tui.app.export import ExportError, export_transcript
@@ -32,8 +31,8 @@ from noema_tui.app.screens.settings_screen import (
     switch_mode,
     uses_card_preset,
 )
+from noema_tui.app.screens.slash_command_runner import SlashCommandRunner
 from noema_tui.app.session import ChatSession
-from noema_tui.app.slash_commands import NAMES, apply_set, parse_mode, split_command, usage_line
 from noema_tui.app.store import ConversationStore, StoreError
 from noema_tui.app.widgets.load_panel import LoadPanel
 from noema_tui.app.widgets.prompt_input import PromptInput
@@ -45,7 +44,7 @@ from noema_tui.terminal_text import visible
 DECODED = (TokenState.UNMASKED, TokenState.STABLE, TokenState.EDITED)
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(SlashCommandRunner, Screen[None]):
     DEFAULT_CSS = """
     ChatScreen { layout: vertical; }
     ChatScreen > #transcript { height: 1fr; padding: 0 1; }
@@ -453,40 +452,3 @@ class ChatScreen(Screen[None]):
             self.notify(problem, severity="warning")
         store.problems.clear()
         self.notify(f"Opened {visible(conversation.title) or 'the conversation'!r}.")
-
-    async def run_slash_command(self, text: str) -> None:
-        """Run a /command; a command that fails stays in the prompt to be corrected."""
-        name, argument = split_command(text)
-        if name not in NAMES:
-            self.notify(f"Unknown command {name}. Commands: {usage_line()}",
-                        title="Commands", severity="warning", timeout=10)
-            return
-        try:
-            done = await self._run_command(name, argument)
-        except SettingsError as error:
-            self.notify(str(error), title=name, severity="error", timeout=10)
-            return
-        if done:
-            self.prompt.remember(text)
-
-    async def _run_command(self, name: str, argument: str) -> bool:
-        if name == "/export":
-            return self.action_export_transcript(argument or None)
-        if name == "/help":
-            self.app.action_show_help()
-        elif name == "/new":
-            if self.generating:
-                self.notify("A reply is being written: Esc stops it first.", severity="warning")
-                return False
-            await self.action_new_conversation()
-        elif name == "/mode":
-            mode = parse_mode(argument)
-            self.settings = self.mode_memory.switch(self.settings, mode, self.presets)
-            self._show_mode()
-            self.notify(f"Mode {mode.label} from the next reply.")
-        elif name == "/set":
-            self.settings = apply_set(self.settings, argument)
-            self._show_mode()
-            self.notify(f"Set {argument.split()[0]} = {argument.split(maxsplit=1)[1]} "
-                        "from the next reply.")
-        return True

@@ -1,0 +1,56 @@
+"""The chat screen's slash commands: each one is the action a key or the palette also runs.
+
+A mixin of `ChatScreen`, kept in its own file so the screen stays readable; parsing and the
+list of commands live in `noema_tui.app.slash_commands`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from noema_core.errors import SettingsError
+from noema_tui.app.slash_commands import NAMES, apply_set, parse_mode, split_command, usage_line
+
+if TYPE_CHECKING:
+    from noema_tui.app.screens.chat_screen import ChatScreen
+
+
+class SlashCommandRunner:
+    """`/help`, `/new`, `/mode`, `/set`, `/export` typed in the prompt."""
+
+    async def run_slash_command(self: ChatScreen, text: str) -> None:
+        """Run a /command; a command that fails stays in the prompt to be corrected."""
+        name, argument = split_command(text)
+        if name not in NAMES:
+            self.notify(f"Unknown command {name}. Commands: {usage_line()}",
+                        title="Commands", severity="warning", timeout=10)
+            return
+        try:
+            done = await self._run_command(name, argument)
+        except SettingsError as error:
+            self.notify(str(error), title=name, severity="error", timeout=10)
+            return
+        if done:
+            self.prompt.remember(text)
+
+    async def _run_command(self: ChatScreen, name: str, argument: str) -> bool:
+        if name == "/export":
+            return self.action_export_transcript(argument or None)
+        if name == "/help":
+            self.app.action_show_help()
+        elif name == "/new":
+            if self.generating:
+                self.notify("A reply is being written: Esc stops it first.", severity="warning")
+                return False
+            await self.action_new_conversation()
+        elif name == "/mode":
+            mode = parse_mode(argument)
+            self.settings = self.mode_memory.switch(self.settings, mode, self.presets)
+            self._show_mode()
+            self.notify(f"Mode {mode.label} from the next reply.")
+        elif name == "/set":
+            self.settings = apply_set(self.settings, argument)
+            self._show_mode()
+            self.notify(f"Set {argument.split()[0]} = {argument.split(maxsplit=1)[1]} "
+                        "from the next reply.")
+        return True
