@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from noema_tui.mathtext import parser, symbols
 from noema_tui.mathtext.inline import render_inline
@@ -64,10 +65,31 @@ def _trim(lines: list[str]) -> list[str]:
     return [line[indent:] for line in lines] or [""]
 
 
+@dataclass(frozen=True)
+class MathRules:
+    """What one pass puts in place of each kind of math it finds; None leaves it as written.
+
+    `display` and `boxed` also get the output just before the match (a block may need to
+    start on a new line); `bare` gets the text, the match of a bare macro or script, and where
+    the text after the previous replacement starts, and returns (replacement, start, end).
+    """
+
+    display: Callable[[re.Match[str], str], str | None]
+    boxed: Callable[[re.Match[str], str], str | None]
+    inline: Callable[[re.Match[str]], str | None]
+    bare: Callable[[str, re.Match[str], int], tuple[str, int, int] | None]
+
+
+def rewrite_math(text: str, rules: MathRules) -> str:
+    """`text` with each math fragment outside code replaced as `rules` say, in one walk:
+    display blocks, then boxed lines, then (outside code spans) inline math, then bare LaTeX."""
+    return "".join(_map_outside_code_blocks(text, lambda prose: _rewrite_display(prose, rules)))
+
+
 def render_markdown(text: str) -> str:
     """`text` with math made readable in a terminal (see module docstring). Never raises."""
     try:
-        return "".join(_map_outside_code_blocks(text, _render_prose))
+        return rewrite_math(text, RENDER)
     except Exception:  # noqa: BLE001 - a renderer bug must never lose the reply
         return text
 
@@ -92,19 +114,106 @@ def _map_outside_code_blocks(text: str, render: Callable[[str], str]) -> list[st
     return out
 
 
-def _render_prose(text: str) -> str:
+def _rewrite_display(text: str, rules: MathRules) -> str:
     out: list[str] = []
     position = 0
     for match in _DISPLAY.finditer(text):
-        latex = match.group("dollars") or match.group("brackets") or match.group("env")
-        lines = convert_display(latex)
-        if lines is None:
-            continue  # malformed: the raw text stays, inline conversion skips it too
-        out.append(_render_lines(text[position:match.start()]))
-        out.append(_fenced(lines, after=out[-1]))
+        before = _rewrite_boxed(text[position:match.start()], rules)
+        replacement = rules.display(match, before)
+        if replacement is None:
+            continue  # left as written: inline rewriting skips it too
+        out += [before, replacement]
         position = match.end()
-    out.append(_render_lines(text[position:]))
+    out.append(_rewrite_boxed(text[position:], rules))
     return "".join(out)
+
+
+def _rewrite_boxed(text: str, rules: MathRules) -> str:
+    out: list[str] = []
+    position = 0
+    for match in _BOXED_LINE.finditer(text):
+        before = _rewrite_outside_code_spans(text[position:match.start()], rules)
+        replacement = rules.boxed(match, before)
+        if replacement is None:
+            continue
+        out += [before, replacement]
+        position = match.end()
+    out.append(_rewrite_outside_code_spans(text[position:], rules))
+    return "".join(out)
+
+
+def _rewrite_outside_code_spans(text: str, rules: MathRules) -> str:
+    out: list[str] = []
+    position = 0
+    for code in _CODE_SPAN.finditer(text):
+        out.append(_rewrite_inline(text[position:code.start()], rules))
+        out.append(code.group(0))
+        position = code.end()
+    out.append(_rewrite_inline(text[position:], rules))
+    return "".join(out)
+
+
+def _rewrite_inline(text: str, rules: MathRules) -> str:
+    out: list[str] = []
+    position = 0
+    for match in _INLINE.finditer(text):
+        replacement = rules.inline(match)
+        if replacement is None:
+            continue
+        out += [_rewrite_bare(text[position:match.start()], rules), replacement]
+        position = match.end()
+    out.append(_rewrite_bare(text[position:], rules))
+    return "".join(out)
+
+
+def _rewrite_bare(text: str, rules: MathRules) -> str:
+    out: list[str] = []
+    position = 0
+    while (match := _BARE.search(text, position)) is not None:
+        found = rules.bare(text, match, position)
+        if found is None:
+            out.append(text[position:match.end()])
+            position = match.end()
+            continue
+        replacement, start, end = found
+        out += [text[position:start], replacement]
+        position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
+# ----------------------------------------------------------------- rendering for a terminal
+
+
+def _render_display(match: re.Match[str], before: str) -> str | None:
+    lines = convert_display(match.group("dollars") or match.group("brackets")
+                            or match.group("env"))
+    return None if lines is None else _fenced(lines, after=before)
+
+
+def _render_boxed(match: re.Match[str], before: str) -> str | None:
+    lines = convert_display(match.group("latex"))
+    return None if lines is None else _fenced(lines, after=before).rstrip("\n")
+
+
+def _render_inline(match: re.Match[str]) -> str | None:
+    converted = convert_inline(match.group("paren") or match.group("dollar"))
+    return None if converted is None else escape_markdown(converted)
+
+
+def _render_bare(text: str, match: re.Match[str], floor: int) -> tuple[str, int, int] | None:
+    """A known macro with its arguments and scripts, x^2 or a_n, as Unicode."""
+    converted, end = bare_extent(text, match)
+    return None if converted is None else (escape_markdown(converted), match.start(), end)
+
+
+def bare_extent(text: str, match: re.Match[str]) -> tuple[str | None, int]:
+    """The Unicode for the bare LaTeX `match` starts (None if it is not LaTeX we know) and
+    where it ends."""
+    token = match.group(0)
+    if token.startswith("\\"):
+        return _bare_macro(text, match.start())
+    return _bare_script(text, match.end(), superscript=token == "^")
 
 
 def _fenced(lines: list[str], after: str) -> str:
@@ -112,67 +221,12 @@ def _fenced(lines: list[str], after: str) -> str:
     return lead + "```text\n" + "\n".join(lines) + "\n```\n"
 
 
-def _render_lines(text: str) -> str:
-    out: list[str] = []
-    position = 0
-    for match in _BOXED_LINE.finditer(text):
-        lines = convert_display(match.group("latex"))
-        if lines is None:
-            continue
-        out.append(_render_inline_math(text[position:match.start()]))
-        out.append(_fenced(lines, after=out[-1]).rstrip("\n"))
-        position = match.end()
-    out.append(_render_inline_math(text[position:]))
-    return "".join(out)
-
-
-def _render_inline_math(text: str) -> str:
-    out: list[str] = []
-    position = 0
-    for code in _CODE_SPAN.finditer(text):
-        out.append(_render_math_spans(text[position:code.start()]))
-        out.append(code.group(0))
-        position = code.end()
-    out.append(_render_math_spans(text[position:]))
-    return "".join(out)
-
-
-def _render_math_spans(text: str) -> str:
-    out: list[str] = []
-    position = 0
-    for match in _INLINE.finditer(text):
-        converted = convert_inline(match.group("paren") or match.group("dollar"))
-        if converted is None:
-            continue
-        out.append(_render_bare(text[position:match.start()]))
-        out.append(escape_markdown(converted))
-        position = match.end()
-    out.append(_render_bare(text[position:]))
-    return "".join(out)
+RENDER = MathRules(_render_display, _render_boxed, _render_inline, _render_bare)
 
 
 def escape_markdown(text: str) -> str:
     """Backslash-escape characters Markdown would read as formatting (x_1*y_2 stays as is)."""
     return _MARKDOWN_ACTIVE.sub(r"\\\1", text)
-
-
-def _render_bare(text: str) -> str:
-    """Convert LaTeX written without delimiters: known macros with their arguments, x^2, a_n."""
-    out: list[str] = []
-    position = 0
-    while (match := _BARE.search(text, position)) is not None:
-        out.append(text[position:match.start()])
-        token = match.group(0)
-        converted, end = (_bare_macro(text, match.start()) if token.startswith("\\")
-                          else _bare_script(text, match.end(), superscript=token == "^"))
-        if converted is None:
-            out.append(token)
-            position = match.end()
-        else:
-            out.append(escape_markdown(converted))
-            position = end
-    out.append(text[position:])
-    return "".join(out)
 
 
 def _bare_macro(text: str, start: int) -> tuple[str | None, int]:
