@@ -286,14 +286,14 @@ class ConversationStore:
             return self._readable_summaries()
 
     def _readable_summaries(self) -> list[ConversationSummary]:
-        found, lost = [], 0
+        found, lost, table_lost = [], 0, False
         with self._reading() as db:
             ids = []
             try:
                 for (conversation_id,) in db.execute("SELECT id FROM conversations"):
                     ids.append(conversation_id)
             except sqlite3.DatabaseError:
-                lost += 1  # the rest of the table cannot be read
+                table_lost = True  # the rest of the table cannot be read
             for conversation_id in ids:
                 try:
                     row = db.execute(f"SELECT {SUMMARY_COLUMNS} FROM conversations c WHERE "
@@ -303,7 +303,10 @@ class ConversationStore:
                     continue
                 if row is not None:
                     found.append(ConversationSummary(*row))
-        if lost:
+        if table_lost:
+            self.problems.append(f"the list of conversations in {self.path} is damaged: "
+                                 f"{len(found)} could be read")
+        elif lost:
             self.problems.append(f"{lost} conversation(s) in {self.path} could not be read")
         return sorted(found, key=lambda s: (s.updated_at, s.id), reverse=True)
 
