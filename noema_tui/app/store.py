@@ -83,11 +83,12 @@ class SearchHit:
 
 
 class ConversationStore:
-    def __init__(self, path: Path, *, busy_timeout: float = 0.25,
-                 fts: bool | None = None) -> None:
-        """Open (creating or migrating) the database at `path`. Raises `StoreError` when it
-        cannot be opened at all; a busy database is opened on first use instead
-        (`unavailable` says why until then), a damaged one read-only (`damage`)."""
+    def __init__(self, path: Path, *, busy_timeout: float = 0.25, fts: bool | None = None,
+                 defer_open: bool = False) -> None:
+        """Open (creating or migrating) the database at `path`, or with `defer_open` on first
+        use. Raises `StoreError` when it cannot be opened at all; a busy database is opened on
+        first use instead (`unavailable` says why until then), a damaged one read-only
+        (`damage`)."""
         self.path = path
         self.busy_timeout = busy_timeout
         self.fts = has_fts5() if fts is None else fts
@@ -96,6 +97,8 @@ class ConversationStore:
         self.problems: list[str] = []  # parts that could not be read, one line each
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
+        if defer_open:
+            return
         try:
             self._open()
         except StoreBusyError as busy:
@@ -106,8 +109,10 @@ class ConversationStore:
         return cls(data_dir() / DATABASE_NAME, **options)
 
     def reopen(self, *, busy_timeout: float) -> ConversationStore:
-        """Another connection to the same file (the chat's writer thread has its own)."""
-        return ConversationStore(self.path, busy_timeout=busy_timeout, fts=self.fts)
+        """Another connection to the same file, opened by its first use (the chat's writer
+        thread has its own, so waiting for a lock never holds up the screen)."""
+        return ConversationStore(self.path, busy_timeout=busy_timeout, fts=self.fts,
+                                 defer_open=True)
 
     def close(self) -> None:
         with self._lock:
@@ -166,10 +171,10 @@ class ConversationStore:
     def _writing(self) -> Iterator[sqlite3.Connection]:
         """One transaction: all of it is committed, or none of it (then `StoreError`)."""
         with self._lock:
-            if self.damage is not None:
-                raise self.damage
             try:
                 db = self._connection()
+                if self.damage is not None:
+                    raise self.damage
                 with db:
                     yield db
             except sqlite3.Error as error:
