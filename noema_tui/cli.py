@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -34,11 +34,24 @@ app = NoemaApp(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # -h on every command
 )
 
 
+def show_version(value: bool) -> None:
+    if value:
+        from noema_core import __version__
+
+        typer.echo(f"noema {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=show_version, is_eager=True,
+        help="Print the version and exit.")] = False,
+) -> None:
     """Run and talk to masked-diffusion language models from a terminal."""
 
 

@@ -93,7 +93,7 @@ def block_line(block_index: int, forward: int, masked: int, size: int) -> str:
 def load_line(model: str, device: str, what: str = "", fraction: float | None = None) -> str:
     """'loading noema-tiny on cpu: reading model.safetensors 50%'."""
     line = f"loading {model} on {device}"
-    if what:
+    if what and not what.startswith("loading "):  # the loader's first stage repeats the line
         line += f": {what}"
     if fraction is not None:
         line += f" {fraction:.0%}"

@@ -26,6 +26,7 @@ from noema_tui.app.screens.rename_dialog import RenameDialog
 from noema_tui.app.screens.settings_screen import SettingsScreen
 from noema_tui.app.themes import NoemaTheme, available_themes, load_theme
 from noema_tui.app.widgets.prompt_input import PromptInput
+from noema_tui.terminal_text import visible
 
 THEME_SOURCE = ("noema-theme.tcss", "")  # one stylesheet slot, replaced when the theme changes
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -128,6 +129,12 @@ class NoemaChatApp(App[None]):
         self.refresh_css(animate=False)
         self.notify(f"Theme {name}.")
 
+    def action_pick_theme(self) -> None:
+        """The palette, listing Noema's themes (built in and the user's own)."""
+        self.search_commands([(name, lambda name=name: self.apply_noema_theme(name),
+                               "Token colours and palette") for name in available_themes()],
+                             placeholder="Search for themes…")
+
     def action_show_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
@@ -152,12 +159,23 @@ class NoemaChatApp(App[None]):
         self.push_screen(HelpScreen(listed))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Theme":  # Textual's lists its own palettes, not Noema's themes
+                yield SystemCommand("Theme", "Switch to another Noema theme",
+                                    self.action_pick_theme)
+            else:
+                yield command
         chat = self.chat_screen
         for title, help_text, action in CHAT_COMMANDS:
             yield SystemCommand(title, help_text,
                                 lambda action=action: self.run_action(action, chat))
         yield SystemCommand("Help", "Show every key that works right now", self.action_show_help)
+        for number, turn in enumerate(chat.session.turns, start=1):  # F4 copies only the last
+            who = "question" if turn.role == "user" else "reply"
+            preview = " ".join(visible(turn.content).split())[:50]
+            yield SystemCommand(f"Copy {who} {number}: {preview}", "Copy this message",
+                                lambda turn=turn, what=f"{who} {number}":
+                                chat.copy_text(turn.content, what), discover=False)
         for name in available_themes():
             yield SystemCommand(f"Noema theme: {name}", "Token colours and palette",
                                 lambda name=name: self.apply_noema_theme(name), discover=False)

@@ -26,6 +26,8 @@ from noema_tui.commands.output import emit, fail, require_finite
 NO_PROMPT = "no prompt: pass a question (noema ask \"Solve 3x + 5 = 20\") or pipe one on stdin"
 NOT_UTF8 = ("the prompt is not valid UTF-8 text: convert it first (e.g. iconv -f latin1 -t utf-8 "
             "file.txt | noema ask -)")
+EMPTY_ANSWER = ("the model produced no text for this prompt (it may be outside what the model "
+                "knows): ask one math question, e.g. noema ask \"Solve 3x + 5 = 20\"")
 # What torch.Generator.manual_seed accepts.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
 DECODING = "Decoding (overrides the mode's preset)"
@@ -123,7 +125,7 @@ def ask(
     Markdown with its math rendered, the checker's verdict and speed figures (on
     stderr). Piped: the plain answer only, or one JSON object with --json.
 
-    Exit codes: 0 ok, 1 runtime error, 2 usage (bad option, out-of-range
+    Exit codes: 0 ok, 1 runtime error or no answer text, 2 usage (bad option, out-of-range
     parameter, no prompt), 3 model or device could not load, 4 the checker
     contradicted the answer (only with --strict), 130 interrupted (Ctrl-C; the
     partial answer is printed).
@@ -172,6 +174,8 @@ def ask(
             session.exit_now(130)  # the decoding thread is still inside a forward
     if outcome.interrupted:
         raise typer.Exit(130)
+    if not outcome.result.text.strip():
+        fail(EMPTY_ANSWER, 1)
     if strict and outcome.verdict.status == "contradicted":
         raise typer.Exit(4)
 

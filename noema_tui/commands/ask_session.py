@@ -70,17 +70,25 @@ class AskSession:
     # -- loading ------------------------------------------------------------------------
     def load(self, model: str | None, *, device: str, dtype: str, quant: str) -> Engine:
         from noema_core.engine import DEFAULT_MODEL, Engine
-        from noema_core.loading import resolve_device
 
         name = model or DEFAULT_MODEL
         if self.quiet:
             return Engine.load(name, device=device, dtype=dtype, quant=quant)
-        where = str(resolve_device(device))  # "auto" named as the device it stands for
         if not self.stderr.is_terminal:
+            from noema_core.loading import resolve_device
+
+            where = str(resolve_device(device))  # "auto" named as the device it stands for
             print(load_line(name, where), file=sys.stderr)
             engine = Engine.load(name, device=device, dtype=dtype, quant=quant)
         else:
-            with self.stderr.status(load_line(name, where)) as status:
+            # The line is up before torch is imported (resolving "auto" imports it: about 2 s
+            # on a cold start), then names the device once it is known.
+            with self.stderr.status(f"loading {name}…") as status:
+                from noema_core.loading import resolve_device
+
+                where = str(resolve_device(device))
+                status.update(load_line(name, where))
+
                 def progress(what: str, fraction: float | None) -> None:
                     status.update(load_line(name, where, what, fraction))
 
@@ -199,7 +207,7 @@ class AskSession:
             emit(outcome.result.text)
         if outcome.interrupted and outcome.result.cancelled:
             self.stderr.print("interrupted: the answer above is partial", style="yellow")
-        else:
+        elif outcome.result.text.strip():  # an empty answer is an error line instead (ask)
             self.stderr.print(visible(verdict_line(outcome.verdict)),
                               style=VERDICT_STYLES.get(outcome.verdict.status, ""))
         if outcome.result.stats.forwards:  # none reported when a second Ctrl-C cut it short

@@ -258,3 +258,20 @@ def test_the_models_own_presets_apply_and_options_still_override_them(scripted_e
     assert (settings.threshold, settings.editing_threshold) == (0.9, 0.0)
     run("--mode", "s", "--threshold", "0.6", "q")
     assert scripted_engine.streams[-1][1].threshold == 0.6
+
+
+def test_an_empty_answer_exits_1_with_a_message_instead_of_printing_nothing(scripted_engine):
+    scripted_engine.reply = ""
+    result = run("what can you do?")
+    assert result.exit_code == 1
+    assert "the model produced no text" in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()[-1]) > 0
+
+
+def test_the_loading_line_does_not_repeat_itself():
+    from noema_tui.formatting import load_line
+
+    line = load_line("noema-tiny", "cpu", "loading noema-tiny on cpu", 0.0)
+    assert line.count("loading") == 1 and line.endswith("0%")
+    assert load_line("m", "cpu", "reading model.safetensors", 0.5) == (
+        "loading m on cpu: reading model.safetensors 50%")

@@ -46,6 +46,23 @@ async def test_copy_puts_the_raw_latex_of_the_last_reply_on_the_clipboard(tmp_pa
 
 
 @pilot_test
+async def test_the_palette_copies_any_message_and_the_notice_says_how_to_enable_osc52(tmp_path):
+    app = build_app()
+    async with app.run_test(notifications=True) as pilot:
+        await complete_turn(pilot, PROMPT)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        question = next(c for t, c in commands.items() if t.startswith("Copy question 1"))
+        question.callback()
+        assert app.clipboard == PROMPT  # the first message, not only the last reply
+        reply = next(c for title, c in commands.items() if title.startswith("Copy reply 2"))
+        reply.callback()
+        assert app.clipboard == app.chat_screen.session.turns[1].content
+        await pilot.pause()
+        notices = " ".join(str(toast.render()) for toast in app.screen.query("Toast"))
+        assert "OSC 52" in notices and "set-clipboard" in notices
+
+
+@pilot_test
 async def test_copy_skips_a_failed_reply_and_takes_the_last_real_one(tmp_path):
     engine = ReplayEngine()
     app = build_app(engine=engine)

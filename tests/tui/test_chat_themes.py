@@ -95,3 +95,22 @@ async def test_themes_change_the_palette_and_token_styles_at_run_time(tmp_path):
         app.apply_noema_theme("noema-dark")
         await pilot.pause()
         assert app.theme == "textual-dark" and edited_style(app) != light
+
+
+@pilot_test
+async def test_the_palettes_theme_command_lists_noemas_themes_and_switches_them(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"theme")
+        await wait_for(pilot, lambda: app.screen.query("CommandList") and
+                       app.screen.query_one("CommandList").option_count, "palette hits")
+        await pilot.press("enter")  # "Theme": now a list of Noema's themes
+        await wait_for(pilot, lambda: app.screen.query("CommandList") and
+                       app.screen.query_one("CommandList").option_count, "the theme list")
+        command_list = app.screen.query_one("CommandList")
+        listed = {str(command_list.get_option_at_index(i).prompt)
+                  for i in range(command_list.option_count)}
+        assert set(SHIPPED) <= {line.split("\n")[0].strip() for line in listed}, listed
+        await pilot.press(*"noema-light", "enter")
+        await wait_for(pilot, lambda: app.noema_theme.name == "noema-light", "the light theme")

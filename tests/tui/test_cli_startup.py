@@ -29,7 +29,7 @@ def help_run(*args: str) -> tuple[subprocess.CompletedProcess, dict]:
     return proc, json.loads(proc.stderr.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("args", [("--help",), ("ask", "--help")])
+@pytest.mark.parametrize("args", [("--help",), ("-h",), ("ask", "--help"), ("ask", "-h")])
 def test_help_imports_neither_torch_nor_textual(args):
     proc, probe = help_run(*args)
     assert probe == {"code": 0, "heavy": []}, proc.stderr
@@ -48,3 +48,11 @@ def test_ask_help_documents_every_exit_code_and_decoding_option():
                    "--eos-early-stop", "--no-eos-early-stop", "--seed", "--mode", "--model",
                    "--device", "--quant", "--json", "--strict"):
         assert option in text
+
+
+def test_version_prints_the_package_version_without_heavy_imports():
+    from noema_core import __version__
+
+    proc, probe = help_run("--version")
+    assert probe == {"code": 0, "heavy": []}, proc.stderr
+    assert proc.stdout.strip() == f"noema {__version__}"

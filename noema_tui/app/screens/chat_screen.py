@@ -382,8 +382,15 @@ class ChatScreen(SlashCommandRunner, Screen[None]):
         if not replies:
             self.notify("No reply to copy yet.")
             return
-        self.app.copy_to_clipboard(replies[-1].content)
-        self.notify("Copied the last reply (raw LaTeX) to the clipboard.")
+        self.copy_text(replies[-1].content, "the last reply")
+
+    def copy_text(self, text: str, what: str) -> None:
+        """Copy through the terminal (OSC 52). Terminals never confirm that they took it, so
+        the notice says how to turn it on where it is off."""
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Sent {what} (raw LaTeX) to the clipboard. Nothing to paste? Your "
+                    "terminal must allow OSC 52 clipboard access (tmux: set -g set-clipboard on; "
+                    "or use Ctrl+S to export).", title="Copy", timeout=6)
 
     def action_export_transcript(self, target: str | None = None) -> bool:
         """Write the transcript (Markdown and JSON unless `target` names one file)."""
