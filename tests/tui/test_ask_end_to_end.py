@@ -24,6 +24,11 @@ def noema(*args: str, stdin: str | None = "") -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+def expected_exit(answer: str) -> int:
+    """The random model may answer only whitespace, which `noema ask` reports as exit 1."""
+    return 0 if answer.strip() else 1
+
+
 def real_checker_available() -> bool:
     try:
         from noema_core.verify import check  # noqa: F401
@@ -36,15 +41,15 @@ def test_tiny_checkpoint_answers_in_json_and_the_same_answer_plain_through_a_pip
         tiny_chat_checkpoint, fake_checker):
     result = CliRunner().invoke(app, ["ask", "--model", str(tiny_chat_checkpoint), *FAST,
                                       "--json", "Solve 3x + 5 = 20"])
-    assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    assert result.exit_code == expected_exit(report["answer"]), result.output
     assert set(report) == {"answer", "final_answer", "verdict", "mode", "stats"}
     assert set(report["stats"]) == STATS_KEYS and report["mode"] == "q"
     assert 1 <= report["stats"]["new_tokens"] <= 16 and report["stats"]["forwards"] >= 1
 
     piped = noema("ask", "--model", str(tiny_chat_checkpoint), *FAST, "-",
                   stdin="Solve 3x + 5 = 20\n")
-    assert piped.returncode == 0, piped.stderr
+    assert piped.returncode == expected_exit(report["answer"]), piped.stderr
     assert piped.stdout == report["answer"] + "\n"  # greedy: the same reply, plain text only
     assert "\x1b[" not in piped.stdout + piped.stderr
     assert "loaded" in piped.stderr and "tok/s" in piped.stderr
@@ -54,8 +59,9 @@ def test_tiny_checkpoint_answers_in_json_and_the_same_answer_plain_through_a_pip
 def test_tiny_checkpoint_reply_is_checked_by_the_real_checker(tiny_chat_checkpoint):
     result = CliRunner().invoke(app, ["ask", "--model", str(tiny_chat_checkpoint), *FAST,
                                       "--json", "Solve 3x + 5 = 20"])
-    assert result.exit_code == 0, result.output
-    verdict = json.loads(result.stdout)["verdict"]
+    report = json.loads(result.stdout)
+    assert result.exit_code == expected_exit(report["answer"]), result.output
+    verdict = report["verdict"]
     assert verdict["status"] in {"verified", "contradicted", "unverifiable"}
     assert verdict["reason"]  # every verdict says why
 
