@@ -1,21 +1,28 @@
-"""`noema eval`: decode a seeded held-out suite in each mode and grade it with the checker.
+"""`noema eval`: decode a question set in each mode and grade it with the checker.
 
-Every problem comes from the curriculum's held-out split (never seen in training). An answer
-is right when `noema_core.verify.check` verifies it against the problem's reference. For each
-mode the report gives accuracy, tokens per forward, tokens/s and edits per answer, overall and
-per family. For modes that edit, the prompts whose answers were edited are decoded again with
-editing off, so the value of editing is measured on the same prompts.
+By default the set is a seeded suite from the curriculum's held-out split (never seen in
+training); `--questions` reads hand-written sets instead (JSONL, `load_questions`): single
+questions, conversations whose later turns follow the model's own earlier answers, and
+out-of-scope messages. An answer is right when `noema_core.verify.check` verifies it against
+the reference; an out-of-scope message is answered right by a non-empty reply with no
+`\\boxed{}` (the model must not make up a calculation). For each mode the report gives
+accuracy, tokens per forward, tokens/s and edits per answer, overall and per family. For modes
+that edit, the prompts whose answers were edited are decoded again with editing off, so the
+value of editing is measured on the same prompts.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from noema_core.decoding.events import GenerationStats
 from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_core.engine import Engine
+from noema_core.errors import NoemaError
 
 EDITING_OFF = 1.0  # a confidence must exceed the threshold, and none exceeds 1
 
@@ -61,10 +68,96 @@ class EditingEffect:
                 "accuracy_editing_off": round(self.correct_editing_off / n, 4) if n else None}
 
 
+OUT_OF_SCOPE = "out_of_scope"  # the family whose messages have no answer to check
+
+
+class QuestionSetError(NoemaError):
+    """A `--questions` file is missing or has a malformed line (exit code 2, usage)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    reference: str | None  # None: out of scope, no answer to check
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One fresh conversation: a single question, or several asked one after another."""
+
+    family: str
+    turns: tuple[Turn, ...]
+
+    def label(self, index: int) -> str:
+        """The row a turn is counted in: its family, or for a conversation its turn range
+        (the bundled model was trained on few earlier turns; later ones are reported apart)."""
+        if len(self.turns) == 1:
+            return self.family
+        return "turns 1-3" if index < 3 else "turns 4-8" if index < 8 else "turns 9+"
+
+
+def held_out_items(per_family: int, *, seed: int = 0,
+                   families: list[str] | None = None) -> list[EvalItem]:
+    from noema_core.training.curriculum import held_out_suite
+
+    return [EvalItem(p.family, (Turn(p.question, p.answer),))
+            for p in held_out_suite(per_family, seed=seed, families=families)]
+
+
+def load_questions(paths: Iterable[str | Path]) -> list[EvalItem]:
+    """Items from JSONL files, one object a line:
+    `{"family": ..., "question": ..., "answer": ...}` (a single question),
+    `{"family": ..., "turns": [{"question": ..., "answer": ...}, ...]}` (a conversation), or
+    `{"family": "out_of_scope", "question": ...}` (no answer: it must not be boxed)."""
+    items = []
+    for path in map(Path, paths):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as err:
+            raise QuestionSetError(f"cannot read the question set {path} ({err}): pass a "
+                                   f"JSONL file such as data/natural/questions.jsonl") from None
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                items.append(_parse_item(line, f"{path}:{number}"))
+    if not items:
+        raise QuestionSetError("the question sets hold no questions: pass a JSONL file with "
+                               "one question object a line")
+    return items
+
+
+def _parse_item(line: str, where: str) -> EvalItem:
+    fix = ('write {"family": ..., "question": ..., "answer": ...} or {"family": ..., '
+           '"turns": [...]}')
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise QuestionSetError(f"{where} is not JSON ({err.msg}): {fix}") from None
+    if not isinstance(row, dict) or not isinstance(row.get("family"), str):
+        raise QuestionSetError(f"{where} has no family: {fix}")
+    family = row["family"]
+    raw_turns = row.get("turns", [row])
+    if not isinstance(raw_turns, list) or not raw_turns:
+        raise QuestionSetError(f"{where}: turns must be a non-empty list: {fix}")
+    turns = []
+    for turn in raw_turns:
+        question = turn.get("question") if isinstance(turn, dict) else None
+        answer = turn.get("answer") if isinstance(turn, dict) else None
+        if not isinstance(question, str) or not question.strip():
+            raise QuestionSetError(f"{where} has a turn without a question: {fix}")
+        if family != OUT_OF_SCOPE and not isinstance(answer, str):
+            raise QuestionSetError(f"{where} has a question without an answer (only family "
+                                   f"{OUT_OF_SCOPE} may leave it out): {fix}")
+        turns.append(Turn(question, answer if family != OUT_OF_SCOPE else None))
+    return EvalItem(family, tuple(turns))
+
+
 @dataclass
 class EvalReport:
     model: str
     problems: int
+    source: str = "held-out problems"
     overall: dict[str, ModeTally] = field(default_factory=dict)
     families: dict[str, dict[str, ModeTally]] = field(default_factory=dict)
     editing: dict[str, EditingEffect] = field(default_factory=dict)
@@ -80,7 +173,8 @@ class EvalReport:
             if mode in self.editing:
                 row["editing"] = self.editing[mode].summary()
             results.append(row)
-        return {"model": self.model, "problems": self.problems, "results": results,
+        return {"model": self.model, "problems": self.problems, "source": self.source,
+                "results": results,
                 "families": {family: {mode: {"problems": t.problems, **t.summary()}
                                       for mode, t in modes.items()}
                              for family, modes in self.families.items()},
@@ -96,25 +190,32 @@ class EvalProgress:
     correct: bool
 
 
-def grade(text: str, question: str, reference: str) -> bool:
+def grade(text: str, question: str, reference: str | None) -> bool:
+    """Verified against `reference`; without one (out of scope), a non-empty reply that
+    boxes nothing."""
+    if reference is None:
+        return bool(text.strip()) and "\\boxed" not in text
     from noema_core.verify import check
 
     return check(text, question=question, reference=reference).status == "verified"
 
 
-def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int, seed: int = 0,
-             families: list[str] | None = None, gen_length: int = 320,
+def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int = 20, seed: int = 0,
+             families: list[str] | None = None, items: Sequence[EvalItem] | None = None,
+             source: str = "held-out problems", gen_length: int = 320,
              card_presets: bool = False,
              progress: Callable[[EvalProgress], None] | None = None,
              cancel: threading.Event | None = None) -> EvalReport:
-    """Decode and grade the held-out suite. Setting `cancel` stops after the current problem
-    and returns what was graded so far (marked cancelled). `card_presets` decodes with the
-    card's thresholds instead of the model's own."""
-    from noema_core.training.curriculum import held_out_suite
-
-    suite = held_out_suite(per_family, seed=seed, families=families)
-    report = EvalReport(engine.info.name, len(suite))
-    total = len(suite) * len(modes)
+    """Decode and grade `items` (default: `per_family` held-out problems of each family).
+    A conversation's turns are asked in order, each after the model's own earlier answers.
+    Setting `cancel` stops after the current answer and returns what was graded so far
+    (marked cancelled). `card_presets` decodes with the card's thresholds instead of the
+    model's own."""
+    if items is None:
+        items = held_out_items(per_family, seed=seed, families=families)
+    turns = sum(len(item.turns) for item in items)
+    report = EvalReport(engine.info.name, turns, source)
+    total = turns * len(modes)
     done = 0
     for mode in modes:
         settings = (DecodingSettings.for_mode(mode, gen_length=gen_length) if card_presets
@@ -123,25 +224,29 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int, seed: in
                                          "editing_threshold": settings.editing_threshold}
         overall = report.overall.setdefault(mode.value, ModeTally())
         effect = EditingEffect()
-        for problem in suite:
-            if cancel is not None and cancel.is_set():
-                report.cancelled = True
-                return report
-            messages = [{"role": "user", "content": problem.question}]
-            result = engine.generate(messages, settings)
-            right = grade(result.text, problem.question, problem.answer)
-            overall.add(right, result.stats)
-            report.families.setdefault(problem.family, {}).setdefault(
-                mode.value, ModeTally()).add(right, result.stats)
-            if result.stats.edits:
-                plain = engine.generate(messages,
-                                        settings.replace(editing_threshold=EDITING_OFF))
-                effect.edited_answers += 1
-                effect.correct_with_edits += right
-                effect.correct_editing_off += grade(plain.text, problem.question, problem.answer)
-            done += 1
-            if progress:
-                progress(EvalProgress(done, total, mode.value, problem.family, right))
+        for item in items:
+            history: list[dict[str, str]] = []
+            for index, turn in enumerate(item.turns):
+                if cancel is not None and cancel.is_set():
+                    report.cancelled = True
+                    return report
+                messages = [*history, {"role": "user", "content": turn.question}]
+                result = engine.generate(messages, settings)
+                right = grade(result.text, turn.question, turn.reference)
+                overall.add(right, result.stats)
+                report.families.setdefault(item.label(index), {}).setdefault(
+                    mode.value, ModeTally()).add(right, result.stats)
+                if result.stats.edits:
+                    plain = engine.generate(messages,
+                                            settings.replace(editing_threshold=EDITING_OFF))
+                    effect.edited_answers += 1
+                    effect.correct_with_edits += right
+                    effect.correct_editing_off += grade(plain.text, turn.question,
+                                                        turn.reference)
+                history = [*messages, {"role": "assistant", "content": result.text}]
+                done += 1
+                if progress:
+                    progress(EvalProgress(done, total, mode.value, item.family, right))
         if mode is not Mode.AR:
             report.editing[mode.value] = effect
     return report

@@ -1,10 +1,12 @@
-"""`noema eval`: accuracy and speed of a model on the held-out curriculum, in every mode."""
+"""`noema eval`: accuracy and speed of a model on the held-out curriculum (or on question sets
+from files), in every mode."""
 
 from __future__ import annotations
 
 import json
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -24,6 +26,9 @@ def eval_command(
         help="Decoding mode (repeatable). Default: q, s and ar.", show_default=False)] = None,
     limit: Annotated[int, typer.Option(min=1, help="Problems per family.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the held-out suite.")] = 0,
+    questions: Annotated[list[Path] | None, typer.Option(
+        help="A question set (JSONL, repeatable) to decode instead of the held-out suite, "
+             "e.g. data/natural/questions.jsonl.", show_default=False)] = None,
     device: DeviceOption = "auto",
     card_presets: Annotated[bool, typer.Option(
         "--card-presets", help="Decode with Noema-1's card thresholds, not the model's own "
@@ -34,18 +39,28 @@ def eval_command(
 
     Reports accuracy, tokens per forward, tokens/s and edits per answer per mode,
     overall and per family; for editing modes, the edited prompts are decoded
-    again with editing off.
+    again with editing off. With --questions, hand-written sets are graded
+    instead: conversations are reported by turn (1-3, 4-8), and an out_of_scope
+    message passes with a non-empty reply that boxes no answer.
 
-    Exit codes: 0 ok, 1 runtime error, 2 usage, 3 model or device could not
-    load, 130 interrupted (the problems graded so far are reported).
+    Exit codes: 0 ok, 1 runtime error, 2 usage (also a missing or malformed
+    --questions file), 3 model or device could not load, 130 interrupted (the
+    problems graded so far are reported).
     """
     from noema_core.decoding.settings import Mode
     from noema_core.engine import DEFAULT_MODEL, Engine
     from noema_core.errors import NoemaError
-    from noema_core.evaluation import comparisons, evaluate
+    from noema_core.evaluation import comparisons, evaluate, load_questions
 
     modes = [Mode(m.value) for m in (mode or list(ModeChoice))]
     cancel = threading.Event()
+    items, source = None, "held-out problems"
+    if questions:
+        try:
+            items = load_questions(questions)
+        except NoemaError as err:
+            fail(str(err), err.exit_code)
+        source = "questions from " + ", ".join(str(q) for q in questions)
     try:
         engine = Engine.load(model or DEFAULT_MODEL, device=device)
     except NoemaError as err:
@@ -63,6 +78,7 @@ def eval_command(
     def run() -> None:  # in a thread, so Ctrl-C lands in the main thread and cancels cleanly
         try:
             outcome["report"] = evaluate(engine, modes=modes, per_family=limit, seed=seed,
+                                         items=items, source=source,
                                          card_presets=card_presets, progress=progress,
                                          cancel=cancel)
         except BaseException as err:  # reported below, in the main thread
@@ -98,7 +114,7 @@ def eval_command(
 
 
 def _table(report: dict) -> str:
-    lines = [f"{report['model']}: {report['problems']} held-out problems"
+    lines = [f"{report['model']}: {report['problems']} {report.get('source', 'problems')}"
              + (" (cancelled: partial)" if report["cancelled"] else "")]
     lines.append(f"{'':22} " + " ".join(f"{r['mode'].upper():>8}" for r in report["results"]))
     for key in ("problems", "accuracy", "tokens_per_forward", "tokens_per_second",

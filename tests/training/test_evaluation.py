@@ -118,3 +118,107 @@ def test_card_presets_option_ignores_the_models_own(monkeypatch):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["results"][0]["thresholds"]["threshold"] == 0.5
     assert (Mode.SPEED, 0.9) not in fake.settings_seen
+
+
+# --- hand-written question sets (`noema eval --questions FILE`) ------------------------
+
+NATURAL = "data/natural"
+
+
+class ScriptedEngine:
+    """Replies from a table keyed by the last question; records every conversation it sees."""
+
+    def __init__(self, replies: dict[str, str]) -> None:
+        self.info = Info()
+        self.replies = replies
+        self.seen: list[list[dict]] = []
+
+    settings_for = Engine.settings_for
+
+    def generate(self, messages, settings):
+        self.seen.append(messages)
+        text = self.replies.get(messages[-1]["content"], "")
+        stats = GenerationStats(prompt_tokens=5, new_tokens=4, forwards=2, seconds=0.1)
+        return GenerationResult((1,) * 4, text, stats)
+
+
+def _write(tmp_path, rows) -> str:
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return str(path)
+
+
+def test_the_shipped_natural_sets_cover_every_family_turns_4_to_8_and_out_of_scope():
+    from noema_core.evaluation import OUT_OF_SCOPE, load_questions
+    from noema_core.training.curriculum import FAMILIES
+
+    singles = load_questions([f"{NATURAL}/questions.jsonl"])
+    assert len(singles) >= 150 and all(len(i.turns) == 1 for i in singles)
+    per_family = {f: sum(i.family == f for i in singles) for f in FAMILIES}
+    assert min(per_family.values()) >= 15, per_family
+    conversations = load_questions([f"{NATURAL}/conversations.jsonl"])
+    assert all(4 <= len(c.turns) <= 8 and c.family in FAMILIES for c in conversations)
+    assert sum(len(c.turns) - 3 for c in conversations) >= 30  # turns 4-8
+    scope = load_questions([f"{NATURAL}/out_of_scope.jsonl"])
+    assert len(scope) >= 40 and all(i.family == OUT_OF_SCOPE and i.turns[0].reference is None
+                                    for i in scope)
+    curriculum = {p.question for p in held_out_suite(50, seed=0)}
+    assert not curriculum & {i.turns[0].question for i in singles}
+
+
+def test_conversation_turns_follow_the_models_own_answers_and_are_reported_by_turn(tmp_path):
+    from noema_core.evaluation import load_questions
+
+    turns = [{"question": f"what is {n} + 1?", "answer": str(n + 1)} for n in range(5)]
+    items = load_questions([_write(tmp_path, [{"family": "arithmetic", "turns": turns}])])
+    replies = {t["question"]: f"\\boxed{{{t['answer']}}}" for t in turns}
+    replies["what is 4 + 1?"] = "\\boxed{7}"  # the fifth answer is wrong
+    engine = ScriptedEngine(replies)
+    report = evaluate(engine, modes=[Mode.QUALITY], items=items).as_dict()
+    last = engine.seen[-1]
+    assert [m["role"] for m in last] == ["user", "assistant"] * 4 + ["user"]
+    assert last[1]["content"] == "\\boxed{1}"  # the model's earlier answer, not the gold one
+    assert report["problems"] == 5
+    assert report["families"]["turns 1-3"]["q"]["accuracy"] == 1.0
+    later = report["families"]["turns 4-8"]["q"]
+    assert (later["problems"], later["accuracy"]) == (2, 0.5)
+
+
+def test_out_of_scope_passes_only_with_a_non_empty_reply_that_boxes_nothing(tmp_path):
+    from noema_core.evaluation import load_questions
+
+    rows = [{"family": "out_of_scope", "question": q} for q in ("hi", "prove it", "asdf")]
+    engine = ScriptedEngine({"hi": "I am noema-tiny: I solve school maths.", "prove it": "",
+                             "asdf": "7 ÷ 0 = 1 \\boxed{1}"})
+    report = evaluate(engine, modes=[Mode.QUALITY],
+                      items=load_questions([_write(tmp_path, rows)])).as_dict()
+    assert report["families"]["out_of_scope"]["q"]["accuracy"] == round(1 / 3, 4)
+
+
+def test_eval_questions_option_reports_per_family(monkeypatch, tmp_path):
+    from noema_tui.cli import app
+
+    rows = [{"family": "fractions", "question": "1/2 + 1/4?", "answer": "\\frac{3}{4}"},
+            {"family": "fractions", "question": "1/2 - 1/4?", "answer": "\\frac{1}{4}"},
+            {"family": "out_of_scope", "question": "hello"}]
+    fake = ScriptedEngine({"1/2 + 1/4?": "so \\boxed{\\frac{3}{4}}", "1/2 - 1/4?": "\\boxed{3}",
+                           "hello": "Hi, I solve school maths."})
+    monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: fake))
+    result = CliRunner().invoke(app, ["eval", "--questions", _write(tmp_path, rows),
+                                      "--mode", "q", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["problems"] == 3 and report["source"].startswith("questions from ")
+    assert report["families"]["fractions"]["q"]["accuracy"] == 0.5
+    assert report["families"]["out_of_scope"]["q"]["accuracy"] == 1.0
+
+
+def test_a_missing_or_malformed_question_file_exits_2_with_one_line(tmp_path):
+    from noema_tui.cli import app
+
+    missing = CliRunner().invoke(app, ["eval", "--questions", str(tmp_path / "none.jsonl")])
+    assert missing.exit_code == 2 and "cannot read the question set" in missing.output
+    no_answer = _write(tmp_path, [{"family": "fractions", "question": "1/2 + 1/4?"}])
+    bad = CliRunner().invoke(app, ["eval", "--questions", no_answer])
+    assert bad.exit_code == 2 and "set.jsonl:1 has a question without an answer" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
