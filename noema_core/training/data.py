@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from noema_core.chat_template import render_prompt
-from noema_core.training.curriculum import training_stream
+from noema_core.training.curriculum import FAMILIES, training_problem, training_stream
 from noema_core.training.objective import Batch, Example, NoiseConfig, collate, make_example
 
 
@@ -40,21 +40,32 @@ class CanvasEncoder:
 
 
 SYMPY_CHECK_SHARE = 0.1  # of training problems; every held-out problem is checked
+FOLLOW_UP_SHARE = 0.3  # canvases that continue a conversation
+MAX_EARLIER_EXCHANGES = 8
+MAX_HISTORY_CHARS = 3000  # about 1,200 tokens of earlier exchanges, well inside the context
+SAME_FAMILY_SHARE = 0.5  # conversations that stay on one kind of question, as people drill
 
 
-def conversations(seed: int, follow_up_share: float = 0.1
+def conversations(seed: int, follow_up_share: float = FOLLOW_UP_SHARE
                   ) -> Iterator[tuple[list[dict[str, str]], str]]:
-    """(messages, answer) pairs; some are a second turn after an earlier exchange, so the
-    model also answers the last question of a longer chat."""
+    """(messages, answer) pairs. `follow_up_share` of them come after 1-8 earlier exchanges
+    (each answered as the model writes its answers), so a question late in a chat is
+    decoded like the first; half of those conversations stay on one family."""
     rng = random.Random(f"turns-{seed}")
     problems = training_stream(seed, check_share=SYMPY_CHECK_SHARE)
     for problem in problems:
-        messages = [{"role": "user", "content": problem.question}]
+        history: list[dict[str, str]] = []
         if rng.random() < follow_up_share:
-            earlier = next(problems)
-            messages = [{"role": "user", "content": earlier.question},
-                        {"role": "assistant", "content": earlier.solution}, *messages]
-        yield messages, problem.solution
+            same = problem.family in FAMILIES and rng.random() < SAME_FAMILY_SHARE
+            chars = 0
+            for _ in range(rng.randint(1, MAX_EARLIER_EXCHANGES)):
+                earlier = training_problem(rng, problem.family) if same else next(problems)
+                chars += len(earlier.question) + len(earlier.solution)
+                if chars > MAX_HISTORY_CHARS:
+                    break
+                history += [{"role": "user", "content": earlier.question},
+                            {"role": "assistant", "content": earlier.solution}]
+        yield [*history, {"role": "user", "content": problem.question}], problem.solution
 
 
 def length_sorted_chunks(pool: list[Example], batch_size: int, max_tokens: int = 0

@@ -390,7 +390,25 @@ class Trainer:
         save_checkpoint(self.model, directory, dtype=dtype, max_shard_bytes=15 * 2**20)
         for file in self.tokenizer_dir.iterdir():
             shutil.copy(file, directory / file.name)
+        self._write_generation_config(directory)
         self.model.train()
+
+    def _write_generation_config(self, directory: Path) -> None:
+        """generation_config.json: the decoding presets of the model this run started from
+        (if any; re-tune them for the new weights) and how many turns of one conversation
+        the curriculum's canvases hold, for the app's notice."""
+        from noema_core.training.data import MAX_EARLIER_EXCHANGES
+
+        config: dict = {}
+        start = Path(self.config.init_from) / "generation_config.json"
+        if self.config.init_from and start.is_file():
+            try:
+                config = {k: v for k, v in json.loads(start.read_text()).items()
+                          if k == "decoding_presets"}
+            except (OSError, ValueError):
+                config = {}
+        config["max_turns_trained"] = 1 + MAX_EARLIER_EXCHANGES
+        (directory / "generation_config.json").write_text(json.dumps(config, indent=2) + "\n")
 
     def _say(self, message: str) -> None:
         self.progress(TrainProgress(self.step, self.config.max_steps, 0.0, float("nan"), 0.0,

@@ -50,6 +50,7 @@ def test_the_exported_model_loads_by_directory_and_decodes(tmp_path, recipe_toke
 
     prepared(tmp_path, recipe_tokenizer, steps=2).train()
     engine = Engine.load(str(tmp_path / "model"), device="cpu")
+    assert engine.info.max_turns_trained == 9  # the curriculum's conversations: 1 + 8 earlier
     result = engine.generate([{"role": "user", "content": "Solve 3x + 5 = 20"}],
                              DecodingSettings.for_mode("s", gen_length=32))
     assert result.stats.forwards >= 1
@@ -148,3 +149,18 @@ def test_unknown_precision_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "fp8" in result.output
     with pytest.raises(SettingsError, match="choose one of auto, bfloat16, float32"):
         resolve_precision(torch.device("cpu"), "fp8")
+
+
+def test_a_continued_model_keeps_the_decoding_presets_it_started_from(tmp_path, recipe_tokenizer):
+    first = prepared(tmp_path / "first", recipe_tokenizer, steps=1)
+    first.train()
+    start = tmp_path / "first" / "model"
+    (start / "generation_config.json").write_text(json.dumps(
+        {"decoding_presets": {"s": {"threshold": 0.9}}, "max_turns_trained": 2}))
+    config = micro_config(tmp_path / "second", steps=1)
+    config.init_from = str(start)
+    second = Trainer(config)
+    second.prepare()
+    second.train()
+    written = json.loads((tmp_path / "second" / "model" / "generation_config.json").read_text())
+    assert written == {"decoding_presets": {"s": {"threshold": 0.9}}, "max_turns_trained": 9}

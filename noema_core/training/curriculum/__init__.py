@@ -5,6 +5,9 @@ operations and fractions (`arithmetic`); linear equations, quadratics and 2x2 sy
 (`algebra`); expanding, simplifying and differentiating polynomials (`polynomials`).
 Every answer is correct by construction and rechecked with sympy as it is generated.
 
+The questions are phrased as people type them (`phrasing`); the training stream also holds
+out-of-scope messages (`scope`) with the one reply the model gives them.
+
 `training_stream` never yields a held-out problem; `held_out_suite` yields only those, so the
 two never overlap, by seed or by problem.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 
-from noema_core.training.curriculum import algebra, arithmetic, polynomials
+from noema_core.training.curriculum import algebra, arithmetic, polynomials, scope
 from noema_core.training.curriculum.problem import HELD_OUT_SHARE, Problem, is_held_out
 
 Generator = Callable[[random.Random, bool], Problem]
@@ -38,7 +41,10 @@ WEIGHTS: dict[str, float] = {
     "polynomial_simplify": 0.8, "derivative": 0.8,
 }
 
-__all__ = ["FAMILIES", "Problem", "held_out_suite", "training_stream", "generate"]
+SCOPE_SHARE = 0.06  # of training problems: out-of-scope messages and their reply
+
+__all__ = ["FAMILIES", "Problem", "held_out_suite", "training_stream", "generate",
+           "training_problem"]
 
 
 def generate(rng: random.Random, family: str | None = None, *, check: bool = True) -> Problem:
@@ -48,15 +54,28 @@ def generate(rng: random.Random, family: str | None = None, *, check: bool = Tru
     return FAMILIES[family](rng, check)
 
 
+def training_problem(rng: random.Random, family: str | None = None, *,
+                     check: bool = False) -> Problem:
+    """One problem of `family` (or drawn by weight) that is not held out."""
+    while True:
+        problem = generate(rng, family, check=check)
+        if not is_held_out(problem.key):
+            return problem
+
+
 def training_stream(seed: int, *, check_share: float = 1.0) -> Iterator[Problem]:
-    """Endless training problems; held-out problems are skipped. `check_share` of them are
-    rechecked with sympy (the checks cost more than generating; training uses a sample)."""
+    """Endless training problems, with `SCOPE_SHARE` out-of-scope messages among them;
+    held-out problems are skipped. `check_share` of them are rechecked with sympy (the
+    checks cost more than generating; training uses a sample)."""
     rng = random.Random(f"train-{seed}")
     audit = random.Random(f"audit-{seed}")
     while True:
-        problem = generate(rng, check=audit.random() < check_share)
-        if not is_held_out(problem.key):
-            yield problem
+        if rng.random() < SCOPE_SHARE:
+            message = scope.message(rng)
+            if not is_held_out(message.key):
+                yield message
+        else:
+            yield training_problem(rng, check=audit.random() < check_share)
 
 
 def held_out_suite(per_family: int, *, seed: int = 0,

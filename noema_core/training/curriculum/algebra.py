@@ -19,12 +19,35 @@ from noema_core.training.curriculum.notation import (
     polynomial,
     signed,
 )
+from noema_core.training.curriculum.phrasing import casual, in_latex, powers, spacing
 from noema_core.training.curriculum.problem import Problem
 
-VARIABLES = "xxxxxxyntabk"
+VARIABLES = "xxxxxxyntabkmpz"
 SOLVE_Q = ["Solve {eq}", "Solve {eq}.", "Solve for {v}: {eq}", "find {v}: {eq}",
            "Find {v} if {eq}.", "{eq}, what is {v}?", "Solve the equation {eq}.",
-           "What value of {v} satisfies {eq}?", "Solve ${eq}$.", "{eq}. Solve for {v}."]
+           "What value of {v} satisfies {eq}?", "Solve ${eq}$.", "{eq}. Solve for {v}.",
+           "solve {eq}", "{eq}", "{eq}, solve for {v}", "{eq}. {v} = ?", "{eq}, find {v}",
+           "what is {v} if {eq}", "What is {v} if {eq}?", "find {v} when {eq}",
+           "What value of {v} makes {eq} true?", "{v} = ? if {eq}", "Solve {eq} for {v}.",
+           "{eq} solve", "solve: {eq}", "If {eq}, what is {v}?", "Find the value of {v}: {eq}",
+           "{eq}, {v} = ?", "Solve for {v}\n{eq}", "{eq}\nsolve for {v}", "{eq}, solve it",
+           "solve for {v} in {eq}", "Find {v}.\n{eq}", "what's {v} in {eq}?"]
+QUADRATIC_Q = ["Find the roots of {eq}.", "find the roots of {eq}", "roots of {eq}?",
+               "What are the solutions of {eq}?", "Solve the quadratic {eq}",
+               "What {v} satisfies {eq}?", "I need the solutions to {eq}",
+               "Factor and solve {eq}.", "What are the roots of {eq}?", "Solve {eq} by factoring."]
+ZEROS_Q = ["Find the zeros of {p}.", "zeros of {p}", "What are the roots of {p}?",
+           "Where is {p} equal to zero?", "When is {p} = 0?", "find the roots of {p}"]
+
+
+def equation_as_typed(rng: random.Random, left: str, right: str) -> str:
+    """`left = right` or, as people also write it, `right = left`."""
+    return f"{right} = {left}" if rng.random() < 0.2 else f"{left} = {right}"
+
+
+def constant_first(a: int, b: int, var: str) -> str:
+    """b + ax as people also write it: '10 - x', '5 + 3y' (b nonzero)."""
+    return f"{b} {'-' if a < 0 else '+'} {linear(abs(a), 0, var)}"
 
 
 def _nonzero(rng: random.Random, low: int, high: int) -> int:
@@ -62,6 +85,8 @@ def linear_equation(rng: random.Random, check: bool = True) -> Problem:
         a, b = _nonzero(rng, -9, 12), rng.randint(-20, 20)
         c = a * x0 + b
         equation = f"{linear(a, b, var)} = {c}"
+        left = constant_first(a, b, var) if b and rng.random() < 0.2 else linear(a, b, var)
+        shown = equation_as_typed(rng, left, str(c))
         more, rhs = move_constant(a, b, Fraction(c), var)
         steps += more
         lhs_a, sympy_lhs, sympy_rhs = a, (a, b), (0, c)
@@ -69,6 +94,7 @@ def linear_equation(rng: random.Random, check: bool = True) -> Problem:
         a, b = _nonzero(rng, 2, 9), _nonzero(rng, -9, 9)
         c = a * (x0 + b)
         equation = f"{a}({linear(1, b, var)}) = {c}"
+        shown = equation_as_typed(rng, f"{a}({linear(1, b, var)})", str(c))
         steps.append(f"Expand: {linear(a, a * b, var)} = {c}.")
         more, rhs = move_constant(a, a * b, Fraction(c), var)
         steps += more
@@ -80,6 +106,7 @@ def linear_equation(rng: random.Random, check: bool = True) -> Problem:
         b = rng.randint(-15, 15)
         d = (a - c) * x0 + b
         equation = f"{linear(a, b, var)} = {linear(c, d, var)}"
+        shown = equation
         lhs_a = a - c
         verb = f"Subtract {linear(c, 0, var)} from" if c > 0 else f"Add {linear(-c, 0, var)} to"
         steps.append(f"{verb} both sides: {linear(lhs_a, b, var)} = {d}.")
@@ -95,13 +122,19 @@ def linear_equation(rng: random.Random, check: bool = True) -> Problem:
         right = sympy_rhs[0] * s + sympy_rhs[1]
         # Linear with a nonzero x coefficient: one root, and x0 satisfies the equation.
         assert (left - right).diff(s) != 0 and (left - right).subs(s, x0) == 0, equation
-    question = rng.choice(SOLVE_Q).format(eq=_maybe_compact(rng, equation), v=var)
+    question = casual(rng, rng.choice(SOLVE_Q).format(eq=in_latex(rng, spacing(rng, shown)),
+                                                       v=var))
     return Problem("linear_equation", question, " ".join(steps) + f" {boxed(str(x0))}",
                    str(x0), ("linear_equation", equation))
 
 
-def _maybe_compact(rng: random.Random, text: str) -> str:
-    return text.replace(" ", "") if rng.random() < 0.25 else text
+def _quadratic_question(rng: random.Random, equation: str, var: str) -> str:
+    typed = powers(rng, equation)
+    if typed.endswith(" = 0") and rng.random() < 0.12:
+        return rng.choice(ZEROS_Q).format(p=spacing(rng, typed[:-4]))
+    left, right = typed.split(" = ")
+    typed = in_latex(rng, spacing(rng, equation_as_typed(rng, left, right)))
+    return rng.choice(SOLVE_Q + QUADRATIC_Q * 2).format(eq=typed, v=var)
 
 
 # --- quadratics ------------------------------------------------------------------------
@@ -143,7 +176,7 @@ def quadratic_equation(rng: random.Random, check: bool = True) -> Problem:
         assert all(expr.subs(s, sympy.Rational(r)) == 0 for r in roots), equation
         # Two distinct roots found, or the discriminant says there is only one.
         assert len(roots) == 2 or sympy.Integer(b) ** 2 - 4 * a * c == 0, equation
-    question = rng.choice(SOLVE_Q).format(eq=_maybe_compact(rng, equation), v=var)
+    question = casual(rng, _quadratic_question(rng, equation, var))
     return Problem("quadratic_equation", question, " ".join(steps) + f" {boxed(answer)}",
                    answer, ("quadratic_equation", a, b, c))
 
@@ -151,15 +184,27 @@ def quadratic_equation(rng: random.Random, check: bool = True) -> Problem:
 # --- systems ---------------------------------------------------------------------------
 
 SYSTEM_Q = ["Solve the system {e1} and {e2}.", "Solve: {e1}, {e2}",
-            "Find x and y if {e1} and {e2}.", "Solve {e1}; {e2}",
+            "Find {u} and {v} if {e1} and {e2}.", "Solve {e1}; {e2}",
             "Solve the system of equations: {e1}, {e2}.",
             "Solve $\\begin{{cases}} {e1} \\\\ {e2} \\end{{cases}}$",
-            "{e1} and {e2}. What are x and y?"]
+            "{e1} and {e2}. What are {u} and {v}?", "Solve simultaneously: {e1}, {e2}",
+            "solve simultaneously {e1} and {e2}", "{e1} and {e2}", "{e1}, {e2}",
+            "{e1}; {e2}", "{e1}\n{e2}", "solve the system\n{e1}\n{e2}",
+            "Find {u} and {v}: {e1}, {e2}", "What are {u} and {v} if {e1} and {e2}?",
+            "Solve for {u} and {v}: {e1}, {e2}", "{e1} and {e2}, find {u} and {v}",
+            "{e1}, {e2}. what are {u} and {v}?", "Can you solve these: {e1}, {e2}",
+            "solve {e1}, {e2}", "{e1} and {e2}, find {u}, {v}",
+            "$\\begin{{cases}} {e1} \\\\ {e2} \\end{{cases}}$",
+            "Solve the simultaneous equations {e1} and {e2}.",
+            "solve the pair of equations {e1} and {e2}", "{e1}\n{e2}\nsolve for {u} and {v}"]
+# x and y most often; other pairs as people name their unknowns
+VARIABLE_PAIRS = [("x", "y")] * 6 + [("a", "b"), ("a", "b"), ("m", "n"), ("m", "n"),
+                                     ("p", "q"), ("s", "t"), ("u", "v")]
 
 
-def _two_var(a: int, b: int, c: int) -> str:
-    return f"{polynomial({1: a}, 'x')} {'+' if b > 0 else '-'} " \
-        f"{polynomial({1: abs(b)}, 'y')} = {c}"
+def _two_var(a: int, b: int, c: int, u: str = "x", v: str = "y") -> str:
+    return f"{polynomial({1: a}, u)} {'+' if b > 0 else '-'} " \
+        f"{polynomial({1: abs(b)}, v)} = {c}"
 
 
 def linear_system(rng: random.Random, check: bool = True) -> Problem:
@@ -168,39 +213,44 @@ def linear_system(rng: random.Random, check: bool = True) -> Problem:
         a1, b1, a2, b2 = (_nonzero(rng, -5, 5) for _ in range(4))
         if a1 * b2 - a2 * b1 != 0:
             break
+    u, v = rng.choice(VARIABLE_PAIRS)
     c1, c2 = a1 * x0 + b1 * y0, a2 * x0 + b2 * y0
-    e1, e2 = _two_var(a1, b1, c1), _two_var(a2, b2, c2)
+    e1, e2 = _two_var(a1, b1, c1, u, v), _two_var(a2, b2, c2, u, v)
     steps = []
-    # Eliminate y: scale so the y coefficients match, then subtract the second from the first.
+    # Eliminate v: scale so the v coefficients match, then subtract the second from the first.
     m1, m2 = b2, b1
     if abs(m1) != 1:
-        steps.append(f"Multiply the first equation by {m1}: {_two_var(a1 * m1, b1 * m1, c1 * m1)}.")
+        steps.append(f"Multiply the first equation by {m1}: "
+                     f"{_two_var(a1 * m1, b1 * m1, c1 * m1, u, v)}.")
     elif m1 == -1:
-        steps.append(f"Multiply the first equation by -1: {_two_var(-a1, -b1, -c1)}.")
+        steps.append(f"Multiply the first equation by -1: {_two_var(-a1, -b1, -c1, u, v)}.")
     if abs(m2) != 1:
         steps.append(f"Multiply the second equation by {m2}: "
-                     f"{_two_var(a2 * m2, b2 * m2, c2 * m2)}.")
+                     f"{_two_var(a2 * m2, b2 * m2, c2 * m2, u, v)}.")
     elif m2 == -1:
-        steps.append(f"Multiply the second equation by -1: {_two_var(-a2, -b2, -c2)}.")
+        steps.append(f"Multiply the second equation by -1: {_two_var(-a2, -b2, -c2, u, v)}.")
     det, rhs = a1 * m1 - a2 * m2, c1 * m1 - c2 * m2
-    steps.append(f"Subtract the second from the first: {linear(det, 0)} = {rhs}.")
-    steps += isolate(det, Fraction(rhs), "x")
-    left = f"{polynomial({1: a1}, 'x').replace('x', '')}" if abs(a1) != 1 else \
+    steps.append(f"Subtract the second from the first: {linear(det, 0, u)} = {rhs}.")
+    steps += isolate(det, Fraction(rhs), u)
+    left = f"{polynomial({1: a1}, u).replace(u, '')}" if abs(a1) != 1 else \
         ("-" if a1 < 0 else "")
     shown = f"{left} × {signed(x0)}" if abs(a1) != 1 else f"{left}{signed(x0)}"
     rest = c1 - a1 * x0
-    steps.append(f"Substitute x = {x0} into the first equation: {shown} "
-                 f"{'+' if b1 > 0 else '-'} {polynomial({1: abs(b1)}, 'y')} = {c1}, so "
-                 f"{linear(b1, 0, 'y')} = {c1} - {signed(a1 * x0)} = {rest}.")
-    steps += isolate(b1, Fraction(rest), "y")
-    answer = f"x = {x0}, y = {y0}"
-    steps.append(f"So x = {x0} and y = {y0}.")
+    steps.append(f"Substitute {u} = {x0} into the first equation: {shown} "
+                 f"{'+' if b1 > 0 else '-'} {polynomial({1: abs(b1)}, v)} = {c1}, so "
+                 f"{linear(b1, 0, v)} = {c1} - {signed(a1 * x0)} = {rest}.")
+    steps += isolate(b1, Fraction(rest), v)
+    answer = f"{u} = {x0}, {v} = {y0}"
+    steps.append(f"So {u} = {x0} and {v} = {y0}.")
     if check:
         x, y = sympy.symbols("x y")
         system = sympy.Matrix([[a1, b1], [a2, b2]])
         assert system.det() != 0, (e1, e2)  # a unique solution
         for a, b, c in ((a1, b1, c1), (a2, b2, c2)):
             assert (a * x + b * y - c).subs({x: x0, y: y0}) == 0, (e1, e2)
-    question = rng.choice(SYSTEM_Q).format(e1=_maybe_compact(rng, e1), e2=_maybe_compact(rng, e2))
-    return Problem("linear_system", question, " ".join(steps) + f" {boxed(answer)}", answer,
-                   ("linear_system", e1, e2))
+    shown_1, shown_2 = (in_latex(rng, spacing(rng, e), 0.05) for e in (e1, e2))
+    question = rng.choice(SYSTEM_Q).format(e1=shown_1, e2=shown_2, u=u, v=v)
+    # The identity is the numbers, whatever the unknowns are called.
+    key = ("linear_system", _two_var(a1, b1, c1), _two_var(a2, b2, c2))
+    return Problem("linear_system", casual(rng, question), " ".join(steps) + f" {boxed(answer)}",
+                   answer, key)

@@ -14,6 +14,13 @@ from math import gcd
 import sympy
 
 from noema_core.training.curriculum.notation import boxed, frac, frac_latex, signed
+from noema_core.training.curriculum.phrasing import (
+    VALUE_Q,
+    casual,
+    product_sign,
+    quotient_sign,
+    spacing,
+)
 from noema_core.training.curriculum.problem import Problem
 
 PLACES = ("ones", "tens", "hundreds", "thousands", "ten-thousands", "hundred-thousands")
@@ -136,16 +143,42 @@ def long_division_text(n: int, d: int) -> str:
     return f"{n} ÷ {d}: " + "; ".join(steps) + f". So {n} ÷ {d} = {int(quotient)}."
 
 
-ADD_Q = ["What is {a} + {b}?", "Compute {a} + {b}.", "Calculate {a}+{b}", "{a} + {b} = ?",
-         "What is the sum of {a} and {b}?", "Add {a} and {b}.", "{a}+{b}", "Evaluate ${a} + {b}$."]
-SUB_Q = ["What is {a} - {b}?", "Compute {a} - {b}.", "Calculate {a}-{b}", "{a} - {b} = ?",
-         "Subtract {b} from {a}.", "What is {a} minus {b}?", "{a}-{b}", "Evaluate ${a} - {b}$."]
-MUL_Q = ["What is {a}*{b}?", "What is {a} × {b}?", "Compute {a} * {b}.", "Calculate {a}x{b}",
-         "Multiply {a} by {b}.", "What is {a} times {b}?", "{a} * {b} = ?",
-         "Evaluate ${a} \\times {b}$.", "What is the product of {a} and {b}?"]
-DIV_Q = ["What is {a} / {b}?", "What is {a} ÷ {b}?", "Compute {a}/{b}.", "Divide {a} by {b}.",
-         "Calculate {a} divided by {b}.", "{a} / {b} = ?", "Evaluate $\\frac{{{a}}}{{{b}}}$.",
-         "Evaluate ${a} \\div {b}$."]
+# Sentences that name the operation in words; the rest put a symbol between the numbers.
+WORDED_Q = {
+    "+": ["What is the sum of {a} and {b}?", "sum of {a} and {b}", "Add {a} and {b}.",
+          "add {b} to {a}", "What is {a} plus {b}?", "{a} plus {b}", "what's {a} plus {b}",
+          "the total of {a} and {b}", "{a} and {b} added together", "Increase {a} by {b}.",
+          "how much is {a} plus {b}"],
+    "-": ["Subtract {b} from {a}.", "subtract {b} from {a}", "What is {a} minus {b}?",
+          "{a} minus {b}", "take {b} away from {a}", "{a} take away {b}",
+          "Decrease {a} by {b}.", "what's {a} minus {b}", "how much is {a} minus {b}",
+          "{b} less than {a}"],
+    "×": ["What is {a} times {b}?", "{a} times {b}", "How much is {a} times {b}?",
+          "Multiply {a} by {b}.", "multiply {a} and {b}", "{a} multiplied by {b}",
+          "What is the product of {a} and {b}?", "product of {a} and {b}",
+          "what's {a} times {b}", "{a} times {b} equals what"],
+    "÷": ["Divide {a} by {b}.", "divide {a} by {b}", "What is {a} divided by {b}?",
+          "{a} divided by {b}", "Calculate {a} divided by {b}.",
+          "what's {a} divided by {b}", "the quotient of {a} and {b}",
+          "How many times does {b} go into {a}?", "{a} split into {b} equal parts"],
+}
+DIFFERENCE_Q = ["What is the difference between {a} and {b}?", "difference between {a} and {b}"]
+
+
+def arithmetic_question(rng: random.Random, a: int, op: str, b: int) -> str:
+    """`a op b` asked as a person would: in words or with a symbol, LaTeX or plain."""
+    if rng.random() < 0.35:
+        templates = WORDED_Q[op] + (DIFFERENCE_Q if op == "-" and a >= b else [])
+        return casual(rng, rng.choice(templates).format(a=a, b=b))
+    latex = rng.random() < 0.08
+    sign = {"+": "+", "-": "-", "×": product_sign(rng, latex), "÷": quotient_sign(rng, latex)}[op]
+    if latex and op == "÷" and rng.random() < 0.5:
+        expression = f"\\frac{{{a}}}{{{b}}}"
+    else:
+        expression = spacing(rng, f"{a} {sign} {b}")
+    if latex:
+        expression = f"${expression}$"
+    return casual(rng, rng.choice(VALUE_Q).format(e=expression))
 
 
 def _operand(rng: random.Random, low_digits: int, high_digits: int) -> int:
@@ -157,24 +190,24 @@ def multi_digit(rng: random.Random, check: bool = True) -> Problem:
     op = rng.choice("+-×÷")
     if op == "+":
         a, b = _operand(rng, 2, 4), _operand(rng, 1, 4)
-        value, text, templates = a + b, add_text(a, b), ADD_Q
+        value, text = a + b, add_text(a, b)
     elif op == "-":
         a, b = _operand(rng, 2, 4), _operand(rng, 1, 4)
-        value, text, templates = a - b, sub_text(a, b), SUB_Q
+        value, text = a - b, sub_text(a, b)
     elif op == "×":
         a = _operand(rng, 2, 3)
         b = _operand(rng, 1, 2) if a < 100 else rng.randint(2, 9)
-        value, text, templates = a * b, multiplication_text(a, b), MUL_Q
+        value, text = a * b, multiplication_text(a, b)
     else:
         b = rng.randint(2, 9)
         value = _operand(rng, 1, 3)
         a = b * value
-        text, templates = long_division_text(a, b), DIV_Q
+        text = long_division_text(a, b)
     if check:
         x, y = sympy.Integer(a), sympy.Integer(b)
         expected = {"+": x + y, "-": x - y, "×": x * y, "÷": x / y}[op]
         assert expected == value, (a, op, b)
-    question = rng.choice(templates).format(a=a, b=b)
+    question = arithmetic_question(rng, a, op, b)
     return Problem("arithmetic", question, f"{text} {boxed(str(value))}", str(value),
                    ("arithmetic", a, op, b))
 
@@ -257,10 +290,6 @@ def _sympy_value(tree: Tree) -> sympy.Expr:
     return {"+": x + y, "-": x - y, "×": x * y, "÷": x / y}[op]
 
 
-OPS_Q = ["Evaluate {e}.", "What is {e}?", "Compute {e}", "Calculate {e}.", "{e} = ?",
-         "Simplify {e}.", "Find the value of {e}."]
-
-
 def order_of_operations(rng: random.Random, check: bool = True) -> Problem:
     tree = _random_tree(rng, rng.randint(2, 4))
     tokens = _tokens(tree)
@@ -272,9 +301,12 @@ def order_of_operations(rng: random.Random, check: bool = True) -> Problem:
     if check:
         assert _sympy_value(tree) == sympy.Rational(value), chain
     expression = chain[0]
-    question_expr = expression.replace("×", rng.choice(["×", "*", "×"])).replace(
-        "÷", rng.choice(["÷", "/"]))
-    question = rng.choice(OPS_Q).format(e=question_expr)
+    latex = rng.random() < 0.08
+    times, divide = product_sign(rng, latex, letters=False), quotient_sign(rng, latex)
+    question_expr = spacing(rng, expression.replace("×", times).replace("÷", divide))
+    if latex:
+        question_expr = f"${question_expr}$"
+    question = casual(rng, rng.choice(VALUE_Q).format(e=question_expr))
     solution = " = ".join(chain) + f". {boxed(frac_latex(value))}"
     return Problem("order_of_operations", question, solution, frac_latex(value),
                    ("order_of_operations", expression))
@@ -299,10 +331,23 @@ def _lowest_terms(n: int, d: int) -> tuple[str, Fraction]:
     return f"Divide top and bottom by {g}: {n}/{d} = {frac(value)}.", value
 
 
-FRACTION_OPS_Q = ["What is {e}?", "Compute {e}.", "Calculate {e}", "{e} = ?", "Evaluate {e}.",
-                  "Find {e}."]
 SIMPLIFY_Q = ["Simplify {p}.", "Reduce {p} to lowest terms.", "Write {p} in simplest form.",
-              "Simplify the fraction {p}."]
+              "Simplify the fraction {p}.", "simplify {p}", "reduce {p}", "Reduce {p}.",
+              "{p} in lowest terms", "What is {p} in simplest form?", "simplify {p} for me",
+              "write {p} in lowest terms", "What is {p} simplified?", "{p} simplified",
+              "Simplify {p} please", "can {p} be simplified?", "reduce the fraction {p}",
+              "Put {p} in lowest terms.", "{p} = ? (lowest terms)"]
+FRACTION_WORDED_Q = {
+    "+": ["Add {p} and {q}.", "add {p} and {q}", "{p} plus {q}", "What is {p} plus {q}?",
+          "the sum of {p} and {q}", "What is the sum of {p} and {q}?", "add {q} to {p}"],
+    "-": ["Subtract {q} from {p}.", "subtract {q} from {p}", "{p} minus {q}",
+          "What is {p} minus {q}?", "take {q} away from {p}", "what's {p} minus {q}"],
+    "×": ["Multiply {p} by {q}.", "multiply {p} by {q}", "{p} times {q}",
+          "What is {p} times {q}?", "What is {p} of {q}?", "the product of {p} and {q}",
+          "{p} multiplied by {q}"],
+    "÷": ["Divide {p} by {q}.", "divide {p} by {q}", "{p} divided by {q}",
+          "What is {p} divided by {q}?", "what's {p} divided by {q}"],
+}
 
 
 def _show_fraction(n: int, d: int, latex: bool) -> str:
@@ -319,7 +364,7 @@ def fractions(rng: random.Random, check: bool = True) -> Problem:
         n, d = n0 * g, d0 * g
         text, value = _lowest_terms(n, d)
         text = f"The greatest common divisor of {n} and {d} is {gcd(n, d)}. " + text
-        question = rng.choice(SIMPLIFY_Q).format(p=_show_fraction(n, d, latex))
+        question = casual(rng, rng.choice(SIMPLIFY_Q).format(p=_show_fraction(n, d, latex)))
         key = ("fractions", "simplify", n, d)
         expected = sympy.Rational(n, d)
     else:
@@ -340,19 +385,23 @@ def fractions(rng: random.Random, check: bool = True) -> Problem:
             n, m = a * n1, b * d1
             reduce, value = _lowest_terms(n, m)
             text = f"{lead}{p} × {n1}/{d1} = ({a} × {n1})/({b} × {d1}) = {n}/{m}. {reduce}"
-        symbol = {"+": "+", "-": "-", "×": rng.choice(["×", "*"]), "÷": rng.choice(["÷", "/"])
-                  }[kind]
+        symbol = {"+": "+", "-": "-", "×": product_sign(rng, letters=False),
+                  "÷": quotient_sign(rng)}[kind]
         if latex:
-            symbol = {"×": "\\times", "*": "\\cdot", "÷": "\\div", "/": "\\div"}.get(symbol, symbol)
+            symbol = {"×": product_sign(rng, latex=True), "÷": "\\div"}.get(kind, symbol)
         shown_p, shown_q = _show_fraction(a, b, latex), _show_fraction(c, e, latex)
         if symbol == "/":  # 2/3 / 4/5 would be ambiguous
             shown_p, shown_q = f"({shown_p})", f"({shown_q})"
         expression = f"{shown_p} {symbol} {shown_q}"
-        if latex:
-            expression = f"${expression}$"
-        elif rng.random() < 0.3:
-            expression = expression.replace(" ", "")
-        question = rng.choice(FRACTION_OPS_Q).format(e=expression)
+        # LaTeX in $...$ or bare, as pasted; plain text spaced as typed
+        expression = (f"${expression}$" if rng.random() < 0.6 else expression) if latex \
+            else spacing(rng, expression)
+        if rng.random() < 0.3:
+            worded = rng.choice(FRACTION_WORDED_Q[kind])
+            question = casual(rng, worded.format(p=_show_fraction(a, b, latex),
+                                                 q=_show_fraction(c, e, latex)))
+        else:
+            question = casual(rng, rng.choice(VALUE_Q).format(e=expression))
         key = ("fractions", a, b, kind, c, e)
         x, y = sympy.Rational(a, b), sympy.Rational(c, e)
         expected = {"+": x + y, "-": x - y, "×": x * y, "÷": x / y}[kind]
