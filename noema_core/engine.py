@@ -39,6 +39,9 @@ class ModelInfo:
     max_context: int = 0
     # The checkpoint's own Q/S thresholds (generation_config.json), over the card's presets.
     decoding_presets: ModelPresets = field(default_factory=dict)
+    # How many turns of one conversation the model was trained on (generation_config.json
+    # `max_turns_trained`); 0 when the checkpoint does not say. Later turns may go wrong.
+    max_turns_trained: int = 0
 
 
 class Engine:

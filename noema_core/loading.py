@@ -220,6 +220,17 @@ def read_decoding_presets(directory: Path) -> dict[Mode, dict[str, float]]:
         raise CheckpointError(f"{path}: {err}, or delete the entry") from None
 
 
+def read_max_turns_trained(directory: Path) -> int:
+    """`max_turns_trained` in generation_config.json (a positive integer), else 0. Advisory:
+    a file that lacks or garbles it only loses the app's notice, never the model."""
+    try:
+        raw = json.loads((directory / "generation_config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return 0
+    value = raw.get("max_turns_trained") if isinstance(raw, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: str = "none",
                progress: ProgressCallback | None = None) -> LoadedModel:
     """Load `ref` ready for decoding. Raises a `ModelLoadError` subclass with a one-line fix."""
@@ -229,7 +240,7 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
     torch_dtype = resolve_dtype(dtype, dev)
     if ref in RANDOM_SHAPES:
         config, tokenizer, state, random_weights = RANDOM_SHAPES[ref](), None, None, True
-        presets = {}
+        presets, max_turns = {}, 0
     else:
         directory = resolve_checkpoint_dir(ref, progress)
         if progress:
@@ -241,6 +252,7 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
                                   f"config.json vocab_size is {config.vocab_size}: the files "
                                   f"come from different checkpoints")
         presets = read_decoding_presets(directory)
+        max_turns = read_max_turns_trained(directory)
         state, random_weights = read_state_dict(weight_files(directory), progress), False
     model = build_model(config, torch_dtype, dev, state)
     del state
@@ -256,7 +268,7 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
                      resident_bytes=quantize.resident_bytes(model),
                      random_weights=random_weights,
                      max_context=config.max_position_embeddings,
-                     decoding_presets=presets)
+                     decoding_presets=presets, max_turns_trained=max_turns)
     if progress:
         progress("ready", 1.0)
     return LoadedModel(model, tokenizer, info)

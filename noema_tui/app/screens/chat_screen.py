@@ -38,7 +38,9 @@ from noema_tui.app.widgets.load_panel import LoadPanel
 from noema_tui.app.widgets.prompt_input import PromptInput
 from noema_tui.app.widgets.reply_view import ReplyView
 from noema_tui.app.widgets.status_line import StatusLine
+from noema_tui.app.widgets.turn_notice import TurnNotice, turn_notice
 from noema_tui.app.widgets.user_message import UserMessage
+from noema_tui.app.widgets.welcome_panel import WelcomePanel
 from noema_tui.terminal_text import visible
 
 DECODED = (TokenState.UNMASKED, TokenState.STABLE, TokenState.EDITED)
@@ -195,6 +197,18 @@ class ChatScreen(SlashCommandRunner, Screen[None]):
             self.settings = switch_mode(self.settings, self.settings.mode, self.presets)
         self._show_mode()
         self.query_one(LoadPanel).remove()
+        self._welcome()
+
+    def _welcome(self) -> None:
+        """On an empty conversation, the model and example prompts to start from."""
+        if self.info is not None and not self.session.turns:
+            self.transcript.mount(WelcomePanel(self.info))
+
+    @on(WelcomePanel.ExamplePicked)
+    def use_example(self, event: WelcomePanel.ExamplePicked) -> None:
+        self.prompt.load_text(event.text)
+        self.prompt.move_cursor(self.prompt.document.end)
+        self.prompt.focus()
 
     @on(EngineBridge.LoadFailed)
     def show_load_failure(self, event: EngineBridge.LoadFailed) -> None:
@@ -220,6 +234,10 @@ class ChatScreen(SlashCommandRunner, Screen[None]):
             return
         self.prompt.remember(text)
         self.session.add_prompt(text)
+        await self.transcript.query(WelcomePanel).remove()
+        notice = turn_notice(self.info, len(self.session.conversation.prompts()))
+        if notice:
+            await self.transcript.mount(TurnNotice(notice))
         await self.transcript.mount(UserMessage(text))
         await self.start_reply()
 
@@ -416,9 +434,10 @@ class ChatScreen(SlashCommandRunner, Screen[None]):
         """Replace the transcript with `conversation` (new, or opened from the browser)."""
         self.session.conversation = conversation
         self._checking.clear()
-        await self.transcript.query("UserMessage, ReplyView").remove()
+        await self.transcript.query("UserMessage, ReplyView, TurnNotice, WelcomePanel").remove()
         for turn in conversation.turns:
             await self._show_saved_turn(turn)
+        self._welcome()
         self.prompt.sent_prompts = conversation.prompts()
         self.transcript.scroll_end(animate=False)
         self.status.show_progress(0, 0, 0.0)  # the last reply's speed is not this chat's

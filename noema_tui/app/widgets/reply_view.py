@@ -25,6 +25,15 @@ from noema_tui.terminal_text import visible
 VERDICT_CLASSES = ("-checking", "-verified", "-contradicted", "-unverifiable")
 
 
+def empty_reply(finish_reason: str) -> str:
+    """What an empty reply means, in place of the reply (Markdown)."""
+    if finish_reason == "cancelled":
+        return "*(stopped before the model wrote any text)*"
+    return ("*The model produced no text: it ended its reply at once, as a small model does "
+            "with a message unlike those it was trained on. Rephrase it, or start a new chat "
+            "(Ctrl+N) to see example questions it can answer.*")
+
+
 class ReplyView(Vertical):
     """A reply in the transcript, live or finished."""
 
@@ -91,7 +100,8 @@ class ReplyView(Vertical):
         self.query_one(".reply--tail", Markdown).display = False
         body = self.query_one(".reply--body", Markdown)
         body.display = True
-        await body.update(render_markdown(visible(text) if text.strip() else "*(no text)*"))
+        await body.update(render_markdown(visible(text) if text.strip()
+                                          else empty_reply(finish_reason)))
         line = stats_line(stats) if stats is not None else ""
         if finish_reason == "cancelled":
             line = f"stopped · {line}" if line else "stopped"
