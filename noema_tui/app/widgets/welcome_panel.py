@@ -26,7 +26,7 @@ BUNDLED_CARD = ModelCard(
     "The small diffusion model bundled with Noema. It solves school-math exercises step by "
     "step: arithmetic, order of operations, fractions, linear and quadratic equations, "
     "systems of two linear equations, and expanding, simplifying or differentiating "
-    "polynomials. Other questions are beyond it: it says so.",
+    "polynomials. Questions of other kinds are beyond it.",
     ("What is 48 + 37?", "Solve 3x + 5 = 20", "Expand (2x - 1)^2",
      "Find the derivative of x^3 - 4x", "Solve x + y = 10, x - y = 2"),
 )
