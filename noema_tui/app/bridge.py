@@ -9,6 +9,7 @@ never merge, so the final state always lands.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -95,6 +96,8 @@ class EngineBridge(Widget):
         self.checker = checker
         self.engine: ChatEngine | None = None
         self._cancel = threading.Event()
+        self._engine_lock = threading.Lock()  # one decoding at a time: warm-up or a reply
+        self._warm_up_cancel = threading.Event()
 
     def load_engine(self) -> None:
         """Load in a daemon thread, not a thread worker: a load cannot be interrupted, and
@@ -114,12 +117,24 @@ class EngineBridge(Widget):
             return
         self.engine = engine
         self.post_message(self.EngineLoaded(engine.info))
+        warm_up = getattr(self.loader, "warm_up", None)  # optional: the real loader has one
+        if warm_up is None:
+            return
+        # A failed warm-up costs only speed: a reply that fails the same way says so.
+        with self._engine_lock, contextlib.suppress(Exception):
+            warm_up(engine, self._warm_up_cancel)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="reply")
     def stream_reply(self, reply_id: int, messages: Sequence[dict[str, str]],
                      settings: DecodingSettings) -> None:
         assert self.engine is not None, "stream_reply before the engine loaded"
         cancel = self._cancel = threading.Event()
+        self._warm_up_cancel.set()  # a warm-up still running stops after its current forward
+        with self._engine_lock:
+            self._stream(reply_id, messages, settings, cancel)
+
+    def _stream(self, reply_id: int, messages: Sequence[dict[str, str]],
+                settings: DecodingSettings, cancel: threading.Event) -> None:
         try:
             for event in self.engine.stream(messages, settings, cancel):
                 if isinstance(event, events.BlockUpdated):

@@ -6,6 +6,7 @@ checker, a store in a temporary directory and a fixed clock.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,18 @@ class EngineFromOptions:
         progress(f"loading {self.model} on {resolve_device(self.device)}", None)
         return Engine.load(self.model, device=self.device, dtype=self.dtype, quant=self.quant,
                            progress=progress)
+
+    def warm_up(self, engine: ChatEngine, cancel: threading.Event) -> None:
+        """While the user types the first prompt: start the checker's worker (it imports
+        sympy) and decode one short block, so the first reply does not pay for cold caches
+        and first-call allocations (measured: 3.9 s for the first reply, 0.3-0.6 s later).
+        A prompt sent meanwhile sets `cancel`, which stops this after the current forward."""
+        from noema_core import verify
+
+        verify.warm_up()
+        settings = engine.settings_for("s", gen_length=32, block_length=32)
+        for _event in engine.stream([{"role": "user", "content": "1 + 1"}], settings, cancel):
+            pass
 
 
 def check_with_sympy(response: str, *, question: str | None = None) -> Any:

@@ -22,6 +22,7 @@ from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse 
     build_app,
     isolated_dirs,
     pilot_test,
+    send_prompt,
     wait_for,
 )
 
@@ -149,3 +150,47 @@ async def test_the_real_engine_streams_a_reply_into_the_app(tmp_path, tiny_check
         turn = app.chat_screen.session.turns[-1]
         assert turn.role == "assistant" and turn.stats["forwards"] >= 1
         assert app.query_one(StatusLine).forwards == turn.stats["forwards"]
+
+
+@pilot_test
+async def test_the_engine_warms_up_after_loading_and_a_prompt_sent_meanwhile_stops_it(tmp_path):
+    warming = threading.Event()
+    cancelled = threading.Event()
+
+    class WarmingLoader(ReplayLoader):
+        def warm_up(self, engine, cancel: threading.Event) -> None:
+            warming.set()
+            if cancel.wait(timeout=30):  # a long warm-up, until a reply needs the engine
+                cancelled.set()
+
+    loader = WarmingLoader()
+    app = build_app(loader=loader)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, warming.is_set, "the warm-up")
+        await send_prompt(pilot, "Solve 3x + 5 = 20")
+        await wait_for(pilot, lambda: app.query("ReplyView") and
+                       app.query_one("ReplyView").finished, "the reply")
+        assert cancelled.is_set()  # the reply stopped the warm-up instead of waiting 30 s
+        assert len(loader.engine.calls) == 1  # the warm-up never decoded through the app's engine
+
+
+def test_the_real_loaders_warm_up_decodes_one_block_and_stops_when_cancelled(
+        tiny_chat_checkpoint):
+    loader = EngineFromOptions(str(tiny_chat_checkpoint), device="cpu")
+    engine = loader(lambda what, fraction: None)
+    forwards = []
+    real_stream = engine.stream
+
+    def counting_stream(messages, settings, cancel=None, **kwargs):
+        for event in real_stream(messages, settings, cancel, **kwargs):
+            forwards.append(event)
+            yield event
+
+    engine.stream = counting_stream
+    loader.warm_up(engine, threading.Event())
+    assert forwards  # it decoded
+    forwards.clear()
+    stopped = threading.Event()
+    stopped.set()
+    loader.warm_up(engine, stopped)  # already cancelled: at most one forward's worth
+    assert len(forwards) <= 3
