@@ -19,6 +19,7 @@ from sympy.core.function import AppliedUndef
 
 from noema_core.verify.context import Context, declared_variable
 from noema_core.verify.limits import MAX_MATH_CHARS, InputTooLarge, check_text
+from noema_core.verify.notation import rewrite_derivative
 from noema_core.verify.scope import (
     NAMING,
     OutOfScope,
@@ -142,7 +143,7 @@ def _plain_spans(text: str) -> list[str]:
     spans, start = [], 0
     for a, b in cuts + [(len(text), len(text))]:
         piece = text[start:a].strip()
-        if re.search(r"\d|[=<>^*/+∫√]", piece):
+        if re.search(r"\d|[=<>^*/+∫√(]", piece):
             spans.append(piece)
         start = b
     return sorted(spans, key=len, reverse=True)
@@ -154,6 +155,7 @@ def _trim(text: str) -> str:
 
 def classify(question: str, ctx: Context) -> Task:
     """The task the question sets, or NotCheckable with the reason."""
+    question = rewrite_derivative(question)
     statement = statement_of(question)
     if not statement:
         raise NotCheckable("the question is empty")

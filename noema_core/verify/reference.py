@@ -203,11 +203,11 @@ def _compare_unordered(ref: Parsed, ans: Parsed, ctx: Context) -> Decision:
         if True not in found:
             undecided |= None in found
             if None not in found:
-                return Decision(False, "reference:list", f"missing {r.text}")
+                return Decision(False, "reference:list", f"missing {r.describe()}")
     for a in answers:
         found = [compare(r, a, ctx).same for r in refs]
         if True not in found and None not in found:
-            return Decision(False, "reference:list", f"{a.text} is not in the reference")
+            return Decision(False, "reference:list", f"{a.describe()} is not in the reference")
         undecided |= True not in found
     return Decision(None if undecided else True, "reference:list")
 

@@ -47,7 +47,7 @@ _TWO_LETTER_WORDS = {"is", "of", "if", "in", "to", "as", "by", "an", "at", "be",
 _MATH_NAMES = {"sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan", "arcsin",
                "arccos", "arctan", "sinh", "cosh", "tanh", "exp", "log", "ln", "sqrt", "abs",
                "pi", "dx", "dy", "dt", "du", "dz", "oo", "inf", "cbrt", "i", "e", "mod", "lim"}
-_ALLOWED = frozenset(_TASK_WORDS.split())
+ALLOWED_WORDS = frozenset(_TASK_WORDS.split())
 
 # Words that point at an earlier turn of a conversation ("Now what is x + y?").
 _EARLIER_TURN = re.compile(r"\b(?:now|previous(?:ly)?|earlier|above|before|again|same|last|"
@@ -104,7 +104,7 @@ def require_whole_question(question: str) -> str:
     if earlier:
         raise OutOfScope(f"the question refers to an earlier turn ({earlier.group(0)!r}); "
                          "the checker sees only this question")
-    unknown = [w for w in words if w not in _ALLOWED]
+    unknown = [w for w in words if w not in ALLOWED_WORDS]
     if unknown:
         shown = ", ".join(dict.fromkeys(unknown[:6]))
         raise OutOfScope(f"the question says more than its formulas ({shown}): a word problem "

@@ -106,12 +106,12 @@ def check_equation(task: Task, ans: Parsed, ctx: Context) -> Verdict:
         status = residual_status(f, {var: leaf.value})
         if status == "nonzero":
             return outcome(CONTRADICTED, "solve:substitute",
-                           f"{var} = {leaf.text} does not satisfy the equation")
+                           f"{var} = {leaf.describe()} does not satisfy the equation")
         if status == "undefined":
             return outcome(CONTRADICTED, "solve:substitute",
-                           f"the equation is undefined at {var} = {leaf.text}")
+                           f"the equation is undefined at {var} = {leaf.describe()}")
         if domain == "real" and is_number(leaf.value) and leaf.value.is_real is False:
-            return outcome(CONTRADICTED, "solve:substitute", f"{leaf.text} is not real")
+            return outcome(CONTRADICTED, "solve:substitute", f"{leaf.describe()} is not real")
     solution_set = _roots(f, var, domain)
     finite = solution_set is sympy.S.EmptySet or isinstance(solution_set, sympy.FiniteSet)
     roots = list(solution_set) if finite else []
@@ -136,8 +136,8 @@ def check_equation(task: Task, ans: Parsed, ctx: Context) -> Verdict:
                            f"a solution is missing: {var} = {_show([root])[1:-1]}", expected)
     for leaf in claimed:
         if True not in [_matches(root, leaf) for root in roots]:
-            return outcome(CONTRADICTED, "solve:roots", f"{var} = {leaf.text} is not a solution",
-                           expected)
+            return outcome(CONTRADICTED, "solve:roots",
+                           f"{var} = {leaf.describe()} is not a solution", expected)
     how = "every root sympy finds is claimed" if roots else "sympy finds no solution either"
     check = "substituted back and " if any(not c.tolerance for c in claimed) else ""
     return outcome(VERIFIED, "solve:substitute+roots",
@@ -172,7 +172,7 @@ def check_system(task: Task, ans: Parsed) -> Verdict:
         for f in functions:
             status = residual_status(f, point)
             if status in ("nonzero", "undefined"):
-                shown = ", ".join(f"{k} = {v.text}" for k, v in solution.items())
+                shown = ", ".join(f"{k} = {v.describe()}" for k, v in solution.items())
                 return outcome(CONTRADICTED, "system:substitute",
                                f"{shown} does not satisfy the system")
     found = sympy.solve(list(task.equations), list(variables), dict=True)

@@ -8,6 +8,7 @@ tree before sympy would try to compute it; only then does `rebuild` evaluate it 
 from __future__ import annotations
 
 import math
+import re
 
 import sympy
 from sympy.core.relational import Relational
@@ -183,8 +184,15 @@ def contains_operation(expr: object) -> bool:
 
 def short(expr: object, limit: int = 300) -> str:
     """A readable, bounded rendering of a result for the verdict's `expected`."""
-    text = _set_text(expr) if isinstance(expr, sympy.Set) else str(expr).replace("**", "^")
+    text = _set_text(expr) if isinstance(expr, sympy.Set) else _plain(expr)
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _plain(expr: object) -> str:
+    """sympy's text with `^` for powers and `i` for the imaginary unit (`2 + 3i`)."""
+    text = str(expr).replace("**", "^")
+    text = re.sub(r"(?<![A-Za-z_])I(?![A-Za-z_(])", "i", text)
+    return re.sub(r"(?<=\d)\*i(?![A-Za-z_(])", "i", text)
 
 
 def _set_text(s: sympy.Set) -> str:
@@ -197,4 +205,4 @@ def _set_text(s: sympy.Set) -> str:
     if isinstance(s, sympy.FiniteSet):
         return "{" + ", ".join(short(v) for v in s) + "}"
     return {sympy.S.Reals: "all real numbers", sympy.S.EmptySet: "no solution"}.get(
-        s, str(s).replace("**", "^"))
+        s, _plain(s))
