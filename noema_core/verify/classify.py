@@ -18,6 +18,7 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from noema_core.verify.context import Context, declared_variable
+from noema_core.verify.definitions import Definitions
 from noema_core.verify.limits import MAX_MATH_CHARS, InputTooLarge, check_text
 from noema_core.verify.notation import rewrite_derivative
 from noema_core.verify.scope import (
@@ -28,6 +29,7 @@ from noema_core.verify.scope import (
     question_latex,
     real_odd_roots,
     require_whole_question,
+    split_definitions,
 )
 from noema_core.verify.shapes import ShapeError, clean, parse_math, split_top
 from noema_core.verify.trees import MathObject, fold_case, rebuild
@@ -155,7 +157,7 @@ def _trim(text: str) -> str:
 
 def classify(question: str, ctx: Context) -> Task:
     """The task the question sets, or NotCheckable with the reason."""
-    question = rewrite_derivative(question)
+    question, found = split_definitions(rewrite_derivative(question))
     statement = statement_of(question)
     if not statement:
         raise NotCheckable("the question is empty")
@@ -180,7 +182,13 @@ def classify(question: str, ctx: Context) -> Task:
             texts = [question_latex(t) for t in texts]
         except OutOfScope as err:
             raise NotCheckable(str(err)) from err
-    texts = _objects_only(texts, kind)
+    try:
+        definitions = Definitions(found, ctx.variables)
+        texts = [definitions.apply_to_text(t) for t in _objects_only(texts, kind)]
+    except OutOfScope as err:
+        raise NotCheckable(str(err)) from err
+    except (ShapeError, InputTooLarge) as err:
+        raise NotCheckable(f"could not read a definition in the question: {err}") from err
     if not texts:
         raise NotCheckable("no mathematical expression found in the question")
     if source == "words" and len(texts) > 1 and kind not in ("solve", "integrate"):
@@ -196,8 +204,12 @@ def classify(question: str, ctx: Context) -> Task:
         return _integral_task(texts, statement, ctx)
     # "Find the zeros of f(x) = x^2 - 4" is about x^2 - 4; "Solve y = 2x + 1" keeps its y.
     definition = kind != "solve" or _ZEROS.search(statement) is not None
-    objects = [_parse(t, ctx, definition=definition) for t in _relevant(texts, kind)]
+    objects = [definitions.apply_to_value(_parse(t, ctx, definition=definition))
+               for t in _relevant(texts, kind)]
     kind = _kind_of_object(objects[0], kind)
+    if kind == "solve" and found and not _ZEROS.search(statement) and not any(
+            isinstance(o, sympy.core.relational.Relational) for o in objects):
+        kind = "evaluate"  # "If $x = -2$, find the value of $2x^2 + 3x + 4$."
     declared = declared_variable(statement)
     if kind == "differentiate":
         return _derivative_task(objects, statement, declared)

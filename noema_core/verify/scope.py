@@ -159,7 +159,7 @@ def directive_text(body: str) -> str:
 _DEGREES = re.compile(r"(\d+(?:\.\d+)?)\s*\^\s*(?:\{\s*\\circ\s*\}|\\circ)")
 _ONE_TOKEN_POWER = re.compile(r"\^(\d)(?=\d)")
 _BARE_LOG = re.compile(r"\\(?:log|ln)(?:_\s*(?:\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z0-9]))?"
-                       r"\s*([0-9.]+|[A-Za-z])\s*(?=[0-9A-Za-z(\\])(?!\\(?:cdot|times|right|div|pm)\b)")
+                       r"\s*([0-9.]+(?![0-9.])|[A-Za-z])\s*(?=[0-9A-Za-z(\\])(?!\\(?:cdot|times|right|div|pm)\b)")
 
 
 def question_latex(text: str) -> str:
@@ -167,6 +167,7 @@ def question_latex(text: str) -> str:
     degrees (converted to radians), `6^210^2` is 6^2 times 10^2 (a superscript takes one
     token). A logarithm whose argument runs into the next factor (`\\log_2 8\\sqrt{2}`) is
     ambiguous and refused."""
+    text = re.sub(r"_(\d)(?=\d)", r"_{\1}", text)  # `\log_381` is log base 3 of 81
     if _BARE_LOG.search(text):
         raise OutOfScope("the question's logarithm has an ambiguous argument (add braces)")
     text = _DEGREES.sub(r"(\1 \\pi / 180)", text)
@@ -193,3 +194,40 @@ def real_odd_roots(obj: object) -> object:
                 raise OutOfScope("the question takes an odd root of an expression that may be "
                                  "negative (real or principal root?)")
     return obj.xreplace(mapping) if mapping else obj
+
+
+# `f(x) = ...` or `a = ...`: a formula that defines one function or one variable.
+_DEFINES = re.compile(r"^\s*(?P<name>[A-Za-z])\s*(?:\(\s*(?P<var>[A-Za-z])\s*\))?\s*=\s*"
+                      r"(?P<expr>[^=<>≤≥]+?)\s*[.,]?\s*$")
+_CLAUSE = re.compile(r"\b(?:let|if|given(?:\s+that)?|suppose(?:\s+that)?|define|assume(?:\s+that)?"
+                     r"|where)\s+(?:the\s+functions?\s+)?(?P<defs>⟨D\d+⟩(?:\s*,?\s*(?:and\s+)?"
+                     r"⟨D\d+⟩)*)\s*(?:be\s+(?:a\s+)?functions?\s*)?(?:[,.;]\s*(?:then\s+)?|(?=\s)"
+                     r"|$)", re.I)
+
+
+def split_definitions(question: str) -> tuple[str, list[tuple[str, str | None, str]]]:
+    """The question without its definition clauses ("Let $f(x) = x^2$.", "If $x = 3$ and
+    $y = 5$,"), and the definitions as (name, variable or None, formula text). A name
+    defined twice, or a definition clause mixed with other formulas, stays in the text."""
+    found: list[tuple[str, str | None, str]] = []
+    segments = list(_MATH.finditer(question))
+    marked, cursor = [], 0
+    for i, m in enumerate(segments):
+        inner = next(g for g in m.groups() if g)
+        d = _DEFINES.match(inner) if "\\begin" not in inner else None
+        marked.append(question[cursor:m.start()] + (f"⟨D{i}⟩" if d else f"⟨M{i}⟩"))
+        cursor = m.end()
+    marked.append(question[cursor:])
+    text = "".join(marked)
+    for clause in _CLAUSE.finditer(text):
+        for index in re.findall(r"⟨D(\d+)⟩", clause.group("defs")):
+            inner = next(g for g in segments[int(index)].groups() if g)
+            d = _DEFINES.match(inner)
+            found.append((d.group("name"), d.group("var"), d.group("expr")))
+    names = [name for name, _, _ in found]
+    if not found or len(set(names)) < len(names):
+        return question, []
+    text = _CLAUSE.sub(" ", text)
+    # Put the remaining formulas back.
+    rest = re.sub(r"⟨[DM](\d+)⟩", lambda m: segments[int(m.group(1))].group(0), text)
+    return rest.strip(), found

@@ -20,7 +20,7 @@ def verdict(question: str, answer: str):
     ("What is the units digit of $3^{100}$?", "digit"),
     ("In the diagram, what is $x$? [asy] draw((0,0)--(1,1)); [/asy]", "diagram"),
     ("Find $x$ such that $x^2 = 4$ and $x > 0$.", "says more than its formulas"),
-    ("If $x = 3$, what is $x^2$?", "says more than its formulas"),
+    ("If $x > 3$, what is $x^2$?", "says more than its formulas"),
     ("Now what is x + y?", "earlier turn"),
     ("What is the value of that expression at $x = 2$?", "earlier turn"),
     ("Simplify the previous answer", "earlier turn"),
@@ -104,3 +104,25 @@ def test_sentences_split_outside_formulas_and_at_a_full_stop_inside_one():
         "Let $z^2 = 1.$", "Compute $z$.", "Round 3.14 to 2."]
     assert directive_text("Solve $x = 1$. Express your answer as a fraction.") == \
         "Solve $x = 1$."
+
+
+@pytest.mark.parametrize(("question", "right", "wrong"), [
+    ("If $f(x) = 3x+2$ and $g(x) = (x-1)^2$, what is $f(g(-2))$?", "29", "30"),
+    ("Let $f(x)=x^2-2x$. What is $f(f(f(f(f(f(-1))))))$?", "3", "-1"),
+    ("If $x=\\frac{5}{8}$ and $y=\\frac{5}{3}$, what is $\\frac{x}{y}$?", "\\frac{3}{8}", "3"),
+    ("Given $x = -2$ find the value of $2x^2+3x+4$.", "6", "18"),
+    ("Evaluate $\\log_381$.", "4", "3"),
+])
+def test_functions_and_variables_defined_by_a_formula_are_applied(question, right, wrong):
+    assert verdict(question, right).status == "verified"
+    assert verdict(question, wrong).status == "contradicted"
+
+
+@pytest.mark.parametrize("question", [
+    "If $f(x)=\\dfrac{x-3}{x-4}$, then what is $f^{-1}(2)$?",  # an inverse
+    "If $f(x)=2x$ and $f(a)=6$, find $f(3)$.",  # f defined twice
+    "If $x + y = 7$ and $x - y = 9$, find $x^2$.",  # conditions, not definitions
+    "Let $f(x) = f(x-1) + 1$. Find $f(3)$.",  # defined in terms of itself
+])
+def test_what_is_not_a_plain_definition_is_not_applied(question):
+    assert verdict(question, "5").status == "unverifiable"
