@@ -19,6 +19,7 @@ from sympy.core.function import AppliedUndef
 
 from noema_core.verify.context import Context, declared_variable
 from noema_core.verify.definitions import Definitions
+from noema_core.verify.families import family_task
 from noema_core.verify.limits import MAX_MATH_CHARS, InputTooLarge, check_text
 from noema_core.verify.notation import rewrite_derivative
 from noema_core.verify.scope import (
@@ -158,6 +159,13 @@ def _trim(text: str) -> str:
 def classify(question: str, ctx: Context) -> Task:
     """The task the question sets, or NotCheckable with the reason."""
     question, found = split_definitions(rewrite_derivative(question))
+    try:
+        family = None if found else family_task(question, lambda t: _parse(question_latex(t), ctx))
+    except OutOfScope as err:
+        raise NotCheckable(str(err)) from err
+    if family is not None:
+        kind, value, extras = family
+        return Task(kind, expr=value, extras=extras, source=question)
     statement = statement_of(question)
     if not statement:
         raise NotCheckable("the question is empty")

@@ -30,6 +30,7 @@ from noema_core.verify.equality import (
     is_number,
     numbers_equal,
 )
+from noema_core.verify.families import check_digits, check_exact
 from noema_core.verify.shapes import Parsed, parse_answer
 from noema_core.verify.solving import check_equation, check_inequality, check_system
 from noema_core.verify.trees import (
@@ -95,6 +96,9 @@ def _decide(same: bool | None, method: str, yes: str, no: str, expected: str) ->
 def check_independently(question: str, answer: str, ctx: Context) -> Verdict:
     """Classify, compute and compare; NotCheckable/ShapeError propagate as "could not check"."""
     task = classify(question, ctx)
+    if task.kind == "digits":
+        return check_digits(task.expr, task.extras["base"], answer).with_(
+            kind="base", mode="independent")
     ans = parse_answer(answer, ctx.variables)
     verdict = _dispatch(task, ans, ctx)
     return verdict.with_(kind=task.kind, mode="independent")
@@ -108,6 +112,8 @@ def _dispatch(task: Task, ans: Parsed, ctx: Context) -> Verdict:
     if task.kind == "inequality":
         return check_inequality(task, ans, ctx)
     leaf = _single_value(ans)
+    if task.kind == "exact":
+        return check_exact(task.expr, task.extras["places"], leaf)
     checks = {"evaluate": _check_value, "sum": _check_value, "definite-integral": _check_value,
               "limit": _check_value, "simplify": _check_simplify, "factor": _check_factor,
               "expand": _check_expand, "differentiate": _check_derivative,
@@ -144,7 +150,8 @@ def _exact_value(task: Task):
         value = _optional(integral.doit, 2.0)
         return value if value is not None and not value.has(sympy.Integral) else \
             sympy.N(integral, 30)
-    if task.kind == "evaluate" and getattr(task.expr, "free_symbols", None):
+    if task.kind == "evaluate" and getattr(task.expr, "free_symbols", None) \
+            and not task.extras.get("symbolic"):
         names = ", ".join(sorted(s.name for s in task.expr.free_symbols))
         raise NotCheckable(f"the expression has unknowns ({names}) the question gives no "
                            "values for")

@@ -15,9 +15,9 @@ def verdict(question: str, answer: str):
 @pytest.mark.parametrize(("question", "why"), [
     ("Denali is responsible for $16$ dogs and Nate for $12$. How many dogs?", "how many"),
     ("Denali walks $16$ dogs each day. What is $16 + 12$?", "says more than its formulas"),
-    ("What is the degree of the polynomial $(4 + 5x^3 + 100 + 2\\pi x^4)$?", "property"),
-    ("Find the constant term in the expansion of $(x + 1/x)^6$.", "property"),
-    ("What is the units digit of $3^{100}$?", "digit"),
+    ("What is the slope of the line $2y = -3x + 6$?", "property"),
+    ("What is the discriminant of $2x^2 - 8x + 15$?", "property"),
+    ("What is the units digit of the product of the first three primes?", "digit"),
     ("In the diagram, what is $x$? [asy] draw((0,0)--(1,1)); [/asy]", "diagram"),
     ("Find $x$ such that $x^2 = 4$ and $x > 0$.", "says more than its formulas"),
     ("If $x > 3$, what is $x^2$?", "says more than its formulas"),
