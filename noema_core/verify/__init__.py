@@ -48,6 +48,7 @@ from __future__ import annotations
 import atexit
 import threading
 import time
+from collections.abc import Sequence
 
 from noema_core.verify.extract import Extraction, extract_answer
 from noema_core.verify.limits import (
@@ -57,6 +58,8 @@ from noema_core.verify.limits import (
     MAX_RESPONSE_CHARS,
 )
 from noema_core.verify.verdict import Verdict, unverifiable
+
+MAX_EARLIER_TURNS = 8  # earlier questions sent with a follow-up
 
 __all__ = ["Extraction", "Verdict", "check", "extract_answer", "shutdown", "warm_up"]
 
@@ -93,11 +96,14 @@ def _too_long(text: str | None, limit: int) -> bool:
 
 
 def check(response: str, *, question: str | None = None, reference: str | None = None,
-          timeout: float = DEFAULT_TIMEOUT_S) -> Verdict:
+          timeout: float = DEFAULT_TIMEOUT_S, earlier: Sequence[str] = ()) -> Verdict:
     """Check the final answer in `response`; returns within about `timeout` + 1 s, always.
 
     With `reference`, decide whether the answer is equivalent to it; otherwise, with
-    `question`, classify it and check the answer independently with sympy. Thread-safe.
+    `question`, classify it and check the answer independently with sympy. `earlier` is the
+    conversation's previous user questions, oldest first: a follow-up ("Now what is x + y?")
+    is checked against the equation or system sympy solves from the latest of them, and is
+    otherwise "could not check: refers to an earlier turn". Thread-safe.
     """
     start = time.monotonic()
     if not isinstance(response, str):
@@ -135,6 +141,8 @@ def check(response: str, *, question: str | None = None, reference: str | None =
         return done(unverifiable("nothing to check against: give a question or a reference"),
                     found)
     request = {"answer": found.answer, "reference": reference,
-               "question": question if not _too_long(question, MAX_QUESTION_CHARS) else None}
+               "question": question if not _too_long(question, MAX_QUESTION_CHARS) else None,
+               "earlier": [q for q in list(earlier)[-MAX_EARLIER_TURNS:]
+                           if isinstance(q, str) and not _too_long(q, MAX_QUESTION_CHARS)]}
     verdict = _get_client().run(request, timeout - (time.monotonic() - start))
     return done(verdict, found)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import sympy
 from sympy.core.function import AppliedUndef
 
+from noema_core.verify import followup
 from noema_core.verify.context import Context, declared_variable
 from noema_core.verify.definitions import Definitions
 from noema_core.verify.families import family_task
@@ -156,9 +157,17 @@ def _trim(text: str) -> str:
     return text.strip().rstrip(".?!,;:").strip()
 
 
-def classify(question: str, ctx: Context) -> Task:
-    """The task the question sets, or NotCheckable with the reason."""
+def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task:
+    """The task the question sets, or NotCheckable with the reason; `earlier` holds the
+    conversation's previous questions, for a follow-up (see `followup`)."""
     question, found = split_definitions(rewrite_derivative(question))
+    if earlier and followup.refers_to_earlier(question):
+        try:
+            question, known = followup.resolve(question, earlier,
+                                               lambda q: _solve_earlier(q, ctx))
+        except OutOfScope as err:
+            raise NotCheckable(str(err)) from err
+        found = known + [d for d in found if d[0] not in {k[0] for k in known}]
     try:
         family = None if found else family_task(question, lambda t: _parse(question_latex(t), ctx))
     except OutOfScope as err:
@@ -228,6 +237,14 @@ def classify(question: str, ctx: Context) -> Task:
     if kind == "solve" or any(isinstance(o, sympy.core.relational.Relational) for o in objects):
         return _solve_task(objects, declared, texts, _ZEROS.search(statement) is not None)
     return _expression_task(kind, objects, texts)
+
+
+def _solve_earlier(question: str, ctx: Context) -> dict:
+    try:
+        return followup.unique_solution(classify(question, ctx))
+    except NotCheckable as err:
+        raise OutOfScope(f"the question refers to an earlier turn the checker cannot use ({err})"
+                         ) from err
 
 
 def _objects_only(texts: list[str], kind: str) -> list[str]:

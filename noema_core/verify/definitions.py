@@ -29,18 +29,13 @@ class Definitions:
         self.functions: dict[str, tuple[sympy.Symbol, sympy.Expr]] = {}
         self.values: dict[sympy.Symbol, sympy.Expr] = {}
         for name, var, text in found:
-            body = self._read(text)
+            if re.search(rf"(?<![\\A-Za-z]){name}\s*\(", text):
+                raise OutOfScope(f"the question defines {name} in terms of itself")
+            body = self._read(self.apply_to_text(text))  # in terms of earlier definitions
             if var is None:
                 self.values[sympy.Symbol(name)] = body
             else:
                 self.functions[name] = (sympy.Symbol(var), body)
-        for name in self.functions:
-            if re.search(rf"(?<![\\A-Za-z]){name}\s*\(", self._text_of(name, found)):
-                raise OutOfScope(f"the question defines {name} in terms of itself")
-
-    @staticmethod
-    def _text_of(name: str, found: list[tuple[str, str | None, str]]) -> str:
-        return next(text for n, _, text in found if n == name)
 
     def _read(self, text: str) -> sympy.Expr:
         value = rebuild(parse_math(question_latex(text), self._variables))

@@ -93,9 +93,10 @@ def _decide(same: bool | None, method: str, yes: str, no: str, expected: str) ->
     return outcome(VERIFIED if same else CONTRADICTED, method, yes if same else no, expected)
 
 
-def check_independently(question: str, answer: str, ctx: Context) -> Verdict:
+def check_independently(question: str, answer: str, ctx: Context,
+                        earlier: tuple[str, ...] = ()) -> Verdict:
     """Classify, compute and compare; NotCheckable/ShapeError propagate as "could not check"."""
-    task = classify(question, ctx)
+    task = classify(question, ctx, earlier)
     if task.kind == "digits":
         return check_digits(task.expr, task.extras["base"], answer).with_(
             kind="base", mode="independent")

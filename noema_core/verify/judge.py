@@ -27,7 +27,8 @@ from noema_core.verify.verdict import (
 )
 
 
-def judge(answer: str, question: str | None = None, reference: str | None = None) -> Verdict:
+def judge(answer: str, question: str | None = None, reference: str | None = None,
+          earlier: tuple[str, ...] = ()) -> Verdict:
     """The verdict for an extracted answer, against a reference or else the question."""
     mode = "reference" if reference is not None else "independent" if question else ""
     try:
@@ -39,7 +40,7 @@ def judge(answer: str, question: str | None = None, reference: str | None = None
             check_text(reference, "the reference", MAX_REFERENCE_CHARS)
             return _reference_mode(answer, reference, ctx)
         if question:
-            return check_independently(question, answer, ctx)
+            return check_independently(question, answer, ctx, earlier)
         return unverifiable("nothing to check against: give a question or a reference")
     except InputTooLarge as err:
         return unverifiable(f"{err}", method="limits", mode=mode)

@@ -50,7 +50,8 @@ _MATH_NAMES = {"sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan",
 ALLOWED_WORDS = frozenset(_TASK_WORDS.split())
 
 # Words that point at an earlier turn of a conversation ("Now what is x + y?").
-_EARLIER_TURN = re.compile(r"\b(?:now|previous(?:ly)?|earlier|above|before|again|same|last|"
+EARLIER_TURN = re.compile(r"^\s*(?:then|so|and)\b|\b(?:now|previous(?:ly)?|earlier|above|before|"
+                          r"again|same|last|"
                            r"it|those|these|result|this(?!\s+(?:equation|expression|system|"
                            r"inequality|polynomial|integral|limit|fraction|number))|"
                            r"(?<!such )(?<!so )that(?!\s+satisf))\b", re.I)
@@ -100,7 +101,7 @@ def require_whole_question(question: str) -> str:
     if property_word:
         raise OutOfScope(f"the question asks for a property ({property_word.group(0).lower()!r})"
                          " that the checker does not compute")
-    earlier = _EARLIER_TURN.search(prose)
+    earlier = EARLIER_TURN.search(prose)
     if earlier:
         raise OutOfScope(f"the question refers to an earlier turn ({earlier.group(0)!r}); "
                          "the checker sees only this question")
@@ -200,7 +201,7 @@ def real_odd_roots(obj: object) -> object:
 _DEFINES = re.compile(r"^\s*(?P<name>[A-Za-z])\s*(?:\(\s*(?P<var>[A-Za-z])\s*\))?\s*=\s*"
                       r"(?P<expr>[^=<>≤≥]+?)\s*[.,]?\s*$")
 _CLAUSE = re.compile(r"\b(?:let|if|given(?:\s+that)?|suppose(?:\s+that)?|define|assume(?:\s+that)?"
-                     r"|where)\s+(?:the\s+functions?\s+)?(?P<defs>⟨D\d+⟩(?:\s*,?\s*(?:and\s+)?"
+                     r"|where)\s+(?:the\s+functions?\s+)?(?P<defs>⟨D\d+⟩(?:\s*,?\s*(?:and\s+)?(?:let\s+)?"
                      r"⟨D\d+⟩)*)\s*(?:be\s+(?:a\s+)?functions?\s*)?(?:[,.;]\s*(?:then\s+)?|(?=\s)"
                      r"|$)", re.I)
 
@@ -230,4 +231,4 @@ def split_definitions(question: str) -> tuple[str, list[tuple[str, str | None, s
     text = _CLAUSE.sub(" ", text)
     # Put the remaining formulas back.
     rest = re.sub(r"⟨[DM](\d+)⟩", lambda m: segments[int(m.group(1))].group(0), text)
-    return rest.strip(), found
+    return re.sub(r"^[\s,;]*(?:and\b)?[\s,]*", "", rest), found

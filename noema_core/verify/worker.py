@@ -68,7 +68,8 @@ def main() -> None:
         restart = False
         try:
             verdict = judge(request["answer"], request.get("question"),
-                            request.get("reference")).to_dict()
+                            request.get("reference"), tuple(request.get("earlier") or ())
+                            ).to_dict()
         except MemoryError:
             verdict = {"status": "unverifiable", "method": "limits",
                        "reason": "the check ran out of memory"}

@@ -155,9 +155,10 @@ class EngineBridge(Widget):
         self._cancel.set()
 
     @work(thread=True, exit_on_error=False, group="verdicts")
-    def check_reply(self, reply_id: int, reply: str, question: str) -> None:
+    def check_reply(self, reply_id: int, reply: str, question: str,
+                    earlier: tuple[str, ...] = ()) -> None:
         try:
-            verdict = as_plain_dict(self.checker(reply, question=question)) or {}
+            verdict = as_plain_dict(self.checker(reply, question=question, earlier=earlier)) or {}
         except Exception as error:  # the checker must never take the chat down with it
             verdict = {"status": "unverifiable",
                        "reason": f"the checker failed ({type(error).__name__}: {error})"}

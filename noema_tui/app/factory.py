@@ -65,10 +65,11 @@ class EngineFromOptions:
             pass
 
 
-def check_with_sympy(response: str, *, question: str | None = None) -> Any:
+def check_with_sympy(response: str, *, question: str | None = None,
+                     earlier: tuple[str, ...] = ()) -> Any:
     from noema_core.verify import check
 
-    return check(response, question=question)
+    return check(response, question=question, earlier=earlier)
 
 
 def open_conversation(options: ChatOptions, store: ConversationStore | None

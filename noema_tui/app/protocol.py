@@ -36,6 +36,6 @@ class EngineLoader(Protocol):
     def __call__(self, progress: ProgressCallback) -> ChatEngine: ...
 
 
-# check(response, question=...) -> a Verdict (noema_core.verify); `Any` keeps the app free of
-# the checker's import until a reply actually needs checking.
+# check(response, question=..., earlier=(the previous prompts)) -> a Verdict (noema_core.verify);
+# `Any` keeps the app free of the checker's import until a reply actually needs checking.
 Checker = Callable[..., Any]

@@ -134,9 +134,12 @@ class FakeChecker:
     verdict: Verdict = VERIFIED
     gate: threading.Event | None = None  # when set, checking waits until the test opens it
     questions: list[str] = field(default_factory=list)
+    earlier: list[tuple[str, ...]] = field(default_factory=list)
 
-    def __call__(self, response: str, *, question: str | None = None) -> Verdict:
+    def __call__(self, response: str, *, question: str | None = None,
+                 earlier: tuple[str, ...] = ()) -> Verdict:
         self.questions.append(question or "")
+        self.earlier.append(earlier)
         if self.gate is not None:
             self.gate.wait(timeout=10)
         return self.verdict

@@ -89,6 +89,18 @@ async def test_the_checker_gets_the_users_prompt_as_the_question(tmp_path):
 
 
 @pilot_test
+async def test_a_follow_up_is_checked_with_the_earlier_prompts(tmp_path):
+    checker = FakeChecker()
+    app = build_app(checker=checker)
+    async with app.run_test() as pilot:
+        await send_prompt(pilot, PROMPT)
+        await wait_for(pilot, lambda: len(checker.questions) == 1, "the first check")
+        await send_prompt(pilot, "Now what is x + y?")
+        await wait_for(pilot, lambda: len(checker.questions) == 2, "the follow-up's check")
+    assert checker.earlier == [(), (PROMPT,)]
+
+
+@pilot_test
 async def test_live_block_draws_masks_then_an_edit_in_place(tmp_path):
     stepper = Stepper()
     app = build_app(engine=ReplayEngine(stepper=stepper))

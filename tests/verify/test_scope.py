@@ -126,3 +126,24 @@ def test_functions_and_variables_defined_by_a_formula_are_applied(question, righ
 ])
 def test_what_is_not_a_plain_definition_is_not_applied(question):
     assert verdict(question, "5").status == "unverifiable"
+
+
+SYSTEM = ("Solve the system: x + y = 5, x - y = 1",)
+
+
+@pytest.mark.parametrize(("question", "answer", "earlier", "want"), [
+    ("Now what is x + y?", "5", SYSTEM, "verified"),
+    ("Now what is x + y?", "6", SYSTEM, "contradicted"),
+    ("Then what is $x \\cdot y$?", "6", SYSTEM, "verified"),
+    ("Now what is x^2?", "4", ("Solve 3x + 5 = 11",), "verified"),
+    ("Now what is x + y?", "5", (), "unverifiable"),  # no earlier turn given
+    ("Now what is x^2?", "4", ("Solve x^2 = 4",), "unverifiable"),  # two solutions
+    ("Now what is x + y?", "5", ("Write a poem",), "unverifiable"),
+    ("What is that times 2?", "10", SYSTEM, "unverifiable"),  # 'that' is not a value
+])
+def test_a_follow_up_is_checked_with_the_earlier_turn_sympy_can_solve(question, answer, earlier,
+                                                                      want):
+    found = judge(answer, question=question, earlier=earlier)
+    assert found.status == want
+    if want == "unverifiable":
+        assert "earlier turn" in found.reason

@@ -298,7 +298,8 @@ class ChatScreen(SlashCommandRunner, Screen[None]):
         else:
             view.show_checking()
             self._checking[event.reply_id] = (view, turn)
-            self.bridge.check_reply(event.reply_id, result.text, self._asked)
+            earlier = tuple(self.session.conversation.prompts()[:-1])  # for a follow-up
+            self.bridge.check_reply(event.reply_id, result.text, self._asked, earlier)
 
     @on(EngineBridge.ReplyFailed)
     def show_reply_failure(self, event: EngineBridge.ReplyFailed) -> None:

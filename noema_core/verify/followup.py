@@ -1,0 +1,58 @@
+"""Follow-up questions in a conversation: "Solve x + y = 5, x - y = 1" then "Now what is x + y?".
+
+A question that points back at an earlier turn is checked only when the checker can use that
+turn itself: the latest earlier question must be an equation or a system that sympy solves
+with exactly one solution (the model's earlier answer is never trusted). Its values then act
+as definitions for the follow-up, whose turn words ("now", "then") are dropped. Anything else
+stays "could not check: refers to an earlier turn".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import sympy
+
+from noema_core.verify.scope import EARLIER_TURN, OutOfScope, mask_math
+
+_TURN_WORDS = re.compile(r"^\s*(?:(?:now|then|so|and|ok(?:ay)?|next|also)\b[\s,]*)+", re.I)
+
+Definition = tuple[str, str | None, str]
+
+
+def refers_to_earlier(question: str) -> bool:
+    return bool(EARLIER_TURN.search(mask_math(question)))
+
+
+def resolve(question: str, earlier: tuple[str, ...], solve_latest: Callable[[str], dict]
+            ) -> tuple[str, list[Definition]]:
+    """The follow-up without its turn words, and the earlier turn's solution as definitions."""
+    stripped = _TURN_WORDS.sub("", question)
+    if not earlier or refers_to_earlier(stripped):
+        found = EARLIER_TURN.search(mask_math(question))
+        raise OutOfScope(f"the question refers to an earlier turn ({found.group(0)!r}) that the "
+                         "checker cannot use" if earlier else "the question refers to an earlier "
+                         f"turn ({found.group(0)!r}); the checker sees only this question")
+    solution = solve_latest(earlier[-1])
+    return stripped, [(str(name), None, sympy.latex(value)) for name, value in solution.items()]
+
+
+def unique_solution(task: object) -> dict:
+    """The one solution of an equation or system task, or OutOfScope."""
+    kind = getattr(task, "kind", "")
+    if kind == "system":
+        variables = list(task.extras["variables"])
+        found = sympy.solve(list(task.equations), variables, dict=True)
+    elif kind == "solve":
+        roots = sympy.solveset(task.expr.lhs - task.expr.rhs, task.var, sympy.S.Reals)
+        found = [{task.var: r} for r in roots] if isinstance(roots, sympy.FiniteSet) else []
+        variables = [task.var]
+    else:
+        raise OutOfScope("the question refers to an earlier turn that is not an equation or "
+                         "system the checker can solve")
+    if len(found) != 1 or set(found[0]) != set(variables) or not all(
+            v.is_number for v in found[0].values()):
+        raise OutOfScope("the question refers to an earlier turn whose equations do not have "
+                         "exactly one solution")
+    return found[0]
