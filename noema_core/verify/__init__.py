@@ -39,8 +39,10 @@ Conventions (one place, applied in both modes):
   radians only against an angle written with pi.
 - Independent mode: the domain is what the question says; otherwise the reals, unless the
   answer uses complex numbers. Every root must be given; each exact root is substituted back.
-  Radians throughout. A question it cannot model (word problems, "how many", "prove", an
-  expression spread between words) is "could not check" with the reason.
+  Radians throughout, except `30^\\circ` in a question. A verdict needs the formulas to be
+  the whole question (`scope`): word problems, conditions, properties it does not compute,
+  diagrams and unexplained earlier-turn references ("now", "that") are "could not check"
+  with the reason. Odd roots of negative numbers are real (∛-8 = -2).
 """
 
 from __future__ import annotations
