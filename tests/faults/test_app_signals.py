@@ -122,3 +122,18 @@ def test_noema_chat_in_a_terminal_restores_it_and_saves_on_a_signal(tmp_path, nu
     assert output.rfind(b"\x1b[?1000l") > output.rfind(b"\x1b[?1000h")  # mouse reporting off
     assert b"Traceback" not in output
     assert contents[0] == "Solve 3x + 5 = 20"
+
+
+@pilot_test
+async def test_quit_from_the_command_palette_also_keeps_the_partial_reply():
+    stepper = Stepper()
+    app = build_app(engine=ReplayEngine(stepper=stepper))
+    async with app.run_test() as pilot:
+        await reply_in_flight(pilot, stepper)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"quit")
+        await wait_for(pilot, lambda: app.screen.query("CommandList") and
+                       app.screen.query_one("CommandList").option_count, "palette hits")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.is_running, "the app to exit")
+    assert saved_turns()[-1][2] == "cancelled"
