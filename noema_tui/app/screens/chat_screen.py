@@ -473,7 +473,7 @@ class ChatScreen(SlashCommandRunner, Screen[None]):
         await self._show_conversation(conversation)
         if conversation.last_mode:
             mode = Mode(mode_value(conversation.last_mode))
-            self.settings = switch_mode(self.settings, mode, self.presets)
+            self.settings = self.mode_memory.switch(self.settings, mode, self.presets)
             self._show_mode()
         for problem in store.problems:
             self.notify(problem, severity="warning")
