@@ -10,43 +10,59 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
 @dataclass(frozen=True)
 class Proposal:
-    tokens: Tensor  # [T] the token to unmask with (sampled, or argmax when greedy)
-    confidence: Tensor  # [T] its probability
-    best: Tensor  # [T] argmax token: edits are decided on it so they converge when sampling
-    best_confidence: Tensor  # [T]
+    tokens: Tensor  # [T] the token to unmask or edit with: the argmax, or the sampled token
+    confidence: Tensor  # [T] its probability: what the thresholds are compared with
 
 
 def propose(logits: Tensor, *, mask_id: int, temperature: float = 0.0, top_k: int = 0,
             top_p: float = 1.0, generator: torch.Generator | None = None) -> Proposal:
-    """Turn block logits [T, V] into proposals. The mask token is never proposed."""
-    logits = logits.float().clone()
-    logits[:, mask_id] = float("-inf")
-    probs = torch.softmax(logits, dim=-1)
-    best_conf, best = probs.max(dim=-1)
+    """Turn block logits [T, V] into proposals. The mask token is never proposed.
+
+    Probabilities are taken over the whole vocabulary, the mask token included, as the
+    reference loop takes them: wherever the reference's own choice is not the mask, the token
+    and its confidence (and so every unmask and edit decision) are the reference's. Greedy
+    (temperature 0): the argmax and its softmax probability; top_k and top_p play no part.
+    Sampling: a token drawn from the temperature-scaled, filtered distribution and its
+    probability in that distribution.
+    """
+    logits = logits.float()
+    not_mask = torch.ones(logits.shape[-1], dtype=torch.bool, device=logits.device)
+    not_mask[mask_id] = False
     if temperature <= 0.0:
-        return Proposal(best, best_conf, best, best_conf)
-    filtered = filter_logits(logits / temperature, top_k=top_k, top_p=top_p)
-    sample_probs = torch.softmax(filtered, dim=-1)
-    tokens = torch.multinomial(sample_probs, 1, generator=generator).squeeze(-1)
-    confidence = sample_probs.gather(-1, tokens[:, None]).squeeze(-1)
-    return Proposal(tokens, confidence, best, best_conf)
+        probs = torch.softmax(logits, dim=-1)
+        tokens = probs.masked_fill(~not_mask, -1.0).argmax(dim=-1)
+        return Proposal(tokens, probs.gather(-1, tokens[:, None]).squeeze(-1))
+    probs = torch.softmax(filter_logits(logits / temperature, top_k=top_k, top_p=top_p), dim=-1)
+    weights = probs * not_mask
+    # Where filtering left only the mask token (top_k 1, a tiny top_p), draw the likeliest
+    # other token; its filtered probability, 0, is then its confidence.
+    stranded = weights.sum(dim=-1) <= 0
+    if bool(stranded.any()):
+        best_other = logits[stranded].masked_fill(~not_mask, float("-inf")).argmax(dim=-1)
+        weights[stranded] = F.one_hot(best_other, logits.shape[-1]).float()
+    tokens = torch.multinomial(weights, 1, generator=generator).squeeze(-1)
+    return Proposal(tokens, probs.gather(-1, tokens[:, None]).squeeze(-1))
 
 
 def filter_logits(logits: Tensor, *, top_k: int = 0, top_p: float = 1.0) -> Tensor:
-    """Keep the top_k logits and the smallest nucleus with mass >= top_p; -inf elsewhere."""
+    """Keep the top_k logits, then the nucleus: each token while the probability mass of the
+    tokens ranked above it is at most top_p (the smallest head whose mass exceeds top_p).
+    The likeliest token always stays, however small top_p is. -inf elsewhere."""
     if 0 < top_k < logits.shape[-1]:
         kth = logits.topk(top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p < 1.0:
         sorted_logits, order = logits.sort(dim=-1, descending=True)
-        cumulative = sorted_logits.softmax(-1).cumsum(-1)
-        # Drop a token when the mass before it already reaches top_p (the first always stays).
-        drop_sorted = (cumulative - sorted_logits.softmax(-1)) >= top_p
+        mass = sorted_logits.softmax(-1).cumsum(-1)
+        # One comparison, on the mass before each token (the running sum one place back).
+        drop_sorted = torch.zeros_like(mass, dtype=torch.bool)
+        drop_sorted[..., 1:] = mass[..., :-1] > top_p
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     return logits
@@ -77,10 +93,10 @@ def choose_leftmost(masked: Tensor) -> Tensor:
     return choose
 
 
-def choose_edits(editable: Tensor, current: Tensor, best: Tensor, best_confidence: Tensor,
+def choose_edits(editable: Tensor, current: Tensor, proposed: Tensor, confidence: Tensor,
                  editing_threshold: float) -> Tensor:
-    """Already-unmasked slots whose prediction now differs with confidence > editing_threshold."""
-    return editable & (best != current) & (best_confidence > editing_threshold)
+    """Already-unmasked slots whose proposal now differs with confidence > editing_threshold."""
+    return editable & (proposed != current) & (confidence > editing_threshold)
 
 
 def min_unmask_for_steps(n_masked: int, passes_done: int, steps: int) -> int:

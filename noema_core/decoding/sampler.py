@@ -161,12 +161,10 @@ class Sampler:
                                                          settings.steps)
                 unmask = (policies.choose_unmask(masked, proposal.confidence, settings.threshold,
                                                  at_least) if had_masks else masked)
-                edit = policies.choose_edits(~masked & ~prompt_slots, block, proposal.best,
-                                             proposal.best_confidence, settings.editing_threshold)
-            new_block = torch.where(unmask, proposal.tokens, block)
-            new_block = torch.where(edit, proposal.best, new_block)
-            confidence = torch.where(unmask, proposal.confidence, confidence)
-            confidence = torch.where(edit, proposal.best_confidence, confidence)
+                edit = policies.choose_edits(~masked & ~prompt_slots, block, proposal.tokens,
+                                             proposal.confidence, settings.editing_threshold)
+            new_block = torch.where(unmask | edit, proposal.tokens, block)
+            confidence = torch.where(unmask | edit, proposal.confidence, confidence)
             canvas[lo:hi] = new_block
             n_edits = int(edit.sum())
             edits += n_edits
