@@ -53,7 +53,8 @@ class Engine:
         self.model = model
         self.tokenizer = tokenizer
         self.info = info
-        self.sampler = Sampler(model, mask_id=tokenizer.mask_id, eos_ids=tokenizer.stop_ids)
+        self.sampler = Sampler(model, mask_id=tokenizer.mask_id, eos_ids=[tokenizer.eos_id],
+                               role_end_id=tokenizer.turn_end_id)
 
     @classmethod
     def load(

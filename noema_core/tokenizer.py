@@ -32,6 +32,9 @@ class NoemaTokenizer:
         if not getattr(hf_tokenizer, "chat_template", None):
             raise TokenizerError("tokenizer_config.json has no chat_template: use the "
                                  "checkpoint's original tokenizer files")
+        # The reference stops only at EOS; a chat template that closes each turn with the role
+        # end makes it a stop too (DecodingSettings.stop_at_role_end), or replies run on.
+        self.turn_end_id = self.role_end_id if self._closes_turns_with(ROLE_END_TOKEN) else None
         self._pieces: dict[int, str] = {}
         self._added_tokens = [t.content for t in hf_tokenizer.added_tokens_decoder.values()]
 
@@ -56,6 +59,17 @@ class NoemaTokenizer:
             raise TokenizerError(f"the tokenizer has no {token} token: use the checkpoint's own "
                                  f"tokenizer files")
         return token_id
+
+    def _closes_turns_with(self, token: str) -> bool:
+        """Whether the chat template writes `token` right after an assistant turn's text."""
+        mark = "\ue000"
+        try:
+            text = self.hf.apply_chat_template(
+                [{"role": "user", "content": "q"}, {"role": "assistant", "content": mark}],
+                tokenize=False, add_generation_prompt=False)
+        except Exception:  # noqa: BLE001 - rendering fails later with its own message
+            return True  # keep stopping at the role end, as before
+        return mark in text and text.split(mark, 1)[1].startswith(token)
 
     @property
     def stop_ids(self) -> frozenset[int]:

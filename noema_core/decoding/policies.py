@@ -72,8 +72,9 @@ def choose_unmask(masked: Tensor, confidence: Tensor, threshold: float,
                   at_least: int = 1) -> Tensor:
     """Masked slots whose confidence exceeds `threshold`; at least the `at_least` most confident.
 
-    `at_least` is how the `steps` cap forces progress: with n masks left and s passes left the
-    sampler asks for ceil(n / s).
+    `at_least` is the `num_to_transfer` setting (the reference's rule: when fewer clear the
+    threshold, commit exactly the most confident that many), raised when needed by the `steps`
+    cap: with n masks left and s passes left the sampler asks for ceil(n / s).
     """
     choose = masked & (confidence > threshold)
     want = min(at_least, int(masked.sum()))

@@ -62,10 +62,14 @@ def canvas_length(prompt_tokens: int, settings: DecodingSettings, context: int) 
 class Sampler:
     """Decodes with one model. Keeps the KV cache between calls to reuse identical prompt blocks."""
 
-    def __init__(self, model: NoemaModel, *, mask_id: int, eos_ids: Iterable[int]) -> None:
+    def __init__(self, model: NoemaModel, *, mask_id: int, eos_ids: Iterable[int],
+                 role_end_id: int | None = None) -> None:
+        """`eos_ids` always end a reply; `role_end_id` (the chat template's turn end) does too
+        while `settings.stop_at_role_end` is on."""
         self.model = model
         self.mask_id = mask_id
         self.eos_ids = frozenset(eos_ids)
+        self.role_end_id = role_end_id
         self.cache: KVCache | None = None
         self._cache_block_length = 0
         self.reused_tokens = 0  # prompt tokens whose K/V came from the previous call
@@ -88,6 +92,7 @@ class Sampler:
         P = len(prompt_ids)
         canvas_len = canvas_length(P, settings, self.model.config.max_position_embeddings)
         started = time.perf_counter()
+        stops = self.stop_ids(settings)
         canvas = torch.full((canvas_len,), self.mask_id, dtype=torch.long, device=self.device)
         canvas[:P] = torch.tensor(prompt_ids, dtype=torch.long, device=self.device)
         first_block = P // B
@@ -102,7 +107,7 @@ class Sampler:
         cancelled = False
         for b in range(first_block, canvas_len // B):
             run = self._decode_block(canvas, b, P, settings, cache, pending, generator, cancel,
-                                     detokenize)
+                                     detokenize, stops)
             outcome = yield from run
             forwards += outcome.forwards
             edits += outcome.edits
@@ -118,11 +123,11 @@ class Sampler:
                 pending = not outcome.exact_kv
                 if not pending:
                     cache.commit(canvas[lo:hi].tolist())
-            if settings.eos_early_stop and self._first_eos(canvas[P:hi].tolist()) is not None:
+            if settings.eos_early_stop and first_stop(canvas[P:hi].tolist(), stops) is not None:
                 break
 
         generated = canvas[P: P + settings.gen_length].tolist()
-        eos_at = self._first_eos(generated)
+        eos_at = first_stop(generated, stops)
         out = [t for t in generated[:eos_at] if t != self.mask_id]
         finish = "cancelled" if cancelled else ("eos" if eos_at is not None else "length")
         stats = GenerationStats(prompt_tokens=P, new_tokens=len(out), forwards=forwards,
@@ -134,7 +139,7 @@ class Sampler:
     def _decode_block(self, canvas: Tensor, b: int, P: int, settings: DecodingSettings,
                       cache: KVCache | None, pending: bool, generator: torch.Generator | None,
                       cancel: threading.Event | None,
-                      detokenize: Callable[[int], str] | None
+                      detokenize: Callable[[int], str] | None, stops: frozenset[int]
                       ) -> Iterator[DecodingEvent]:
         """Run forwards on block b until it is final; returns a `_BlockOutcome`."""
         B = settings.block_length
@@ -157,8 +162,8 @@ class Sampler:
                 unmask = policies.choose_leftmost(masked)
                 edit = torch.zeros_like(masked)
             else:
-                at_least = policies.min_unmask_for_steps(int(masked.sum()), unmask_passes,
-                                                         settings.steps)
+                at_least = max(settings.num_to_transfer, policies.min_unmask_for_steps(
+                    int(masked.sum()), unmask_passes, settings.steps))
                 unmask = (policies.choose_unmask(masked, proposal.confidence, settings.threshold,
                                                  at_least) if had_masks else masked)
                 edit = policies.choose_edits(~masked & ~prompt_slots, block, proposal.tokens,
@@ -173,7 +178,7 @@ class Sampler:
             changed = n_edits > 0 or bool(unmask.any())
             if settings.mode is Mode.AR and settings.eos_early_stop:
                 committed = new_block[unmask].tolist()
-                if committed and committed[0] in self.eos_ids:
+                if committed and committed[0] in stops:
                     # Left to right without edits, nothing after an EOS can matter (the output
                     # is cut there): close the block instead of spending forwards on padding.
                     rest = (new_block == self.mask_id) & ~prompt_slots
@@ -235,8 +240,11 @@ class Sampler:
         return BlockUpdated(b - first_generated_block, forward, tuple(ids), tuple(states),
                             tuple(round(c, 4) for c in confidence.tolist()), pieces, n_edits)
 
-    def _first_eos(self, ids: list[int]) -> int | None:
-        return next((i for i, t in enumerate(ids) if t in self.eos_ids), None)
+    def stop_ids(self, settings: DecodingSettings) -> frozenset[int]:
+        """The ids that end a reply under `settings`."""
+        if settings.stop_at_role_end and self.role_end_id is not None:
+            return self.eos_ids | {self.role_end_id}
+        return self.eos_ids
 
     def _prepare_cache(self, prompt_blocks: Tensor, B: int, canvas_len: int) -> KVCache:
         """Reuse the longest block-aligned common prefix with the last call; prefill the rest."""
@@ -270,3 +278,7 @@ class Sampler:
 
     def reset_cache(self) -> None:
         self.cache = None
+
+
+def first_stop(ids: list[int], stops: frozenset[int]) -> int | None:
+    return next((i for i, t in enumerate(ids) if t in stops), None)

@@ -43,6 +43,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "top_k": (0, None),  # 0 = off
     "top_p": (0.0, 1.0),  # 1.0 = off; 0 is rejected below
     "steps": (1, 64),
+    "num_to_transfer": (1, 128),
 }
 
 
@@ -60,7 +61,12 @@ class DecodingSettings:
     top_k: int = 0
     top_p: float = 1.0
     steps: int = 32
+    # Masks committed per pass when too few clear the threshold (the reference's default, 1).
+    num_to_transfer: int = 1
     eos_early_stop: bool = True
+    # Also stop at <|role_end|> when the chat template closes turns with it (the reference
+    # stops only at EOS).
+    stop_at_role_end: bool = True
     seed: int | None = None
 
     def __post_init__(self) -> None:

@@ -108,9 +108,18 @@ def ask(
     steps: Annotated[int | None, typer.Option(
         help=f"Most unmasking forwards per block [1, 64]; {preset('steps')}.",
         rich_help_panel=DECODING, show_default=False)] = None,
+    num_to_transfer: Annotated[int | None, typer.Option(
+        help="Masks committed per forward when too few clear the threshold [1, 128]; "
+             f"{preset('num_to_transfer')}.", rich_help_panel=DECODING,
+        show_default=False)] = None,
     eos_early_stop: Annotated[bool | None, typer.Option(
         "--eos-early-stop/--no-eos-early-stop", help="Stop at the first end-of-text block.",
         rich_help_panel=DECODING, show_default=False)] = None,
+    stop_at_role_end: Annotated[bool | None, typer.Option(
+        "--stop-at-role-end/--no-stop-at-role-end",
+        help="Stop at <|role_end|> as well as EOS where the chat template ends turns with it "
+             "(default on; the reference stops at EOS only).", rich_help_panel=DECODING,
+        show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(
         help="Random seed for sampling.", rich_help_panel=DECODING, show_default=False)] = None,
     as_json: Annotated[bool, typer.Option(
@@ -145,7 +154,8 @@ def ask(
     overrides: dict[str, Any] = dict(
         threshold=threshold, editing_threshold=editing_threshold, block_length=block_length,
         gen_length=gen_length, max_post_steps=max_post_steps, temperature=temperature,
-        top_k=top_k, top_p=top_p, steps=steps, eos_early_stop=eos_early_stop, seed=seed)
+        top_k=top_k, top_p=top_p, steps=steps, num_to_transfer=num_to_transfer,
+        eos_early_stop=eos_early_stop, stop_at_role_end=stop_at_role_end, seed=seed)
     try:  # checked before loading, so a bad option fails at once
         DecodingSettings.for_mode(mode.value, **overrides)
     except NoemaError as err:

@@ -11,6 +11,7 @@ from noema_core.decoding import policies
 from noema_core.decoding.events import BlockUpdated, TokenState
 from noema_core.decoding.sampler import Sampler
 from noema_core.decoding.settings import DecodingSettings
+from noema_core.errors import SettingsError
 from noema_core.model import block_causal_mask
 
 from .conftest import tiny_model
@@ -136,3 +137,91 @@ def test_a_tiny_top_p_decodes_end_to_end():
         list(range(10)), settings))
     result = events[-1].result
     assert len(result.token_ids) == 40 and MASK not in result.token_ids
+
+
+def test_num_to_transfer_commits_exactly_that_many_when_too_few_clear_the_threshold():
+    masked = torch.tensor([True, True, True, True, True, False])
+    conf = torch.tensor([0.8, 0.3, 0.6, 0.2, 0.5, 0.99])
+    # One clears 0.7: the three most confident masks go, as the reference's top-k does.
+    assert policies.choose_unmask(masked, conf, 0.7, at_least=3).tolist() == [
+        True, False, True, False, True, False]
+    # Enough clear the threshold: every one of them, however many.
+    assert policies.choose_unmask(masked, conf, 0.4, at_least=2).tolist() == [
+        True, False, True, False, True, False]
+
+
+def unsure_script(call, ids):
+    """Every slot unsure (below any preset threshold), slot i a little surer than slot i+1."""
+    T = ids.shape[0]
+    return peaked([(i % 13) + 1 for i in range(T)], [0.3 - 0.01 * (i % 16) for i in range(T)])
+
+
+@pytest.mark.parametrize("overrides, forwards, per_pass", [
+    ({}, 16, 1),  # the reference's default: one per pass
+    ({"num_to_transfer": 4}, 4, 4),
+    ({"steps": 4}, 4, 4),  # Noema's cap on unmasking passes
+    ({"num_to_transfer": 3, "steps": 8}, 6, None),  # 3 a pass, raised to meet the cap
+])
+def test_num_to_transfer_and_steps_set_how_many_masks_a_pass_commits(overrides, forwards,
+                                                                     per_pass):
+    settings = DecodingSettings.for_mode("q", gen_length=16, block_length=16, max_post_steps=0,
+                                         **overrides)
+    events = list(Sampler(ScriptedModel(unsure_script), mask_id=15, eos_ids=[]).generate(
+        list(range(16)), settings, use_cache=False))
+    updates = [e for e in events if isinstance(e, BlockUpdated)]
+    assert len(updates) == forwards
+    committed = [sum(s is TokenState.UNMASKED for s in e.states) for e in updates]
+    assert sum(committed) == 16
+    if per_pass:
+        assert committed == [per_pass] * forwards
+    # The most confident masks go first: slot order here.
+    first = [i for i, s in enumerate(updates[0].states) if s is TokenState.UNMASKED]
+    assert first == list(range(len(first)))
+
+
+def test_num_to_transfer_is_validated():
+    with pytest.raises(SettingsError, match=r"num_to_transfer=0 is out of range"):
+        DecodingSettings.for_mode("s", num_to_transfer=0)
+
+
+def role_end_script(call, ids):
+    """After a 1-token prompt: 2, 3, the role end (13), 4, 5, then EOS (14) to the end."""
+    T = ids.shape[0]
+    return peaked([1, 2, 3, 13, 4, 5] + [14] * (T - 6), [0.99] * T)
+
+
+@pytest.mark.parametrize("stop_at_role_end, expected", [
+    (True, (2, 3)),
+    (False, (2, 3, 13, 4, 5)),  # the reference: EOS only
+])
+def test_the_role_end_stops_a_reply_unless_turned_off(stop_at_role_end, expected):
+    settings = DecodingSettings.for_mode("s", gen_length=32, block_length=16,
+                                         stop_at_role_end=stop_at_role_end)
+    sampler = Sampler(ScriptedModel(role_end_script), mask_id=15, eos_ids=[14], role_end_id=13)
+    result = list(sampler.generate([1], settings, use_cache=False))[-1].result
+    assert result.token_ids == expected and result.finish_reason == "eos"
+
+
+def test_the_role_end_is_a_stop_only_where_the_chat_template_closes_turns_with_it(tmp_path):
+    from transformers import PreTrainedTokenizerFast
+
+    from noema_core.tokenizer import NoemaTokenizer
+
+    from .conftest import write_tokenizer
+
+    write_tokenizer(tmp_path)
+    hf = PreTrainedTokenizerFast.from_pretrained(str(tmp_path))
+    closing = NoemaTokenizer(hf)
+    assert closing.turn_end_id == closing.role_end_id
+    hf.chat_template = ("{% for m in messages %}<role>{{ m['role'] }}</role>{{ m['content'] }}"
+                        "\n{% endfor %}")
+    assert NoemaTokenizer(hf).turn_end_id is None
+
+
+def test_the_engine_stops_at_the_role_end_of_its_chat_template(tiny_checkpoint):
+    from noema_core.engine import Engine
+
+    engine = Engine.load(str(tiny_checkpoint), device="cpu")
+    role_end, eos = engine.tokenizer.role_end_id, engine.tokenizer.eos_id
+    assert engine.sampler.stop_ids(DecodingSettings()) == {eos, role_end}
+    assert engine.sampler.stop_ids(DecodingSettings(stop_at_role_end=False)) == {eos}

@@ -101,13 +101,15 @@ def test_decoding_options_override_the_mode_preset(scripted_engine):
     result = run("--mode", "s", "--threshold", "0.9", "--editing-threshold", "0.2",
                  "--block-length", "64", "--gen-length", "128", "--max-post-steps", "3",
                  "--temperature", "0.7", "--top-k", "20", "--top-p", "0.95", "--steps", "8",
-                 "--no-eos-early-stop", "--seed", "11", "q")
+                 "--num-to-transfer", "2", "--no-eos-early-stop", "--no-stop-at-role-end",
+                 "--seed", "11", "q")
     assert result.exit_code == 0, result.output
     _, settings = scripted_engine.streams[-1]
     assert (settings.mode.value, settings.threshold, settings.editing_threshold) == ("s", 0.9, 0.2)
     assert (settings.block_length, settings.gen_length, settings.max_post_steps) == (64, 128, 3)
     assert (settings.temperature, settings.top_k, settings.top_p) == (0.7, 20, 0.95)
     assert (settings.steps, settings.eos_early_stop, settings.seed) == (8, False, 11)
+    assert (settings.num_to_transfer, settings.stop_at_role_end) == (2, False)
 
 
 def test_mode_presets_apply_when_no_option_overrides_them(scripted_engine):
