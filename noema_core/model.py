@@ -289,7 +289,8 @@ class NoemaModel(nn.Module):
 
         With a cache, `start` must equal `cache.length`: K/V of the input are written there as
         scratch and attention covers the cached prefix plus the input. `mask` (bool, True = may
-        attend) is [B|1, 1, T, S]; None means full attention over everything visible.
+        attend) is [B|1, 1, T, S]; None means full attention over everything visible. A float
+        mask of the model's dtype is added to the scores instead (`card_attention_bias`).
         `logits_slice` picks the positions (of the input) to project; slice(0, 0) skips the head.
         `positions` [T] overrides the absolute positions (training runs a noisy and a clean copy
         of the same canvas side by side, both at positions 0..L-1); not with a cache.
@@ -333,6 +334,18 @@ def block_causal_mask(length: int, block_length: int, *, start: int = 0,
     q_block = torch.arange(query_start, length, device=device) // block_length
     k_block = torch.arange(start, length, device=device) // block_length
     return (k_block[None, :] <= q_block[:, None])[None, None]
+
+
+def card_attention_bias(length: int, block_length: int, *, dtype: torch.dtype,
+                        device: torch.device | str = "cpu") -> Tensor:
+    """The mask the Noema-1/LLaDA2.1 card's generate() passes, for bit-for-bit compatibility:
+    the block-causal 0/1 matrix cast to `dtype` (no log), [1, 1, length, length].
+
+    Attention adds a float mask to the scores, so this is +1 on block-causal pairs and 0
+    elsewhere: every position attends to every other, earlier blocks to later ones too, and
+    no K/V can be cached. `block_causal_mask` is the pattern the model was trained with.
+    """
+    return block_causal_mask(length, block_length, device=device).to(dtype)
 
 
 def init_weights(model: NoemaModel, std: float = 0.02, seed: int | None = 0) -> None:

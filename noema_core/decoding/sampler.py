@@ -7,6 +7,8 @@ the prompt's full blocks are prefilled once (and reused across chat turns when t
 and each forward runs only the active block. A block's K/V are committed from the forward whose
 input already held its final tokens; when the block ended with a change, its tokens ride along
 with the next block's first forward to refresh their K/V (no extra forward).
+`attention="card"` instead runs every forward on the whole window up to the active block under
+the card's additive 0/1 mask, uncached, as the published generate() does.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from noema_core.decoding.events import (
     GenerationStats,
     TokenState,
 )
-from noema_core.decoding.settings import DecodingSettings, Mode
+from noema_core.decoding.settings import Attention, DecodingSettings, Mode
 from noema_core.errors import PromptTooLongError
-from noema_core.model import KVCache, NoemaModel, block_causal_mask
+from noema_core.model import KVCache, NoemaModel, block_causal_mask, card_attention_bias
 
 
 @dataclass
@@ -93,6 +95,8 @@ class Sampler:
         canvas_len = canvas_length(P, settings, self.model.config.max_position_embeddings)
         started = time.perf_counter()
         stops = self.stop_ids(settings)
+        # The card's mask lets earlier blocks see later ones: nothing can be cached.
+        use_cache = use_cache and settings.attention is not Attention.CARD
         canvas = torch.full((canvas_len,), self.mask_id, dtype=torch.long, device=self.device)
         canvas[:P] = torch.tensor(prompt_ids, dtype=torch.long, device=self.device)
         first_block = P // B
@@ -151,7 +155,8 @@ class Sampler:
             if cancel is not None and cancel.is_set():
                 return _BlockOutcome(forwards, edits, exact_kv=False)
             block = canvas[lo:hi]
-            logits = self._block_logits(canvas, b, B, cache, pending and forwards == 0)
+            logits = self._block_logits(canvas, b, B, cache, pending and forwards == 0,
+                                        settings.attention)
             forwards += 1
             proposal = policies.propose(logits, mask_id=self.mask_id,
                                         temperature=settings.temperature, top_k=settings.top_k,
@@ -197,15 +202,17 @@ class Sampler:
                     return _BlockOutcome(forwards, edits, exact_kv=not changed)
 
     def _block_logits(self, canvas: Tensor, b: int, B: int, cache: KVCache | None,
-                      refresh_previous: bool) -> Tensor:
+                      refresh_previous: bool, attention: Attention) -> Tensor:
         """Logits [B, V] for block b: from the cache, or (reference path) the whole prefix."""
         lo, hi = b * B, (b + 1) * B
         if cache is None:
-            # The reference path, as the published generate() does it: the whole canvas every
-            # forward (later blocks cannot influence this one under block-causal attention).
-            end = canvas.shape[0]
-            mask = block_causal_mask(end, B, device=canvas.device)
-            logits = self.model(canvas[None, :end], mask=mask, logits_slice=slice(lo, hi))
+            # The reference path, as the published generate() does it: the canvas up to the
+            # end of this block every forward, under the block-causal mask or the card's.
+            if attention is Attention.CARD:
+                mask = card_attention_bias(hi, B, dtype=self.dtype, device=canvas.device)
+            else:
+                mask = block_causal_mask(hi, B, device=canvas.device)
+            logits = self.model(canvas[None, :hi], mask=mask, logits_slice=slice(lo, hi))
             return logits[0]
         if refresh_previous:
             start = lo - B

@@ -32,6 +32,15 @@ class Mode(str, Enum):
         return order[(order.index(self) + 1) % len(order)]
 
 
+class Attention(str, Enum):
+    """How a forward attends. BLOCK_CAUSAL is the model's pattern (exact prefix KV cache);
+    CARD reproduces the Noema-1/LLaDA2.1 card's generate(), whose 0/1 mask is added to the
+    scores, so every position of the window attends to every other (never cached)."""
+
+    BLOCK_CAUSAL = "block-causal"
+    CARD = "card"
+
+
 # name: (low, high) inclusive; None means unbounded on that side.
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "threshold": (0.0, 1.0),
@@ -67,9 +76,12 @@ class DecodingSettings:
     # Also stop at <|role_end|> when the chat template closes turns with it (the reference
     # stops only at EOS).
     stop_at_role_end: bool = True
+    attention: Attention = Attention.BLOCK_CAUSAL
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        if self.attention in {a.value for a in Attention}:  # given by name, e.g. "card"
+            object.__setattr__(self, "attention", Attention(self.attention))
         self.validate()
 
     @classmethod
@@ -102,6 +114,9 @@ class DecodingSettings:
             raise SettingsError(f"top_p={self.top_p} is out of range: choose a value in (0, 1]")
         if not isinstance(self.mode, Mode):
             raise SettingsError(f"mode={self.mode!r} is unknown: choose q, s or ar")
+        if not isinstance(self.attention, Attention):
+            raise SettingsError(f"attention={self.attention!r} is unknown: choose block-causal "
+                                f"or card")
 
 
 PRESETS: dict[Mode, dict[str, object]] = {

@@ -13,7 +13,13 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from noema_core.decoding.settings import PRESETS, TUNABLE_FIELDS, DecodingSettings, Mode
+from noema_core.decoding.settings import (
+    PRESETS,
+    TUNABLE_FIELDS,
+    Attention,
+    DecodingSettings,
+    Mode,
+)
 from noema_tui.commands.options import (
     DeviceOption,
     DtypeOption,
@@ -120,6 +126,10 @@ def ask(
         help="Stop at <|role_end|> as well as EOS where the chat template ends turns with it "
              "(default on; the reference stops at EOS only).", rich_help_panel=DECODING,
         show_default=False)] = None,
+    attention: Annotated[Attention | None, typer.Option(
+        help="block-causal (default, cached) or card: the card's generate() mask, added to "
+             "the scores, for bit-for-bit agreement with it (uncached, slower).",
+        rich_help_panel=DECODING, show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(
         help="Random seed for sampling.", rich_help_panel=DECODING, show_default=False)] = None,
     as_json: Annotated[bool, typer.Option(
@@ -155,7 +165,8 @@ def ask(
         threshold=threshold, editing_threshold=editing_threshold, block_length=block_length,
         gen_length=gen_length, max_post_steps=max_post_steps, temperature=temperature,
         top_k=top_k, top_p=top_p, steps=steps, num_to_transfer=num_to_transfer,
-        eos_early_stop=eos_early_stop, stop_at_role_end=stop_at_role_end, seed=seed)
+        eos_early_stop=eos_early_stop, stop_at_role_end=stop_at_role_end, attention=attention,
+        seed=seed)
     try:  # checked before loading, so a bad option fails at once
         DecodingSettings.for_mode(mode.value, **overrides)
     except NoemaError as err:

@@ -102,6 +102,7 @@ def test_decoding_options_override_the_mode_preset(scripted_engine):
                  "--block-length", "64", "--gen-length", "128", "--max-post-steps", "3",
                  "--temperature", "0.7", "--top-k", "20", "--top-p", "0.95", "--steps", "8",
                  "--num-to-transfer", "2", "--no-eos-early-stop", "--no-stop-at-role-end",
+                 "--attention", "card",
                  "--seed", "11", "q")
     assert result.exit_code == 0, result.output
     _, settings = scripted_engine.streams[-1]
@@ -110,6 +111,7 @@ def test_decoding_options_override_the_mode_preset(scripted_engine):
     assert (settings.temperature, settings.top_k, settings.top_p) == (0.7, 20, 0.95)
     assert (settings.steps, settings.eos_early_stop, settings.seed) == (8, False, 11)
     assert (settings.num_to_transfer, settings.stop_at_role_end) == (2, False)
+    assert settings.attention.value == "card"
 
 
 def test_mode_presets_apply_when_no_option_overrides_them(scripted_engine):

@@ -6,7 +6,7 @@ import dataclasses
 
 from textual.widgets import Input, Label, Select, Switch
 
-from noema_core.decoding.settings import DecodingSettings, Mode
+from noema_core.decoding.settings import Attention, DecodingSettings, Mode
 from noema_tui.app.screens.help_screen import HelpScreen
 from noema_tui.app.screens.settings_screen import SettingsScreen, uses_card_preset
 from noema_tui.app.widgets.prompt_input import PromptInput
@@ -98,6 +98,22 @@ async def test_choosing_a_mode_fills_in_its_preset(tmp_path):
         await wait_for(pilot, lambda: app.screen is app.chat_screen, "the chat")
         assert app.chat_screen.settings.mode is Mode.SPEED
         assert app.query_one(StatusLine).mode == "S"
+
+
+@pilot_test
+async def test_the_card_attention_and_the_reference_options_can_be_chosen(tmp_path):
+    app = build_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await open_settings(pilot)
+        assert screen.query_one("#attention", Select).value == "block-causal"
+        screen.query_one("#attention", Select).value = "card"
+        screen.query_one("#num_to_transfer", Input).value = "2"
+        screen.query_one("#stop_at_role_end", Switch).value = False
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is app.chat_screen, "the chat")
+        settings = app.chat_screen.settings
+        assert settings.attention is Attention.CARD
+        assert (settings.num_to_transfer, settings.stop_at_role_end) == (2, False)
 
 
 @pilot_test

@@ -7,6 +7,7 @@ edits. Picking a mode fills in that mode's preset; the result applies from the n
 from __future__ import annotations
 
 import dataclasses
+from enum import Enum
 
 from textual import on
 from textual.app import ComposeResult
@@ -113,9 +114,9 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
         yield Footer()
 
     def _editor(self, name: str, value: object):
-        if isinstance(value, Mode):
-            return Select([(m.label, m.value) for m in Mode], value=value.value,
-                          allow_blank=False, compact=True, id=name)
+        if isinstance(value, Enum):  # the mode, the attention
+            return Select([(getattr(m, "label", m.value), m.value) for m in type(value)],
+                          value=value.value, allow_blank=False, compact=True, id=name)
         if isinstance(value, bool):
             return Switch(value=value, id=name)
         kind = "number" if isinstance(value, float) else "integer"
@@ -139,7 +140,7 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
             current = getattr(self.settings, field.name)
             widget = self.query_one(f"#{field.name}")
             if isinstance(widget, Select):
-                values[field.name] = Mode(str(widget.value))
+                values[field.name] = type(current)(str(widget.value))
             elif isinstance(widget, Switch):
                 values[field.name] = widget.value
             else:
