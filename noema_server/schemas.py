@@ -20,7 +20,8 @@ from noema_server.errors import ApiError
 
 SEED_MAX = 2**64 - 1  # what torch.Generator.manual_seed accepts, as `noema ask --seed`
 NOEMA_FIELDS = ("mode", "threshold", "editing_threshold", "block_length", "gen_length",
-                "max_post_steps", "top_k", "steps", "eos_early_stop")
+                "max_post_steps", "top_k", "steps", "num_to_transfer", "eos_early_stop",
+                "stop_at_role_end", "attention")
 # OpenAI parameters a client may send that change nothing here.
 IGNORED_OPENAI_FIELDS = frozenset({
     "frequency_penalty", "presence_penalty", "logit_bias", "logprobs", "top_logprobs", "user",
@@ -75,7 +76,10 @@ class ChatRequest(BaseModel):
     max_post_steps: StrictInt | None = None
     top_k: StrictInt | None = None
     steps: StrictInt | None = None
+    num_to_transfer: StrictInt | None = None
     eos_early_stop: StrictBool | None = None
+    stop_at_role_end: StrictBool | None = None
+    attention: str | None = None  # block-causal or card
     check: StrictBool = False  # Noema stream: the checker's verdict as the last event
 
     @model_validator(mode="after")

@@ -48,6 +48,8 @@ def test_malformed_json_is_400(server, content, message):
     ({"messages": QUESTION, "max_tokens": 0}, "max_tokens"),
     ({"messages": QUESTION, "gen_length": 5000}, "gen_length"),
     ({"messages": QUESTION, "temperature": float("nan")}, "temperature"),
+    ({"messages": QUESTION, "attention": "causal"}, "attention"),
+    ({"messages": QUESTION, "num_to_transfer": 0}, "num_to_transfer"),
     ({}, "messages"),
 ])
 def test_wrong_types_and_values_are_400_naming_the_parameter(server, body, param):
