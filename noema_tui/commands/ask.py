@@ -122,11 +122,12 @@ def ask(
         "--eos-early-stop/--no-eos-early-stop", help="Stop at the first end-of-text block.",
         rich_help_panel=DECODING, show_default=False)] = None,
     stop_at_role_end: Annotated[bool | None, typer.Option(
-        "--stop-at-role-end/--no-stop-at-role-end",
+        "--stop-at-role-end/--eos-only",
         help="Stop at <|role_end|> as well as EOS where the chat template ends turns with it "
              "(default on; the reference stops at EOS only).", rich_help_panel=DECODING,
         show_default=False)] = None,
     attention: Annotated[Attention | None, typer.Option(
+        metavar="<mask>",
         help="block-causal (default, cached) or card: the card's generate() mask, added to "
              "the scores, for bit-for-bit agreement with it (uncached, slower).",
         rich_help_panel=DECODING, show_default=False)] = None,

@@ -101,7 +101,7 @@ def test_decoding_options_override_the_mode_preset(scripted_engine):
     result = run("--mode", "s", "--threshold", "0.9", "--editing-threshold", "0.2",
                  "--block-length", "64", "--gen-length", "128", "--max-post-steps", "3",
                  "--temperature", "0.7", "--top-k", "20", "--top-p", "0.95", "--steps", "8",
-                 "--num-to-transfer", "2", "--no-eos-early-stop", "--no-stop-at-role-end",
+                 "--num-to-transfer", "2", "--no-eos-early-stop", "--eos-only",
                  "--attention", "card",
                  "--seed", "11", "q")
     assert result.exit_code == 0, result.output

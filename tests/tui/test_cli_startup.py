@@ -45,6 +45,7 @@ def test_ask_help_documents_every_exit_code_and_decoding_option():
         assert code in text
     for option in ("--threshold", "--editing-threshold", "--block-length", "--gen-length",
                    "--max-post-steps", "--temperature", "--top-k", "--top-p", "--steps",
+                   "--num-to-transfer", "--stop-at-role-end", "--eos-only", "--attention",
                    "--eos-early-stop", "--no-eos-early-stop", "--seed", "--mode", "--model",
                    "--device", "--quant", "--json", "--strict"):
         assert option in text
