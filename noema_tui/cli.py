@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from noema_tui.commands import ask, bench, chat, evaluate, serve, train, verify
+from noema_tui.commands import ask, bench, chat, evaluate, replay, serve, train, verify
 from noema_tui.commands.output import flush_quietly
 
 
@@ -60,6 +60,7 @@ app.command("bench")(bench.bench)
 app.command("chat")(chat.chat)
 app.command("eval")(evaluate.eval_command)
 app.command("serve")(serve.serve)
+app.command("replay")(replay.replay)
 app.command("train")(train.train)
 app.command("verify")(verify.verify)
 

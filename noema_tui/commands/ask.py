@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
@@ -138,6 +139,9 @@ def ask(
     ] = False,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit with 4 when the checker contradicts the answer.")] = False,
+    trace: Annotated[Path | None, typer.Option(
+        "--trace", help="Write every forward of the reply to this JSON file (noema replay "
+                        "plays it).", show_default=False, dir_okay=False)] = None,
 ) -> None:
     """Ask one question and print the answer.
 
@@ -178,7 +182,8 @@ def ask(
     try:
         engine = session.load(model, device=device, dtype=dtype, quant=quant.value)
         # The model's own Q/S thresholds, if it ships them; options still override them.
-        outcome = session.decode(engine, text, engine.settings_for(mode.value, **overrides))
+        settings = engine.settings_for(mode.value, **overrides)
+        outcome = session.decode(engine, text, settings)
     except NoemaError as err:
         fail(str(err), err.exit_code)
     except KeyboardInterrupt:
@@ -186,6 +191,7 @@ def ask(
     except Exception as err:  # noqa: BLE001 - unexpected runtime failure: one line, exit 1
         fail(f"{type(err).__name__}: {err}", 1)
 
+    trace_error = write_trace(trace, session.events, model, text, settings) if trace else ""
     try:
         if as_json:
             emit(json.dumps(outcome.as_json(mode.value), ensure_ascii=False))
@@ -194,12 +200,29 @@ def ask(
     finally:
         if session.abandoned:
             session.exit_now(130)  # the decoding thread is still inside a forward
+    if trace_error:
+        fail(trace_error, 2)
     if outcome.interrupted:
         raise typer.Exit(130)
     if not outcome.result.text.strip():
         fail(EMPTY_ANSWER, 1)
     if strict and outcome.verdict.status == "contradicted":
         raise typer.Exit(4)
+
+
+def write_trace(path: Path, events: list[Any], model: str | None, question: str,
+                settings: DecodingSettings) -> str:
+    """Write the reply's events as a trace file; '' or why it could not be written (shown
+    after the answer, so nothing decoded is lost)."""
+    from noema_core.decoding.trace import Trace, TraceError, settings_dict
+    from noema_core.engine import DEFAULT_MODEL
+
+    try:
+        Trace(model=model or DEFAULT_MODEL, question=question,
+              settings=settings_dict(settings), events=events).save(path)
+    except TraceError as err:
+        return str(err)
+    return ""
 
 
 def is_utf8(text: str) -> bool:

@@ -64,6 +64,7 @@ class AskSession:
         self.terminal = terminal
         self.quiet = quiet
         self.abandoned = False  # a second Ctrl-C left the decoding thread inside a forward
+        self.events: list[Any] = []  # every decoding event, for --trace
         self.stderr = Console(file=sys.stderr, highlight=False, soft_wrap=True, markup=False,
                               no_color=not terminal, force_terminal=None if terminal else False)
 
@@ -156,6 +157,7 @@ class AskSession:
                         raise item
                     if isinstance(item, GenerationFinished):
                         result = item.result
+                    self.events.append(item)
                     view.apply(item)  # also when not drawn: it keeps the finished blocks
                 if draw:
                     view.refresh()  # once per batch: stale frames are skipped, not drawn
