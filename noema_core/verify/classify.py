@@ -154,7 +154,9 @@ def _plain_spans(text: str) -> list[str]:
 
 
 def _trim(text: str) -> str:
-    return text.strip().rstrip(".?!,;:").strip()
+    """Without end punctuation; a `!` after a number, letter or bracket is a factorial."""
+    text = text.strip().rstrip(".?,;:").strip()
+    return text if re.search(r"[\w)}\]]!$", text) else text.rstrip("!").strip()
 
 
 def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task:
@@ -194,6 +196,9 @@ def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task
     if kind == "limit" and "\\lim" not in statement:
         return _plain_limit(statement, ctx)
     texts, source = math_texts(statement)
+    if source != "latex" and re.search(r"[\w)]!\s*$", statement):
+        raise NotCheckable("the final '!' could be a factorial or emphasis; write n! inside the "
+                           "formula, e.g. 'What is 5!?'")
     if source == "latex":
         try:
             texts = [question_latex(t) for t in texts]
@@ -224,9 +229,9 @@ def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task
     objects = [definitions.apply_to_value(_parse(t, ctx, definition=definition))
                for t in _relevant(texts, kind)]
     kind = _kind_of_object(objects[0], kind)
-    if kind == "solve" and found and not _ZEROS.search(statement) and not any(
+    if kind == "solve" and not _ZEROS.search(statement) and not any(
             isinstance(o, sympy.core.relational.Relational) for o in objects):
-        kind = "evaluate"  # "If $x = -2$, find the value of $2x^2 + 3x + 4$."
+        kind = "evaluate"  # "Find the value of $2x^2 + 3x + 4$ (if $x = -2$)."
     declared = declared_variable(statement)
     if kind == "differentiate":
         return _derivative_task(objects, statement, declared)
@@ -288,6 +293,9 @@ def _parse(text: str, ctx: Context, definition: bool = False) -> MathObject:
         text = _FUNCTION_DEFINITION.sub("", text)
     try:
         tree = parse_math(text, ctx.variables)
+        if isinstance(tree, sympy.Basic) and tree.has(sympy.acot):
+            raise NotCheckable("arccot has two conventions for its range ((0, π) or "
+                               "(-π/2, π/2]); the checker does not pick one")
         return fold_case(rebuild(tree if ctx.domain == "complex" else real_odd_roots(tree)))
     except OutOfScope as err:
         raise NotCheckable(str(err)) from err

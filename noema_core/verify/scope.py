@@ -40,7 +40,7 @@ derivative derivatives second third fourth with respect to integral indefinite d
 antiderivative anti-derivative limit as approaches tends goes from
 your in as simplest lowest terms term form radical common decimal decimals whole mixed
 pi π exact standard notation interval intervals separated by commas comma possible only
-final please show work steps step using use out and or its
+final please show work steps step using use out and or its radians
 """
 _TWO_LETTER_WORDS = {"is", "of", "if", "in", "to", "as", "by", "an", "at", "be", "or", "it",
                      "do", "so", "we", "on", "no", "up", "me", "my", "us", "go", "he", "am"}

@@ -147,3 +147,16 @@ def test_a_follow_up_is_checked_with_the_earlier_turn_sympy_can_solve(question, 
     assert found.status == want
     if want == "unverifiable":
         assert "earlier turn" in found.reason
+
+
+def test_a_final_exclamation_mark_in_plain_text_is_not_guessed():
+    assert verdict("Solve 3x + 5 = 20!", "5").status == "unverifiable"
+    assert verdict("What is 5!?", "120").status == "verified"
+    assert verdict("Compute $7!/5!$.", "42").status == "verified"
+
+
+def test_arccot_whose_range_has_two_conventions_is_not_judged():
+    question = "Compute $\\operatorname{arccot} (-1).$  Express your answer in radians."
+    assert verdict(question, "\\frac{3 \\pi}{4}").status == "unverifiable"
+    assert verdict("Compute $\\arcsin 1.$ Express your answer in radians.",
+                   "\\frac{\\pi}{2}").status == "verified"
