@@ -139,6 +139,9 @@ def ask(
     ] = False,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit with 4 when the checker contradicts the answer.")] = False,
+    retry: Annotated[int, typer.Option(
+        "--retry", min=0, max=8, help="When the checker contradicts the answer, decode again "
+        "(stricter thresholds, then other seeds) up to this many times [0, 8].")] = 0,
     trace: Annotated[Path | None, typer.Option(
         "--trace", help="Write every forward of the reply to this JSON file (noema replay "
                         "plays it).", show_default=False, dir_okay=False)] = None,
@@ -183,7 +186,8 @@ def ask(
         engine = session.load(model, device=device, dtype=dtype, quant=quant.value)
         # The model's own Q/S thresholds, if it ships them; options still override them.
         settings = engine.settings_for(mode.value, **overrides)
-        outcome = session.decode(engine, text, settings)
+        tries = session.decode_with_retries(engine, text, settings, retry)
+        outcome = pick_outcome(tries)
     except NoemaError as err:
         fail(str(err), err.exit_code)
     except KeyboardInterrupt:
@@ -194,8 +198,13 @@ def ask(
     trace_error = write_trace(trace, session.events, model, text, settings) if trace else ""
     try:
         if as_json:
-            emit(json.dumps(outcome.as_json(mode.value), ensure_ascii=False))
+            report = outcome.as_json(mode.value)
+            if retry:
+                report["tries"] = [{"how": how, **each.as_json(mode.value)}
+                                   for how, each in tries]
+            emit(json.dumps(report, ensure_ascii=False))
         else:
+            session.show_other_tries(tries, outcome)
             session.show(outcome)
     finally:
         if session.abandoned:
@@ -208,6 +217,14 @@ def ask(
         fail(EMPTY_ANSWER, 1)
     if strict and outcome.verdict.status == "contradicted":
         raise typer.Exit(4)
+
+
+def pick_outcome(tries: list[tuple[str, Any]]) -> Any:
+    """The answer to show: the first verified try, else the last one not contradicted, else
+    the first (the same rule as `noema_core.retry.chosen`)."""
+    from noema_core.retry import choose
+
+    return choose([outcome for _, outcome in tries], lambda o: o.verdict.status)
 
 
 def write_trace(path: Path, events: list[Any], model: str | None, question: str,

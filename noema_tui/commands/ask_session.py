@@ -119,6 +119,32 @@ class AskSession:
         verdict, checked = self._check(result, question, interrupted)
         return AskOutcome(question, result, verdict, interrupted or not checked)
 
+    def decode_with_retries(self, engine: Engine, question: str, settings: DecodingSettings,
+                            tries: int) -> list[tuple[str, AskOutcome]]:
+        """`decode`, then while the checker contradicts the answer, decode again by
+        `noema_core.retry.retry_plan` (up to `tries` more times). Every try, in order."""
+        from noema_core.retry import retry_plan, should_retry
+
+        outcomes: list[tuple[str, AskOutcome]] = []
+        for how, each in retry_plan(settings, tries):
+            if outcomes:
+                last = outcomes[-1][1]
+                if last.interrupted or not should_retry(last.verdict.status):
+                    break
+                if not self.quiet:
+                    self.stderr.print(f"✗ contradicted: retrying with {how}", style="yellow")
+            outcomes.append((how, self.decode(engine, question, each)))
+        return outcomes
+
+    def show_other_tries(self, tries: list[tuple[str, AskOutcome]], shown: AskOutcome) -> None:
+        """Every try but the one shown as the answer, numbered, with its verdict (stderr)."""
+        for number, (how, outcome) in enumerate(tries, start=1):
+            if outcome is shown:
+                continue
+            answer = outcome.verdict.answer or " ".join(outcome.result.text.split())[-60:]
+            self.stderr.print(f"try {number} ({how}): {answer} · "
+                              f"{verdict_line(outcome.verdict)}", style="dim")
+
     def exit_now(self, code: int) -> None:
         """End the process without waiting for the decoding thread (after a second Ctrl-C).
 

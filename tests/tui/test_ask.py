@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import signal
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -279,3 +280,25 @@ def test_the_loading_line_does_not_repeat_itself():
     assert line.count("loading") == 1 and line.endswith("0%")
     assert load_line("m", "cpu", "reading model.safetensors", 0.5) == (
         "loading m on cpu: reading model.safetensors 50%")
+
+
+def test_retry_decodes_again_after_a_contradiction_and_json_records_every_try(
+        scripted_engine, fake_checker):
+    verdicts = iter([FakeVerdict("contradicted", answer="4", expected="5", method="solve"),
+                     FakeVerdict("verified", answer="5", expected="5", method="solve")])
+    sys.modules["noema_core.verify"].check = lambda response, **kw: next(verdicts)
+    result = run("--retry", "2", "--json", "Solve 3x + 5 = 20")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [t["how"] for t in report["tries"]] == ["as asked", "stricter thresholds"]
+    assert [t["verdict"]["status"] for t in report["tries"]] == ["contradicted", "verified"]
+    assert report["verdict"]["status"] == "verified"  # the verified try is the answer
+    first, second = (settings for _, settings in scripted_engine.streams)
+    assert second.threshold > first.threshold
+
+
+def test_without_retry_a_contradicted_answer_is_decoded_once(scripted_engine, fake_checker):
+    fake_checker.verdict = FakeVerdict("contradicted", answer="4", expected="5", method="solve")
+    result = run("--json", "Solve 3x + 5 = 20")
+    assert result.exit_code == 0 and len(scripted_engine.streams) == 1
+    assert "tries" not in json.loads(result.stdout)

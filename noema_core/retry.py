@@ -1,0 +1,93 @@
+"""Verifier-guided retry: when the checker contradicts an answer, decode again.
+
+A diffusion sampler has cheap, meaningful knobs for a second opinion: stricter unmasking
+thresholds commit fewer slots per forward (more forwards, fewer early mistakes), and a small
+temperature with another seed explores other tokens. The plan tries the stricter thresholds
+first, then seeds, and stops at the first answer the checker verifies. Only a contradiction
+triggers a retry: "could not check" says nothing about the answer, so it is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from noema_core.decoding.events import GenerationResult
+from noema_core.decoding.settings import DecodingSettings, Mode
+
+T = TypeVar("T")
+RETRY_TEMPERATURE = 0.3  # enough to change a wrong token, little enough to stay on topic
+STRICT_SHARE = 0.5  # a stricter threshold closes this share of the gap to 1
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One decoding and its verdict; `how` says what this try changed."""
+
+    how: str
+    settings: DecodingSettings
+    result: GenerationResult
+    verdict: Any  # noema_core.verify.Verdict
+
+    @property
+    def verified(self) -> bool:
+        return self.verdict.status == "verified"
+
+
+def retry_plan(settings: DecodingSettings, tries: int) -> list[tuple[str, DecodingSettings]]:
+    """The settings for the first decoding and up to `tries` retries, in order."""
+    plan = [("as asked", settings)]
+    if tries <= 0:
+        return plan
+    strict = settings.replace(
+        mode=Mode.QUALITY if settings.mode is not Mode.AR else Mode.AR,
+        threshold=round(settings.threshold + STRICT_SHARE * (1 - settings.threshold), 4),
+        editing_threshold=round(settings.editing_threshold
+                                + STRICT_SHARE * (1 - settings.editing_threshold), 4))
+    plan.append(("stricter thresholds", strict))
+    base_seed = settings.seed or 0
+    for n in range(1, tries):
+        plan.append((f"seed {base_seed + n}, temperature {RETRY_TEMPERATURE:g}",
+                     strict.replace(temperature=max(settings.temperature, RETRY_TEMPERATURE),
+                                    seed=base_seed + n)))
+    return plan[:tries + 1]
+
+
+def decode_until_verified(generate: Callable[..., GenerationResult],
+                          check: Callable[..., Any], messages: Sequence[dict[str, str]],
+                          settings: DecodingSettings, question: str, tries: int,
+                          cancel: threading.Event | None = None) -> list[Attempt]:
+    """Decode, check, and while the checker contradicts, retry by `retry_plan`. Returns every
+    attempt in order; the answer to show is `chosen(attempts)`."""
+    attempts: list[Attempt] = []
+    for how, each in retry_plan(settings, tries):
+        result = generate(messages, each, cancel)
+        verdict = check(result.text, question=question)
+        attempts.append(Attempt(how, each, result, verdict))
+        if not should_retry(verdict.status, result.cancelled):
+            break
+    return attempts
+
+
+def should_retry(status: str, cancelled: bool = False) -> bool:
+    """Only a contradicted, complete answer earns another decoding."""
+    return status == "contradicted" and not cancelled
+
+
+def chosen(attempts: Sequence[Attempt]) -> Attempt:
+    """The attempt whose answer to show (see `choose`)."""
+    return choose(attempts, lambda attempt: attempt.verdict.status)
+
+
+def choose(tries: Sequence[T], status: Callable[[T], str]) -> T:
+    """The first verified try, else the last one not contradicted, else the first (every try
+    contradicted: the answer as asked)."""
+    for each in tries:
+        if status(each) == "verified":
+            return each
+    for each in reversed(tries):
+        if status(each) != "contradicted":
+            return each
+    return tries[0]

@@ -1,0 +1,63 @@
+"""Verifier-guided retry: the plan of second decodings and when it stops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from noema_core.decoding.events import GenerationResult, GenerationStats
+from noema_core.decoding.settings import DecodingSettings, Mode
+from noema_core.retry import chosen, decode_until_verified, retry_plan
+
+
+@dataclass
+class Verdict:
+    status: str
+
+
+def scripted(statuses: list[str]):
+    """A generate/check pair: the n-th decoding answers "n", checked as statuses[n]."""
+    decoded: list[DecodingSettings] = []
+
+    def generate(messages, settings, cancel=None) -> GenerationResult:
+        decoded.append(settings)
+        return GenerationResult((), str(len(decoded) - 1), GenerationStats(3, 1, 1, 0.1))
+
+    def check(text: str, *, question: str) -> Verdict:
+        return Verdict(statuses[int(text)])
+
+    return generate, check, decoded
+
+
+def test_the_plan_tries_stricter_thresholds_first_then_other_seeds():
+    settings = DecodingSettings.for_mode("s", threshold=0.9, editing_threshold=0.5)
+    plan = retry_plan(settings, 3)
+    assert [how for how, _ in plan][:2] == ["as asked", "stricter thresholds"]
+    assert plan[0][1] == settings
+    strict = plan[1][1]
+    assert strict.mode is Mode.QUALITY and strict.threshold > 0.9
+    assert strict.editing_threshold > 0.5
+    seeds = [each.seed for _, each in plan[2:]]
+    assert len(plan) == 4 and len(set(seeds)) == 2 and all(e.temperature > 0 for _, e in plan[2:])
+    assert retry_plan(settings, 0) == [("as asked", settings)]
+
+
+def test_retries_run_only_while_the_checker_contradicts_and_stop_at_the_first_verified():
+    generate, check, decoded = scripted(["contradicted", "contradicted", "verified", "verified"])
+    attempts = decode_until_verified(generate, check, [], DecodingSettings(), "q", tries=3)
+    assert [a.verdict.status for a in attempts] == ["contradicted", "contradicted", "verified"]
+    assert chosen(attempts).result.text == "2" and len(decoded) == 3
+
+
+def test_could_not_check_is_not_a_reason_to_retry():
+    generate, check, decoded = scripted(["unverifiable", "verified"])
+    attempts = decode_until_verified(generate, check, [], DecodingSettings(), "q", tries=3)
+    assert len(attempts) == 1 and len(decoded) == 1
+
+
+def test_when_every_try_is_contradicted_the_answer_as_asked_is_shown():
+    generate, check, _ = scripted(["contradicted"] * 3)
+    attempts = decode_until_verified(generate, check, [], DecodingSettings(), "q", tries=2)
+    assert len(attempts) == 3 and chosen(attempts) is attempts[0]
+    generate, check, _ = scripted(["contradicted", "unverifiable"])
+    attempts = decode_until_verified(generate, check, [], DecodingSettings(), "q", tries=2)
+    assert chosen(attempts) is attempts[1]  # not contradicted beats contradicted
