@@ -18,14 +18,14 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from noema_core.decoding.events import TokenState
-from noema_core.decoding.settings import DecodingSettings, Mode, ModelPresets
+from noema_core.decoding.settings import DecodingSettings, ModelPresets
 from noema_core.engine import ModelInfo
 from noema_tui.app.bridge import EngineBridge
-from noema_tui.app.conversation import Conversation, Turn, mode_value
+from noema_tui.app.conversation import Conversation, Turn
 from noema_tui.app.export import ExportError, export_transcript
 from noema_tui.app.mode_memory import ModeMemory, is_custom
 from noema_tui.app.protocol import Checker, EngineLoader
-from noema_tui.app.screens.browser_screen import BrowserScreen
+from noema_tui.app.screens.conversation_switcher import ConversationSwitcher
 from noema_tui.app.screens.settings_screen import (
     SettingsScreen,
     switch_mode,
@@ -41,12 +41,11 @@ from noema_tui.app.widgets.status_line import StatusLine
 from noema_tui.app.widgets.turn_notice import TurnNotice, turn_notice
 from noema_tui.app.widgets.user_message import UserMessage
 from noema_tui.app.widgets.welcome_panel import WelcomePanel
-from noema_tui.terminal_text import visible
 
 DECODED = (TokenState.UNMASKED, TokenState.STABLE, TokenState.EDITED)
 
 
-class ChatScreen(SlashCommandRunner, Screen[None]):
+class ChatScreen(ConversationSwitcher, SlashCommandRunner, Screen[None]):
     DEFAULT_CSS = """
     ChatScreen { layout: vertical; }
     ChatScreen > #transcript { height: 1fr; padding: 0 1; }
@@ -424,58 +423,3 @@ class ChatScreen(SlashCommandRunner, Screen[None]):
             return False
         self.notify("Exported to " + " and ".join(str(p) for p in paths), title="Export")
         return True
-
-    async def action_new_conversation(self) -> None:
-        if self.generating:
-            return
-        await self._show_conversation(Conversation(model=self.session.conversation.model))
-        self.notify("New conversation.")
-
-    async def _show_conversation(self, conversation: Conversation) -> None:
-        """Replace the transcript with `conversation` (new, or opened from the browser)."""
-        self.session.conversation = conversation
-        self._checking.clear()
-        await self.transcript.query("UserMessage, ReplyView, TurnNotice, WelcomePanel").remove()
-        for turn in conversation.turns:
-            await self._show_saved_turn(turn)
-        self._welcome()
-        self.prompt.sent_prompts = conversation.prompts()
-        self.transcript.scroll_end(animate=False)
-        self.status.show_progress(0, 0, 0.0)  # the last reply's speed is not this chat's
-
-    def action_open_browser(self) -> None:
-        store = self.session.store
-        if self.generating:
-            return
-        if store is None:
-            self.notify("Conversations are not saved in this session, so there are none to "
-                        "browse: see the notice at start for why.", severity="warning")
-            return
-        browser = BrowserScreen(store, self.session.conversation.id)
-
-        async def opened(conversation_id: int | None) -> None:
-            if conversation_id is not None and conversation_id != self.session.conversation.id:
-                await self.open_saved(conversation_id)
-            elif self.session.conversation.id in browser.deleted:
-                await self.action_new_conversation()
-
-        self.app.push_screen(browser, opened)
-
-    async def open_saved(self, conversation_id: int) -> None:
-        """Show a saved conversation and continue it, in the mode of its last reply."""
-        store = self.session.store
-        assert store is not None
-        try:
-            conversation = store.load(conversation_id)
-        except StoreError as error:
-            self.notify(str(error), title="Cannot open", severity="error", timeout=10)
-            return
-        await self._show_conversation(conversation)
-        if conversation.last_mode:
-            mode = Mode(mode_value(conversation.last_mode))
-            self.settings = self.mode_memory.switch(self.settings, mode, self.presets)
-            self._show_mode()
-        for problem in store.problems:
-            self.notify(problem, severity="warning")
-        store.problems.clear()
-        self.notify(f"Opened {visible(conversation.title) or 'the conversation'!r}.")
