@@ -26,6 +26,7 @@ from noema_tui.app.screens.rename_dialog import RenameDialog
 from noema_tui.app.screens.settings_screen import SettingsScreen
 from noema_tui.app.themes import NoemaTheme, available_themes, load_theme
 from noema_tui.app.widgets.prompt_input import PromptInput
+from noema_tui.app.widgets.welcome_panel import card_for
 from noema_tui.terminal_text import visible
 
 THEME_SOURCE = ("noema-theme.tcss", "")  # one stylesheet slot, replaced when the theme changes
@@ -156,7 +157,9 @@ class NoemaChatApp(App[None]):
         # Noema's own keys (they have ids) first, then generic ones such as scrolling.
         names = sorted(shown, key=lambda name: shown[name].id is None)
         listed = [(" / ".join(keys[name]), shown[name]) for name in names]
-        self.push_screen(HelpScreen(listed))
+        info = self.chat_screen.info
+        note = f"{info.name}: {card_for(info).summary}" if info is not None else ""
+        self.push_screen(HelpScreen(listed, model_note=note))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):

@@ -60,6 +60,7 @@ async def test_help_command_opens_help_with_the_commands_and_glyphs(tmp_path):
         text = console.export_text()
         assert "/set name value" in text and "/mode q|s|ar" in text
         assert "∎" in text and "⟦" in text
+        assert "linear and quadratic equations" in text  # what the loaded model answers
         assert app.chat_screen.prompt.text == ""
 
 
