@@ -42,6 +42,22 @@ LOADING_POLL_SECONDS = 1.0
 CANCEL_POLL_SECONDS = 0.05
 
 
+def limits_note(engine: RemoteEngine) -> str:
+    """What a client cannot show or send to this server ('' for noema serve)."""
+    if engine.per_forward:
+        return ""
+    return (f"{engine.url} speaks only the OpenAI API: per-forward detail is not available "
+            f"from this server, so blocks appear as they finish; only "
+            f"{', '.join(sorted(OPENAI_SETTINGS))} are sent (the server fixed the rest when it "
+            f"started)")
+
+
+def unsendable(engine: RemoteEngine, overrides: dict[str, object]) -> list[str]:
+    """The overridden settings this server will not receive, in the caller's order."""
+    return [name for name, value in overrides.items()
+            if value is not None and name not in engine.sendable_settings]
+
+
 class ServerUnreachableError(ModelLoadError):
     """The server could not be reached, refused the key, or serves no model (exit code 3)."""
 
@@ -96,8 +112,8 @@ class RemoteEngine:
         return ALL_SETTINGS if self.per_forward else OPENAI_SETTINGS
 
     @property
-    def model(self) -> str:  # the loader protocol's name for what is being loaded
-        return self.url
+    def limits_note(self) -> str:
+        return limits_note(self)
 
     # -- connecting ---------------------------------------------------------------------
     @classmethod
@@ -154,13 +170,10 @@ class RemoteEngine:
         raw["decoding_presets"] = parse_model_presets(raw.get("decoding_presets") or {})
         known = {f.name for f in fields(ModelInfo)}
         raw["device"] = f"{raw.get('device', '?')} at {urlsplit(url).netloc}"
+        raw["name"] = str(body["id"])  # as the server lists it, not its local path
         info = ModelInfo(**{k: v for k, v in raw.items() if k in known})
         return cls(url, str(body["id"]), info, per_forward=True, api_key=api_key,
                    timeout=timeout)
-
-    def __call__(self, progress: ProgressCallback) -> RemoteEngine:
-        """Already connected: the chat app's loader protocol, for symmetry with a local load."""
-        return self
 
     # -- decoding -----------------------------------------------------------------------
     def settings_for(self, mode: Mode | str, **overrides: object) -> DecodingSettings:

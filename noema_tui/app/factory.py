@@ -33,6 +33,8 @@ class ChatOptions:
     theme: str = DEFAULT_THEME
     resume: bool = False  # continue the most recent conversation
     conversation_id: int | None = None  # continue this one
+    server: str | None = None  # decode on noema serve (or an OpenAI server) at this URL
+    api_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,20 @@ class EngineFromOptions:
             pass
 
 
+@dataclass(frozen=True)
+class EngineFromServer:
+    """`--server URL`: connect (waiting while the server loads) instead of loading here."""
+
+    model: str  # the URL, shown where a local load shows the model's name
+    api_key: str | None = None
+
+    def __call__(self, progress: ProgressCallback) -> ChatEngine:
+        from noema_core.remote.client import RemoteEngine
+
+        progress(f"connecting to {self.model}", None)
+        return RemoteEngine.connect(self.model, api_key=self.api_key, progress=progress)
+
+
 def check_with_sympy(response: str, *, question: str | None = None,
                      earlier: tuple[str, ...] = ()) -> Any:
     from noema_core.verify import check
@@ -94,6 +110,8 @@ def create_app(options: ChatOptions, *, loader: EngineLoader | None = None,
     conversation, opened = open_conversation(options, store)
     settings = DecodingSettings.for_mode(options.mode or mode_value(conversation.last_mode))
     notices = [n for n in (notice, opened) if n] + (store.problems if store else [])
+    if loader is None and options.server:
+        loader = EngineFromServer(options.server, options.api_key)
     screen = ChatScreen(
         loader=loader or EngineFromOptions(options.model, options.device, options.dtype,
                                            options.quant),

@@ -22,11 +22,13 @@ from noema_core.decoding.settings import (
     Mode,
 )
 from noema_tui.commands.options import (
+    ApiKeyOption,
     DeviceOption,
     DtypeOption,
     ModeChoice,
     QuantChoice,
     QuantOption,
+    ServerOption,
 )
 from noema_tui.commands.output import emit, fail, require_finite
 
@@ -145,6 +147,8 @@ def ask(
     trace: Annotated[Path | None, typer.Option(
         "--trace", help="Write every forward of the reply to this JSON file (noema replay "
                         "plays it).", show_default=False, dir_okay=False)] = None,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Ask one question and print the answer.
 
@@ -180,10 +184,20 @@ def ask(
     except NoemaError as err:
         fail(str(err), err.exit_code)
 
+    if server and model:
+        fail("--model and --server both name a model: give one (the server has its own)", 2)
     terminal = not as_json and stdout_is_terminal()
     session = AskSession(terminal=terminal, quiet=as_json)
     try:
-        engine = session.load(model, device=device, dtype=dtype, quant=quant.value)
+        if server:
+            from noema_core.remote.client import unsendable  # httpx: only when needed
+
+            engine = session.connect(server, api_key)
+            for name in unsendable(engine, overrides):
+                session.stderr.print(f"--{name.replace('_', '-')} is not sent: {server} fixes "
+                                     f"it when it starts", style="yellow")
+        else:
+            engine = session.load(model, device=device, dtype=dtype, quant=quant.value)
         # The model's own Q/S thresholds, if it ships them; options still override them.
         settings = engine.settings_for(mode.value, **overrides)
         tries = session.decode_with_retries(engine, text, settings, retry)

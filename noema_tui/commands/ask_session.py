@@ -30,6 +30,7 @@ from noema_tui.terminal_text import visible
 if TYPE_CHECKING:  # annotations only: the real imports are deferred to keep startup fast
     from noema_core.decoding.settings import DecodingSettings
     from noema_core.engine import Engine, Message
+    from noema_core.remote.client import RemoteEngine
     from noema_tui.live_view import LiveBlockView
 
 VERDICT_STYLES = {"verified": "bold green", "contradicted": "bold red", "unverifiable": "yellow"}
@@ -99,6 +100,25 @@ class AskSession:
         self.stderr.print(f"loaded {info.name} on {info.device} ({info.dtype}, quant "
                           f"{info.quant}, {info.parameters / 1e6:.1f}M parameters)",
                           style="dim")
+        return engine
+
+    def connect(self, url: str, api_key: str | None) -> RemoteEngine:
+        """The engine behind `noema ask --server URL`, waiting while the server loads."""
+        from noema_core.remote.client import RemoteEngine, limits_note
+
+        if self.quiet:
+            return RemoteEngine.connect(url, api_key=api_key)
+        if not self.stderr.is_terminal:
+            print(f"connecting to {url}", file=sys.stderr)
+            engine = RemoteEngine.connect(url, api_key=api_key)
+        else:
+            with self.stderr.status(f"connecting to {url}") as status:
+                engine = RemoteEngine.connect(
+                    url, api_key=api_key, progress=lambda what, _: status.update(what))
+        self.stderr.print(f"connected to {engine.info.name} on {engine.info.device}",
+                          style="dim")
+        if note := limits_note(engine):
+            self.stderr.print(note, style="yellow")
         return engine
 
     # -- decoding -----------------------------------------------------------------------

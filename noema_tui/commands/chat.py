@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 
 from noema_tui.commands.options import (
+    ApiKeyOption,
     DeviceOption,
     DtypeOption,
     ModeChoice,
     QuantChoice,
     QuantOption,
+    ServerOption,
 )
 
 
@@ -59,6 +61,8 @@ def chat(
     theme: Annotated[str | None, typer.Option(
         help="Theme name: a .tcss file in themes/ (noema-dark, noema-light, noema-contrast) "
              "or in ~/.config/noema/themes/.")] = None,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Chat with a model: live diffusion blocks, math rendering, checked answers.
 
@@ -80,6 +84,10 @@ def chat(
             raise fail(err) from None
         raise typer.Exit(code)
 
+    if server and model:
+        print("error: --model and --server both name a model: give one (the server has its "
+              "own)", file=sys.stderr)
+        raise typer.Exit(2)
     from noema_core.engine import DEFAULT_MODEL
     from noema_tui.app.factory import ChatOptions, create_app
     from noema_tui.app.store import ConversationStore, StoreError
@@ -98,10 +106,11 @@ def chat(
         if resume or conversation is not None:
             raise fail(store.unavailable)
         notice = f"Conversations are not saved yet: {store.unavailable}"
-    options = ChatOptions(model=model or DEFAULT_MODEL, device=device, dtype=dtype,
+    options = ChatOptions(model=server or model or DEFAULT_MODEL, device=device, dtype=dtype,
                           quant=quant.value, mode=mode.value if mode else None,
                           theme=theme or DEFAULT_THEME,
-                          resume=resume, conversation_id=conversation)
+                          resume=resume, conversation_id=conversation, server=server,
+                          api_key=api_key)
     try:  # usage errors (theme, conversation id) are reported before the screen is taken
         app = create_app(options, store=store, notice=notice)
     except NoemaError as err:

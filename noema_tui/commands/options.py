@@ -24,3 +24,9 @@ class QuantChoice(str, Enum):
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")]
 DtypeOption = Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")]
 QuantOption = Annotated[QuantChoice, typer.Option(help="Weight quantization.")]
+ServerOption = Annotated[str | None, typer.Option(
+    "--server", help="Decode on a server (noema serve, or any OpenAI-compatible one) at this "
+                     "URL instead of loading a model here.", show_default=False)]
+ApiKeyOption = Annotated[str | None, typer.Option(
+    "--api-key", envvar="NOEMA_API_KEY", help="The server's API key (or set NOEMA_API_KEY).",
+    show_default=False)]

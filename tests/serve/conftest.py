@@ -26,16 +26,17 @@ FAST = {"max_tokens": 32, "temperature": 0, "extra_body": {"block_length": 16, "
 class LiveServer:
     """uvicorn running `create_app(state)` in a thread, bound before it starts."""
 
-    def __init__(self, state: ServerState, **app_options: Any) -> None:
+    def __init__(self, state: ServerState, *, wrap: Any = None, **app_options: Any) -> None:
         import uvicorn
 
         self.state = state
+        app = create_app(state, **app_options)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(state, **app_options), log_level="critical",
+        config = uvicorn.Config(wrap(app) if wrap else app, log_level="critical",
                                 timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
@@ -84,3 +85,31 @@ def client(server: LiveServer) -> Any:
 
     return openai.OpenAI(base_url=server.url + "/v1", api_key=API_KEY, max_retries=0,
                          timeout=60)
+
+
+@pytest.fixture
+def fixed_checker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`noema ask` with a checker that decides nothing, so only decoding is compared."""
+    import sys
+    import types
+
+    from tests.tui.cli_with_fake_checker import Verdict, check
+
+    module = types.ModuleType("noema_core.verify")
+    module.check, module.Verdict = check, Verdict
+    monkeypatch.setitem(sys.modules, "noema_core.verify", module)
+
+
+class OpenAIOnly:
+    """The server as SGLang would look to a client: no /v1/noema/* routes."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/noema"):
+            from starlette.responses import JSONResponse
+
+            await JSONResponse({"detail": "Not Found"}, status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -111,6 +111,7 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, Screen[None]):
         self.info: ModelInfo | None = None
         self.presets: ModelPresets = {}  # the loaded model's own Q/S thresholds, if any
         self.mode_memory = ModeMemory()  # what F3 tuned in each mode, kept across F2
+        self.sendable: frozenset[str] | None = None  # what a --server takes (None: all)
         self.load_failed = False
         self.reply: ReplyView | None = None  # the reply being generated
         self._reply_ids = 0
@@ -196,6 +197,10 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, Screen[None]):
             self.settings = switch_mode(self.settings, self.settings.mode, self.presets)
         self._show_mode()
         self.query_one(LoadPanel).remove()
+        engine = self.bridge.engine
+        self.sendable = getattr(engine, "sendable_settings", None)
+        if note := getattr(engine, "limits_note", ""):  # an OpenAI-only --server
+            self.notify(note, title="Server", severity="warning", timeout=15)
         self._welcome()
 
     def _welcome(self) -> None:
@@ -378,7 +383,7 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, Screen[None]):
                 self.settings = settings
                 self._show_mode()
 
-        self.app.push_screen(SettingsScreen(self.settings, self.presets), apply)
+        self.app.push_screen(SettingsScreen(self.settings, self.presets, self.sendable), apply)
 
     async def action_regenerate_reply(self) -> None:
         if self.generating or self.info is None:

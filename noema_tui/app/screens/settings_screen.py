@@ -90,10 +90,12 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
         Binding("escape", "cancel_settings", "Cancel", id="settings.cancel"),
     ]
 
-    def __init__(self, settings: DecodingSettings, presets: ModelPresets | None = None) -> None:
+    def __init__(self, settings: DecodingSettings, presets: ModelPresets | None = None,
+                 sendable: frozenset[str] | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.presets = presets
+        self.sendable = sendable  # a --server takes only these; None: every parameter
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(can_focus=False):
@@ -101,12 +103,18 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
             if self.presets:  # say why the thresholds differ from Noema-1's card
                 yield Label("Q/S thresholds: the model's own presets (generation_config.json)",
                             classes="settings--note", markup=False)
+            if self.sendable is not None:
+                yield Label("Greyed out: set by the server when it started, not per request",
+                            classes="settings--note", markup=False)
             with Grid():
                 for field in dataclasses.fields(DecodingSettings):
-                    yield Label(field.name, markup=False)
-                    yield self._editor(field.name, getattr(self.settings, field.name))
-                    yield Label(describe_range(field.name), classes="settings--range",
-                                markup=False)
+                    fixed = self.sendable is not None and field.name not in self.sendable
+                    yield Label(field.name, markup=False, disabled=fixed)
+                    editor = self._editor(field.name, getattr(self.settings, field.name))
+                    editor.disabled = fixed
+                    yield editor
+                    yield Label("set by the server" if fixed else describe_range(field.name),
+                                classes="settings--range", markup=False)
             yield Static("", classes="settings--error -empty", markup=False)
             with Horizontal(classes="settings--buttons"):
                 yield Button("Save", variant="primary", id="save")

@@ -1,0 +1,84 @@
+"""`noema ask --server`: the same answer as a local `noema ask`, from noema serve and from a
+server that speaks only the OpenAI API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from noema_server.app import ServerState
+from noema_tui.cli import app
+from tests.serve.conftest import API_KEY, LiveServer, OpenAIOnly
+
+GREEDY = ["--gen-length", "48", "--block-length", "16", "--steps", "4", "--json"]
+QUESTION = "Solve 3x + 5 = 20"
+
+
+def ask(*args: str):
+    result = CliRunner().invoke(app, ["ask", *args])
+    return result
+
+
+def test_ask_over_the_server_gives_the_local_answer_token_for_token(server, tiny_dir,
+                                                                     fixed_checker):
+    local = ask("--model", str(tiny_dir), "--device", "cpu", *GREEDY, QUESTION)
+    remote = ask("--server", server.url, "--api-key", API_KEY, *GREEDY, QUESTION)
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.output
+    mine, theirs = json.loads(remote.stdout), json.loads(local.stdout)
+    assert mine["answer"] == theirs["answer"]
+    for key in ("new_tokens", "forwards", "tokens_per_forward"):
+        assert mine["stats"][key] == theirs["stats"][key]
+
+
+def test_ask_plain_over_the_server_says_where_it_decoded(server, fixed_checker):
+    result = ask("--server", server.url + "/v1", "--api-key", API_KEY, "--gen-length", "16",
+                 "--block-length", "16", "--steps", "4", QUESTION)
+    assert result.exit_code == 0, result.output
+    assert f"connected to {server.state.model_id} on cpu at 127.0.0.1:{server.port}" \
+        in result.stderr
+
+
+@pytest.fixture(scope="module")
+def openai_only(tiny_engine, tiny_dir):
+    state = ServerState(str(tiny_dir))
+    state.loaded(tiny_engine)
+    live = LiveServer(state, wrap=OpenAIOnly)
+    yield live
+    live.stop()
+
+
+def test_an_openai_only_server_gives_blocks_and_says_what_it_cannot_show(openai_only, tiny_dir,
+                                                                         fixed_checker):
+    local = ask("--model", str(tiny_dir), "--device", "cpu", "--gen-length", "8", "--json",
+                QUESTION)
+    remote = CliRunner().invoke(app, ["ask", "--server", openai_only.url, "--gen-length", "8",
+                                      "--threshold", "0.9", QUESTION])
+    assert remote.exit_code == 0, remote.output
+    assert remote.stdout.strip() == json.loads(local.stdout)["answer"].strip()
+    assert "per-forward detail is not available from this server" in remote.stderr
+    assert "--threshold is not sent" in remote.stderr
+
+
+def test_unreachable_server_wrong_key_and_bad_settings_exit_with_one_line(server):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    unreachable = ask("--server", f"http://127.0.0.1:{closed}", QUESTION)
+    assert unreachable.exit_code == 3
+    assert unreachable.stderr.splitlines()[-1].startswith(
+        f"error: could not reach http://127.0.0.1:{closed}")
+    wrong = ask("--server", server.url, "--api-key", "nope", QUESTION)
+    assert wrong.exit_code == 3 and "refused the API key" in wrong.stderr
+    bad = ask("--server", server.url, "--api-key", API_KEY, "--temperature", "3", QUESTION)
+    assert bad.exit_code == 2
+    assert bad.stderr == "error: temperature=3.0 is out of range: choose a value in [0, 2]\n"
+    both = ask("--server", server.url, "--model", "noema-tiny", QUESTION)
+    assert both.exit_code == 2 and "give one" in both.stderr
+    for result in (unreachable, wrong, bad, both):
+        assert "Traceback" not in result.output
+        assert [line for line in result.stderr.splitlines() if line.startswith("error:")] \
+            == result.stderr.splitlines()[-1:]  # one error line, the last
