@@ -113,3 +113,13 @@ class OpenAIOnly:
             await JSONResponse({"detail": "Not Found"}, status_code=404)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="session")
+def openai_only(tiny_engine: Engine, tiny_dir: Path) -> Iterator[LiveServer]:
+    """The tiny model behind a server that speaks only the OpenAI API."""
+    state = ServerState(str(tiny_dir))
+    state.loaded(tiny_engine)
+    live = LiveServer(state, wrap=OpenAIOnly)
+    yield live
+    live.stop()

@@ -3,17 +3,15 @@ over an OpenAI-only server it says what it cannot show and greys out what it can
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Input
 
 from noema_core.decoding.events import BlockUpdated
-from noema_server.app import ServerState
 from noema_tui.app.factory import ChatOptions, create_app
 from noema_tui.app.screens.settings_screen import SettingsScreen
 from noema_tui.app.store import ConversationStore
 from noema_tui.app.widgets.prompt_input import PromptInput
 from noema_tui.app.widgets.reply_view import ReplyView
-from tests.serve.conftest import API_KEY, LiveServer, OpenAIOnly
+from tests.serve.conftest import API_KEY
 from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
     FakeChecker,
     isolated_dirs,
@@ -62,15 +60,6 @@ async def test_chat_over_the_server_draws_the_local_engines_snapshots(server, lo
             assert (update.token_ids, update.states, update.pieces) == \
                 (want.token_ids, want.states, want.pieces)
         assert app.chat_screen.sendable is not None and "threshold" in app.chat_screen.sendable
-
-
-@pytest.fixture(scope="module")
-def openai_only(tiny_engine, tiny_dir):
-    state = ServerState(str(tiny_dir))
-    state.loaded(tiny_engine)
-    live = LiveServer(state, wrap=OpenAIOnly)
-    yield live
-    live.stop()
 
 
 @pilot_test

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
-from noema_server.app import ServerState
 from noema_tui.cli import app
-from tests.serve.conftest import API_KEY, LiveServer, OpenAIOnly
+from tests.serve.conftest import API_KEY
 
 GREEDY = ["--gen-length", "48", "--block-length", "16", "--steps", "4", "--json"]
 QUESTION = "Solve 3x + 5 = 20"
@@ -38,15 +36,6 @@ def test_ask_plain_over_the_server_says_where_it_decoded(server, fixed_checker):
     assert result.exit_code == 0, result.output
     assert f"connected to {server.state.model_id} on cpu at 127.0.0.1:{server.port}" \
         in result.stderr
-
-
-@pytest.fixture(scope="module")
-def openai_only(tiny_engine, tiny_dir):
-    state = ServerState(str(tiny_dir))
-    state.loaded(tiny_engine)
-    live = LiveServer(state, wrap=OpenAIOnly)
-    yield live
-    live.stop()
 
 
 def test_an_openai_only_server_gives_blocks_and_says_what_it_cannot_show(openai_only, tiny_dir,
