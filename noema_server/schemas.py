@@ -78,6 +78,7 @@ class ChatRequest(BaseModel):
     steps: StrictInt | None = None
     num_to_transfer: StrictInt | None = None
     eos_early_stop: StrictBool | None = None
+    attention: str | None = None  # "block-causal" or "card"
     stop_at_role_end: StrictBool | None = None
     attention: str | None = None  # block-causal or card
     check: StrictBool = False  # Noema stream: the checker's verdict as the last event

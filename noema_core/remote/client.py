@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
+from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -228,8 +229,8 @@ class RemoteEngine:
     @staticmethod
     def noema_fields(settings: DecodingSettings) -> dict[str, Any]:
         values = {f.name: getattr(settings, f.name) for f in fields(DecodingSettings)}
-        values["mode"] = settings.mode.value
-        return {k: v for k, v in values.items() if v is not None}
+        return {k: v.value if isinstance(v, Enum) else v  # mode, attention: by name
+                for k, v in values.items() if v is not None}
 
     def _refused(self, response: httpx.Response) -> NoemaError:
         message = error_message(response)

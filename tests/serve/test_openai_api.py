@@ -70,6 +70,7 @@ def test_openai_sampling_fields_map_to_decoding_settings(client, server, local_e
      "block_length=8 is out of range: choose a value in [16, 128]"),
     ({"extra_body": {"mode": "fast"}}, "mode='fast' is unknown: choose q, s or ar"),
     ({"extra_body": {"treshold": 0.9}}, "unknown field 'treshold'"),
+    ({"extra_body": {"attention": "full"}}, "attention='full' is unknown"),
     ({"n": 2}, "n=2 is not supported"),
 ])
 def test_bad_parameters_are_400_with_the_clis_message(client, server, extra, message):
