@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,10 @@ POSITIVE_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "intermedia
                    "max_position_embeddings")
 MOE_POSITIVE_FIELDS = ("n_group", "topk_group", "num_experts_per_tok", "moe_intermediate_size")
 NON_NEGATIVE_FIELDS = ("first_k_dense_replace", "num_experts", "num_shared_experts")
+# The fields a model's size grows with, in the order a tie names them.
+SIZE_FIELDS = ("num_hidden_layers", "num_experts", "hidden_size", "vocab_size",
+               "intermediate_size", "moe_intermediate_size", "num_attention_heads",
+               "num_key_value_heads", "head_dim", "num_shared_experts")
 # The MLP activation: transformers' ACT2FN maps both names to the same SiLU.
 SUPPORTED_HIDDEN_ACTS = ("silu", "swish")
 
@@ -102,12 +107,16 @@ class NoemaConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> NoemaConfig:
+        from noema_core.checkpoint_files import checkpoint_file
+
         path = Path(path)
+        if checkpoint_file(path.parent, path.name) is None:  # a FIFO or a link out: refused
+            raise ConfigError(f"{path} is missing: a checkpoint directory needs config.json")
         try:
-            raw = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(
-                f"{path} is missing: a checkpoint directory needs config.json") from None
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path} is not UTF-8 text (byte {err.start}): re-download the "
+                              f"checkpoint") from None
         except (OSError, json.JSONDecodeError) as err:
             raise ConfigError(
                 f"{path} is not valid JSON ({err}): re-download the checkpoint") from None
@@ -125,8 +134,72 @@ class NoemaConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def parameter_count(self, **sizes: int) -> int:
+        """The parameters the model has, from the sizes alone (nothing is built); `sizes`
+        replaces fields, to ask which one makes a config large."""
+        def size(name: str) -> int:
+            return sizes.get(name, getattr(self, name))
+
+        h, d = size("hidden_size"), size("head_dim")
+        q, kv = size("num_attention_heads"), size("num_key_value_heads")
+        attention = (h * (q + 2 * kv) * d + (q + 2 * kv) * d * self.use_qkv_bias
+                     + q * d * h + h * self.use_bias + 2 * d * self.use_qk_norm)
+        experts = size("num_experts")
+        moe = experts * h + 3 * h * size("moe_intermediate_size") * (
+            experts + size("num_shared_experts"))
+        dense_layers = (size("num_hidden_layers") if experts == 0
+                        else min(size("first_k_dense_replace"), size("num_hidden_layers")))
+        moe_layers = size("num_hidden_layers") - dense_layers
+        layers = (size("num_hidden_layers") * (attention + 2 * h)
+                  + dense_layers * 3 * h * size("intermediate_size") + moe_layers * moe)
+        embeddings = size("vocab_size") * h * (1 if self.tie_word_embeddings else 2)
+        return layers + embeddings + h
+
+    def check_size(self, source: str, *, stored_bytes: int | None = None,
+                   bytes_per_parameter: int = 2, memory_bytes: int | None = None) -> None:
+        """Refuse, before anything is built, a config whose size cannot be real: more
+        parameters than the weight files hold (at `bytes_per_parameter` each, the smallest
+        dtype they may use) or than this machine's memory holds. Names the field to blame."""
+        count = self.parameter_count()
+        needed = count * bytes_per_parameter
+        memory = memory_bytes if memory_bytes is not None else physical_memory()
+        too_big_for_files = stored_bytes is not None and needed > stored_bytes * 1.1 + 2**20
+        if not too_big_for_files and (memory is None or needed <= memory):
+            return
+        field_name = self._largest_factor()
+        value = getattr(self, field_name)
+        against = (f"the weight files hold {_human(stored_bytes)}" if too_big_for_files
+                   else f"this machine has {_human(memory)} of memory")
+        raise ConfigError(f"{source} implies {count:,} parameters ({_human(needed)}) but "
+                          f"{against}: check {field_name}={value} (fix it or re-download the "
+                          f"checkpoint)")
+
+    def _largest_factor(self) -> str:
+        """The size field that, set to its least, shrinks the parameter count the most (the
+        least layer count keeps one layer past the dense ones, so MoE layers stay counted)."""
+        least = {"num_hidden_layers": self.first_k_dense_replace + 1}
+        return min(SIZE_FIELDS,
+                   key=lambda name: self.parameter_count(**{name: least.get(name, 1)}))
+
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def physical_memory() -> int | None:
+    """This machine's RAM in bytes, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _human(n: int | None) -> str:
+    value = float(n or 0)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.3g} {unit}"
+        value /= 1000
+    return f"{value:.3g} TB"
 
 
 def _check_values(raw: dict, path: Path) -> None:

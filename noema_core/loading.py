@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from noema_core import quantize
+from noema_core.checkpoint_files import checkpoint_file
 from noema_core.config import NoemaConfig, noema_1_shape, tiny_random_shape
 from noema_core.decoding.settings import Mode, parse_model_presets
 from noema_core.engine import ModelInfo, ProgressCallback
@@ -109,23 +110,21 @@ def _download(repo_id: str, progress: ProgressCallback | None) -> Path:
 
 
 def weight_files(directory: Path) -> list[Path]:
+    """The checkpoint's safetensors files: those its index names, or all of them. Each one is
+    a readable regular file inside the directory (see `checkpoint_files`)."""
     if not directory.is_dir():
         raise ModelNotFoundError(f"checkpoint directory {directory} does not exist: pass a "
                                  f"directory holding config.json and *.safetensors")
-    index = directory / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text())["weight_map"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise CheckpointError(f"{index} is not a valid safetensors index: re-download the "
-                                  f"checkpoint") from None
-        files = [directory / name for name in sorted(set(weight_map.values()))]
-        missing = [f.name for f in files if not f.is_file()]
+    index = checkpoint_file(directory, "model.safetensors.index.json")
+    if index is not None:
+        names = _index_shards(index)
+        missing = [name for name in names if checkpoint_file(directory, name) is None]
         if missing:
             raise CheckpointError(f"weight shard(s) {', '.join(missing)} listed in {index.name} "
                                   f"are missing from {directory}: re-download the checkpoint")
-        return files
-    files = sorted(directory.glob("*.safetensors"))
+        return [directory / name for name in names]
+    files = [checkpoint_file(directory, p.name) or p
+             for p in sorted(directory.glob("*.safetensors"))]
     if not files:
         pickles = [p.name for ext in ("bin", "pt", "pth") for p in directory.glob(f"*.{ext}")]
         if pickles:
@@ -135,6 +134,20 @@ def weight_files(directory: Path) -> list[Path]:
         raise CheckpointError(f"no *.safetensors weights in {directory}: copy the checkpoint's "
                               f"*.safetensors files (and model.safetensors.index.json) there")
     return files
+
+
+def _index_shards(index: Path) -> list[str]:
+    """The shard names of a safetensors index: a `weight_map` of tensor name -> file name."""
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        weight_map = None
+    if (not isinstance(weight_map, dict) or not weight_map
+            or not all(isinstance(v, str) and v for v in weight_map.values())):
+        raise CheckpointError(f"{index} is not a valid safetensors index (it needs a "
+                              f"\"weight_map\" of tensor names to shard file names): "
+                              f"re-download the checkpoint")
+    return sorted(set(weight_map.values()))
 
 
 def read_state_dict(files: list[Path], progress: ProgressCallback | None = None) -> dict:
@@ -148,6 +161,9 @@ def read_state_dict(files: list[Path], progress: ProgressCallback | None = None)
             with safe_open(str(file), framework="pt", device="cpu") as f:
                 for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
                     state[key] = f.get_tensor(key)
+        except PermissionError:
+            raise CheckpointError(f"{file}: permission denied: make it readable (chmod u+r) "
+                                  f"or run as its owner") from None
         except (SafetensorError, OSError, RuntimeError, ValueError) as err:
             raise CheckpointError(f"{file.name} is corrupt or truncated ({err}): re-download "
                                   f"the checkpoint") from None
@@ -176,6 +192,11 @@ def _check_keys(model: NoemaModel, state: dict) -> None:
             [f"unexpected {show(unexpected)}"] if unexpected else [])
         raise CheckpointError(f"weights do not match config.json: {'; '.join(parts)}")
     for key, tensor in expected.items():
+        if tensor.is_floating_point() and not state[key].is_floating_point():
+            stored = str(state[key].dtype).removeprefix("torch.")
+            raise CheckpointError(f"{key} is stored as {stored}, not floating point: these "
+                                  f"are not Noema weights; re-export them as float32, "
+                                  f"bfloat16 or float16")
         if tuple(state[key].shape) != tuple(tensor.shape):
             raise CheckpointError(f"weights do not match config.json: {key} has shape "
                                   f"{tuple(state[key].shape)}, the config implies "
@@ -204,8 +225,8 @@ def build_model(config: NoemaConfig, dtype: torch.dtype, device: torch.device,
 def read_decoding_presets(directory: Path) -> dict[Mode, dict[str, float]]:
     """The checkpoint's own Q/S thresholds: `decoding_presets` in generation_config.json, if
     the file has that key (other generation settings there are not ours to read)."""
-    path = directory / "generation_config.json"
-    if not path.is_file():
+    path = checkpoint_file(directory, "generation_config.json")
+    if path is None:
         return {}
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -240,6 +261,8 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
     torch_dtype = resolve_dtype(dtype, dev)
     if ref in RANDOM_SHAPES:
         config, tokenizer, state, random_weights = RANDOM_SHAPES[ref](), None, None, True
+        config.check_size(ref, bytes_per_parameter=torch.empty((), dtype=torch_dtype)
+                          .element_size())
         presets, max_turns = {}, 0
     else:
         directory = resolve_checkpoint_dir(ref, progress)
@@ -253,7 +276,11 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
                                   f"come from different checkpoints")
         presets = read_decoding_presets(directory)
         max_turns = read_max_turns_trained(directory)
-        state, random_weights = read_state_dict(weight_files(directory), progress), False
+        files = weight_files(directory)
+        # Before reading or building anything: a config whose sizes the files cannot hold.
+        config.check_size(str(directory / "config.json"),
+                          stored_bytes=sum(f.stat().st_size for f in files))
+        state, random_weights = read_state_dict(files, progress), False
     model = build_model(config, torch_dtype, dev, state)
     del state
     n_params = model.num_parameters()

@@ -36,11 +36,15 @@ class NoemaTokenizer:
         # end makes it a stop too (DecodingSettings.stop_at_role_end), or replies run on.
         self.turn_end_id = self.role_end_id if self._closes_turns_with(ROLE_END_TOKEN) else None
         self._pieces: dict[int, str] = {}
+        self._template_file = "the tokenizer's chat_template"
         self._added_tokens = [t.content for t in hf_tokenizer.added_tokens_decoder.values()]
 
     @classmethod
     def from_dir(cls, path: str | Path) -> NoemaTokenizer:
+        from noema_core.checkpoint_files import check_tokenizer_files
+
         path = Path(path)
+        check_tokenizer_files(path)  # each inside the checkpoint and a regular file, or refused
         if not (path / "tokenizer.json").is_file():
             raise TokenizerError(f"{path / 'tokenizer.json'} is missing: a checkpoint directory "
                                  f"needs its tokenizer files")
@@ -51,7 +55,21 @@ class NoemaTokenizer:
         except Exception as err:  # transformers raises many types for bad files
             raise TokenizerError(f"tokenizer files in {path} could not be read ({err}): "
                                  f"re-download the checkpoint") from None
-        return cls(hf)
+        tokenizer = cls(hf)
+        tokenizer._template_file = ("chat_template.jinja" if (path / "chat_template.jinja")
+                                    .is_file() else "tokenizer_config.json")
+        tokenizer.check_template()
+        return tokenizer
+
+    def check_template(self) -> None:
+        """Render a probe chat once at load, so a template that breaks (or breaks out of its
+        sandbox) is a load error naming its file, not a failure at the first question."""
+        probe = "\ue000probe\ue001"
+        text = self.render_chat([{"role": "system", "content": "s"},
+                                 {"role": "user", "content": probe}])
+        if text.count(probe) != 1:
+            raise TokenizerError(f"the chat template in {self._template_file} drops or repeats "
+                                 f"the user's message: use the checkpoint's original template")
 
     def _require(self, token: str) -> int:
         token_id = self.hf.convert_tokens_to_ids(token)
@@ -106,8 +124,18 @@ class NoemaTokenizer:
         return ids + self.encode(skeleton[start:])
 
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
-        return self.hf.apply_chat_template(list(messages), tokenize=False,
-                                           add_generation_prompt=True)
+        """The chat as text, by the checkpoint's template. transformers renders it in Jinja's
+        ImmutableSandboxedEnvironment, so a template reaching for attributes such as
+        `__class__` or mutating objects stops with a SecurityError: a load error here."""
+        from jinja2 import TemplateError
+
+        try:
+            return self.hf.apply_chat_template(list(messages), tokenize=False,
+                                               add_generation_prompt=True)
+        except TemplateError as err:
+            raise TokenizerError(f"the chat template in {self._template_file} failed "
+                                 f"({type(err).__name__}: {err}): use the checkpoint's original "
+                                 f"template") from None
 
     def decode(self, ids: Sequence[int]) -> str:
         keep = [i for i in ids if i not in self.stop_ids and i != self.mask_id]

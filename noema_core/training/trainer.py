@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from noema_core.config import NoemaConfig, noema_tiny_shape
-from noema_core.errors import SettingsError
+from noema_core.errors import CheckpointError, SettingsError
 from noema_core.model import NoemaModel, Router, init_weights
 from noema_core.training.objective import NoiseConfig, loss_fn
 
@@ -171,12 +171,14 @@ class Trainer:
     def _copy_tokenizer(self, model_dir: Path) -> None:
         import shutil
 
-        if not (model_dir / "tokenizer.json").is_file():
-            raise SettingsError(f"--init-from {model_dir} has no tokenizer.json: pass an "
-                                f"exported model directory (weights and tokenizer files)")
+        from noema_core.checkpoint_files import checkpoint_file
+
+        if checkpoint_file(model_dir, "tokenizer.json") is None:
+            raise CheckpointError(f"--init-from {model_dir} has no tokenizer.json: pass an "
+                                  f"exported model directory (weights and tokenizer files)")
         self.tokenizer_dir.mkdir(parents=True, exist_ok=True)
         for name in TOKENIZER_FILES:
-            if (model_dir / name).is_file():
+            if checkpoint_file(model_dir, name) is not None:  # regular files inside it only
                 shutil.copy(model_dir / name, self.tokenizer_dir / name)
         self._say(f"using the tokenizer of {model_dir}")
 

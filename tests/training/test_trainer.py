@@ -71,15 +71,15 @@ def test_continuing_from_a_model_keeps_its_weights_and_its_tokenizer(tmp_path, r
                                    msg=name)  # the export is float16
 
 
-def test_continuing_from_a_directory_without_a_tokenizer_is_a_usage_error(tmp_path,
-                                                                        recipe_tokenizer):
+def test_continuing_from_a_directory_without_a_tokenizer_is_a_load_error(tmp_path,
+                                                                       recipe_tokenizer):
     first = prepared(tmp_path / "first", recipe_tokenizer, steps=1)
     first.train()
     (tmp_path / "first" / "model" / "tokenizer.json").unlink()
     result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "second"), "--shape",
                                       "micro", "--device", "cpu", "--init-from",
                                       str(tmp_path / "first" / "model")])
-    assert result.exit_code == 2 and "has no tokenizer.json" in result.output
+    assert result.exit_code == 3 and "has no tokenizer.json" in result.output
 
 
 def test_ctrl_c_saves_a_checkpoint_and_the_model_before_stopping(tmp_path, recipe_tokenizer):
