@@ -120,16 +120,26 @@ class NoemaConfig:
         except (OSError, json.JSONDecodeError) as err:
             raise ConfigError(
                 f"{path} is not valid JSON ({err}): re-download the checkpoint") from None
+        return cls.from_checked_dict(raw, str(path))
+
+    @classmethod
+    def from_checked_dict(cls, raw: object, source: str,
+                          fix: str = "fix config.json or re-download the checkpoint"
+                          ) -> NoemaConfig:
+        """`from_dict` for values read from a file (`source`): every type and range is
+        checked and a bad one is a `ConfigError` naming the field, ending with `fix`."""
         if not isinstance(raw, dict):
-            raise ConfigError(f"{path} is not a JSON object: re-download the checkpoint")
-        if raw.get("model_type", "llada2_moe") in SUPPORTED_MODEL_TYPES:
-            _check_values(raw, path)
-            _check_unimplemented(raw, path)
+            raise ConfigError(f"{source} is not a JSON object: {fix}")
+        model_type = raw.get("model_type", "llada2_moe")
+        if model_type not in SUPPORTED_MODEL_TYPES:
+            raise ConfigError(f"{source} has model_type={model_type!r}: Noema loads only "
+                              f"{' or '.join(SUPPORTED_MODEL_TYPES)} checkpoints")
+        _check_values(raw, source, fix)
+        _check_unimplemented(raw, source)
         try:
             return cls.from_dict(raw)
         except (TypeError, ValueError, ArithmeticError) as err:  # a value the checks let through
-            raise ConfigError(f"{path} has an invalid value ({err}): fix it or re-download the "
-                              f"checkpoint") from None
+            raise ConfigError(f"{source} has an invalid value ({err}): {fix}") from None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -202,15 +212,14 @@ def _human(n: int | None) -> str:
     return f"{value:.3g} TB"
 
 
-def _check_values(raw: dict, path: Path) -> None:
+def _check_values(raw: dict, path: str, fix: str) -> None:
     """Types and ranges of the values the model is built from, named one at a time."""
     defaults = {f.name: f.default for f in dataclasses.fields(NoemaConfig)}
     # The declared type's first word ("int | None" -> "int"); annotations are strings here.
     kinds = {f.name: str(f.type).split(" ")[0] for f in dataclasses.fields(NoemaConfig)}
 
     def bad(name: str, expected: str) -> ConfigError:
-        return ConfigError(f"{path} has {name}={raw[name]!r}, expected {expected}: fix "
-                           f"config.json or re-download the checkpoint")
+        return ConfigError(f"{path} has {name}={raw[name]!r}, expected {expected}: {fix}")
 
     for name, value in raw.items():
         kind = kinds.get(name)
@@ -240,7 +249,7 @@ def _check_values(raw: dict, path: Path) -> None:
         raise bad("partial_rotary_factor", "a fraction in (0, 1]")
 
 
-def _check_unimplemented(raw: dict, path: Path) -> None:
+def _check_unimplemented(raw: dict, path: str) -> None:
     """Refuse the config.json values that name math this model does not implement."""
     act = raw.get("hidden_act", "silu")
     if act not in SUPPORTED_HIDDEN_ACTS:

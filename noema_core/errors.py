@@ -49,3 +49,10 @@ class PromptTooLongError(NoemaError, ValueError):
     """The prompt plus the requested generation does not fit in the model's context."""
 
     exit_code = 2
+
+
+class RunCheckpointError(NoemaError):
+    """A training run's checkpoint (state.json, model or optimizer file) is damaged or
+    missing (exit code 2: choose another --out, or delete the checkpoint to start over)."""
+
+    exit_code = 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from noema_core.config import NoemaConfig, noema_tiny_shape
-from noema_core.errors import CheckpointError, SettingsError
+from noema_core.config import noema_tiny_shape
+from noema_core.errors import SettingsError
 from noema_core.model import NoemaModel, Router, init_weights
 from noema_core.training.objective import NoiseConfig, loss_fn
 
@@ -132,11 +133,13 @@ class Trainer:
         self.tokenizer_dir = self.out / "tokenizer"
         self.step, self.elapsed, self.tokens = 0, 0.0, 0
         self.history: list[dict] = []
+        self._stop = threading.Event()
 
     # --- setup ---------------------------------------------------------------------------
 
     def prepare(self) -> None:
         """Train the tokenizer (once), build the model, and resume from a checkpoint if any."""
+        from noema_core.training import checkpoint
         from noema_core.training.tokenizer_recipe import train_tokenizer
 
         torch.manual_seed(self.config.seed)
@@ -153,7 +156,8 @@ class Trainer:
         from noema_core.tokenizer import NoemaTokenizer
 
         self.tokenizer = NoemaTokenizer.from_dir(self.tokenizer_dir)
-        if (self.out / "checkpoint" / "state.json").is_file():
+        checkpoint.recover(self.out / "checkpoint")  # a save cut between its two renames
+        if (self.out / "checkpoint").is_dir():
             self._load_checkpoint()
             self._say(f"resumed at step {self.step}")
         else:
@@ -169,17 +173,9 @@ class Trainer:
         return str(self.precision).removeprefix("torch.")
 
     def _copy_tokenizer(self, model_dir: Path) -> None:
-        import shutil
+        from noema_core.training.checkpoint import copy_tokenizer
 
-        from noema_core.checkpoint_files import checkpoint_file
-
-        if checkpoint_file(model_dir, "tokenizer.json") is None:
-            raise CheckpointError(f"--init-from {model_dir} has no tokenizer.json: pass an "
-                                  f"exported model directory (weights and tokenizer files)")
-        self.tokenizer_dir.mkdir(parents=True, exist_ok=True)
-        for name in TOKENIZER_FILES:
-            if checkpoint_file(model_dir, name) is not None:  # regular files inside it only
-                shutil.copy(model_dir / name, self.tokenizer_dir / name)
+        copy_tokenizer(model_dir, self.tokenizer_dir, TOKENIZER_FILES)
         self._say(f"using the tokenizer of {model_dir}")
 
     def _build_model(self) -> None:
@@ -235,9 +231,12 @@ class Trainer:
         ratio = c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
         return fraction, c.lr * ratio
 
-    def train(self) -> dict:
+    def train(self, stop: threading.Event | None = None) -> dict:
+        """Run to the budget. Setting `stop` (the CLI's Ctrl-C) ends the run after the step
+        (or evaluation problem) in progress, saving as an interruption does."""
         from noema_core.training.data import batches
 
+        self._stop = stop or threading.Event()
         c = self.config
         noise = NoiseConfig(**c.noise)
         stream = batches(self.tokenizer_dir, seed=c.seed * 100_003 + self.step,
@@ -250,6 +249,8 @@ class Trainer:
         tokens_at_log, losses = self.tokens, []
         try:
             while True:
+                if self._stop.is_set():
+                    raise KeyboardInterrupt
                 fraction, lr = self.schedule()
                 if fraction >= 1.0:
                     break
@@ -322,6 +323,8 @@ class Trainer:
         settings = DecodingSettings.for_mode("s", gen_length=self.config.eval_gen_length)
         correct = forwards = new_tokens = 0
         for problem in suite:
+            if self._stop.is_set():  # Ctrl-C: the run saves now, the evaluation can wait
+                break
             prompt = self.tokenizer.encode_chat([{"role": "user", "content": problem.question}])
             *_, finished = sampler.generate(prompt, settings, decode=self.tokenizer.decode)
             result = finished.result  # the last event is always GenerationFinished
@@ -335,64 +338,45 @@ class Trainer:
     # --- checkpoints ---------------------------------------------------------------------
 
     def save_checkpoint(self) -> None:
-        from safetensors.torch import save_file
+        from noema_core.training import checkpoint
 
-        folder = self.out / "checkpoint"
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().float().cpu().contiguous()
-                 for k, v in self.model.state_dict().items()}
-        save_file(state, str(folder / "model.safetensors.tmp"))
-        moments = {}
-        names = {id(p): n for n, p in self.model.named_parameters()}
-        for p, s in self.optimizer.state.items():
-            for key in ("exp_avg", "exp_avg_sq", "step"):
-                moments[f"{names[id(p)]}::{key}"] = s[key].detach().float().cpu().reshape(
-                    s[key].shape).contiguous()
-        save_file(moments, str(folder / "optimizer.safetensors.tmp"))
         meta = {"step": self.step, "elapsed": self.elapsed, "tokens": self.tokens,
                 "train_config": dataclasses.asdict(self.config),
                 "model_config": self.model_config.to_dict(), "history": self.history}
-        (folder / "state.json.tmp").write_text(json.dumps(meta, indent=1))
-        # Replace all three only once all are written: a kill mid-save keeps the old one.
-        for name in ("model.safetensors", "optimizer.safetensors", "state.json"):
-            (folder / f"{name}.tmp").replace(folder / name)
+        checkpoint.save(self.out / "checkpoint", self.model, self.optimizer, meta)
 
     def _load_checkpoint(self) -> None:
-        from safetensors.torch import load_file
+        from noema_core.training import checkpoint
 
         folder = self.out / "checkpoint"
-        meta = json.loads((folder / "state.json").read_text())
+        meta, self.model_config = checkpoint.read_meta(folder)
         self.step, self.elapsed = meta["step"], meta["elapsed"]
         self.tokens, self.history = meta["tokens"], meta["history"]
-        self.model_config = NoemaConfig.from_dict(meta["model_config"])
         self.model = NoemaModel(self.model_config)
-        self.model.load_state_dict(load_file(str(folder / "model.safetensors")))
         self.model.to(self.device).train()
         self.optimizer = self._make_optimizer()
-        moments = load_file(str(folder / "optimizer.safetensors"), device=str(self.device))
-        for name, p in self.model.named_parameters():
-            if f"{name}::exp_avg" in moments:
-                self.optimizer.state[p] = {
-                    key: moments[f"{name}::{key}"] for key in ("exp_avg", "exp_avg_sq", "step")}
+        checkpoint.load_into(folder, self.model, self.optimizer, self.device)
 
     def _load_weights(self, directory: Path) -> None:
-        from noema_core.loading import build_model, read_state_dict, weight_files
+        from noema_core.training.checkpoint import load_exported_weights
 
-        state = read_state_dict(weight_files(directory))
-        checked = build_model(self.model_config, torch.float32, torch.device("cpu"), state)
-        self.model.load_state_dict(checked.state_dict())
+        load_exported_weights(self.model, self.model_config, directory)
 
     def export(self, directory: Path, dtype: torch.dtype = torch.float16) -> None:
-        """The shippable model: HF-layout config, sharded safetensors, tokenizer files."""
+        """The shippable model: HF-layout config, sharded safetensors, tokenizer files; written
+        beside `directory` and swapped in whole, so a kill mid-export keeps the last one."""
         import shutil
 
         from noema_core.loading import save_checkpoint
+        from noema_core.training.checkpoint import replace_dir, staging_dir
 
         self.model.eval()
-        save_checkpoint(self.model, directory, dtype=dtype, max_shard_bytes=15 * 2**20)
+        staged = staging_dir(directory)
+        save_checkpoint(self.model, staged, dtype=dtype, max_shard_bytes=15 * 2**20)
         for file in self.tokenizer_dir.iterdir():
-            shutil.copy(file, directory / file.name)
-        self._write_generation_config(directory)
+            shutil.copy(file, staged / file.name)
+        self._write_generation_config(staged)
+        replace_dir(staged, directory)
         self.model.train()
 
     def _write_generation_config(self, directory: Path) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
+import threading
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -88,11 +93,15 @@ def train(
                          init_from=str(init_from or ""))
     reporter = _Reporter()
     training = False
+    ctrl_c = CtrlC(out, reporter.close)
     try:
-        trainer = Trainer(config, progress=reporter.update)
-        trainer.prepare()
-        training = True
-        summary = trainer.train()
+        with ctrl_c:
+            trainer = Trainer(config, progress=reporter.update)
+            trainer.prepare()
+            training = True
+            first_step = trainer.step
+            ctrl_c.arm(lambda: trainer.step > first_step)
+            summary = trainer.train(stop=ctrl_c.stop)
     except NoemaError as err:
         reporter.close()
         fail(str(err), err.exit_code)
@@ -105,7 +114,8 @@ def train(
              f"to resume", 130)
     except OSError as err:  # a full disk or a directory removed under the run
         reporter.close()
-        fail(f"could not write the run ({err}): free space or choose another --out", 1)
+        fail(f"could not write the run ({err.strerror or err}: {err.filename or out}): free "
+             f"space or choose another --out", 1)
     reporter.close()
     if bundle is not None:
         try:
@@ -114,6 +124,67 @@ def train(
             fail(f"could not copy the model to --bundle {bundle} ({err}): it is in "
                  f"{out / 'model'}; copy it by hand", 1)
     emit(json.dumps(summary))
+
+
+class CtrlC:
+    """Ctrl-C during `noema train`, taken by a thread of its own (SIGINT is blocked in every
+    other thread, and so in the data workers forked from them): the main thread may sit in
+    Rust or C for seconds (tokenizer training, a forward) where no Python handler would run.
+
+    Until the first step of this run is done there is nothing new to save: Ctrl-C ends the
+    process at once (exit 130). After it, the first Ctrl-C sets `stop`, the trainer saves at
+    the end of its step and the command exits 130; a second one quits at once, the last
+    saved checkpoint left whole (checkpoints are swapped in by rename)."""
+
+    def __init__(self, out: Path, before_exit: Callable[[], None]) -> None:
+        self.out, self.before_exit = out, before_exit
+        self.stop = threading.Event()
+        self._unsaved: Callable[[], bool] = lambda: False
+        self._done = False
+        self._thread: threading.Thread | None = None
+
+    def arm(self, unsaved: Callable[[], bool]) -> None:
+        """From now on a Ctrl-C saves, once `unsaved()` says there is something to save."""
+        self._unsaved = unsaved
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            self._thread = threading.Thread(target=self._watch, name="ctrl-c", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is None:
+            return
+        self._done = True
+        signal.pthread_kill(self._thread.ident, signal.SIGINT)  # wakes the watcher to end
+        self._thread.join(timeout=5)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    def _watch(self) -> None:
+        while True:
+            signal.sigwait({signal.SIGINT})
+            if self._done:
+                return
+            if not self._unsaved():
+                self._quit("interrupted before the first step: nothing to save; run the same "
+                           "command to start again")
+            elif not self.stop.is_set():
+                self.stop.set()
+                print("stopping after this step: saving the checkpoint (Ctrl-C again to quit "
+                      "at once, keeping the last saved one)", file=sys.stderr, flush=True)
+            else:
+                self._quit(f"interrupted while saving: the last saved checkpoint in "
+                           f"{self.out / 'checkpoint'} is intact; run the same command to "
+                           f"resume")
+
+    def _quit(self, message: str) -> None:
+        with contextlib.suppress(Exception):
+            self.before_exit()
+        with contextlib.suppress(OSError, ValueError):
+            print(message, file=sys.stderr, flush=True)
+        os._exit(130)  # worker processes die with us (the DataLoader's parent-death signal)
 
 
 class _Reporter:
