@@ -6,12 +6,58 @@ import os
 import signal
 import sys
 import threading
-from typing import Annotated, Any
 
-import typer
 
-from noema_tui.commands import ask, bench, chat, evaluate, replay, serve, train, verify
-from noema_tui.commands.output import flush_quietly
+def _interrupted_while_starting(*_: object) -> None:
+    """Ctrl-C while the CLI's own modules import: one line, not a traceback from typer."""
+    os.write(2, b"interrupted\n")
+    os._exit(130)
+
+
+_starting = threading.current_thread() is threading.main_thread() and \
+    signal.getsignal(signal.SIGINT) is signal.default_int_handler
+if _starting:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+from typing import Annotated, Any  # noqa: E402 - after the Ctrl-C guard above
+
+import typer  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from noema_tui.commands import (  # noqa: E402
+    ask,
+    bench,
+    chat,
+    evaluate,
+    replay,
+    serve,
+    train,
+    verify,
+)
+from noema_tui.commands.output import flush_quietly, usage_error_line  # noqa: E402
+
+if _starting:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (unknown option, bad value, missing argument) as the one line every other
+    error is, `error: <cause>: <fix>` with exit 2, instead of Typer's boxed panel."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+            code = result if isinstance(result, int) and not isinstance(result, bool) else 0
+        except NoArgsIsHelpError as err:  # `noema` alone: the help is already printed
+            code = err.exit_code
+        except ClickException as err:
+            print(usage_error_line(err), file=sys.stderr)
+            code = err.exit_code
+        if not standalone_mode:
+            return code
+        sys.exit(code)
 
 
 class NoemaApp(typer.Typer):
@@ -35,6 +81,7 @@ app = NoemaApp(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},  # -h on every command
+    cls=OneLineErrors,
 )
 
 
@@ -73,6 +120,7 @@ def run(**kwargs: Any) -> None:
     save, so the checker's worker is stopped and the process ends. Commands that never loaded
     torch (--help), or that leave child processes (training's data workers), exit normally.
     """
+    _guard_standard_streams()
     try:
         app(**kwargs)
         code: object = 0
@@ -87,6 +135,29 @@ def run(**kwargs: Any) -> None:
     if shutdown is not None:
         shutdown()
     os._exit(code)
+
+
+def _guard_standard_streams() -> None:
+    """Started with stdin, stdout or stderr closed (`noema ask ... >&-`): the next file opened
+    would take that descriptor, and a print would then write into a checkpoint or the
+    database. Park /dev/null on each closed one; with no stdout there is nowhere for the
+    result to go, so say so and stop."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+    for _ in closed:  # the lowest free descriptor each time: exactly the closed ones
+        os.open(os.devnull, os.O_RDWR)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    if sys.stdin is None:
+        sys.stdin = open(os.devnull)  # noqa: SIM115
+    if 1 in closed:
+        print("error: stdout is closed: give the output somewhere to go (a terminal, a file "
+              "or a pipe), e.g. noema ask ... > answer.txt", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,7 +30,7 @@ from noema_tui.commands.options import (
     QuantOption,
     ServerOption,
 )
-from noema_tui.commands.output import emit, fail, require_finite
+from noema_tui.commands.output import emit, fail, require_finite, require_model
 
 NO_PROMPT = "no prompt: pass a question (noema ask \"Solve 3x + 5 = 20\") or pipe one on stdin"
 NOT_UTF8 = ("the prompt is not valid UTF-8 text: convert it first (e.g. iconv -f latin1 -t utf-8 "
@@ -169,10 +169,12 @@ def ask(
         fail(NO_PROMPT, 2)
     if not is_utf8(text):  # bytes that are not UTF-8, carried through as lone surrogates
         fail(NOT_UTF8, 2)
+    require_model(model)
     require_finite(threshold=threshold, editing_threshold=editing_threshold,
                    temperature=temperature, top_p=top_p)
     if seed is not None and not SEED_MIN <= seed <= SEED_MAX:
-        fail(f"--seed {seed} is out of range: choose a value in [0, {SEED_MAX}]", 2)
+        fail(f"--seed {seed} is out of range: choose a whole number in [{SEED_MIN}, "
+             f"{SEED_MAX}] (-2**63 to 2**64 - 1)", 2)
     overrides: dict[str, Any] = dict(
         threshold=threshold, editing_threshold=editing_threshold, block_length=block_length,
         gen_length=gen_length, max_post_steps=max_post_steps, temperature=temperature,

@@ -14,7 +14,7 @@ from noema_tui.commands.options import (
     QuantChoice,
     QuantOption,
 )
-from noema_tui.commands.output import emit, fail
+from noema_tui.commands.output import emit, fail, require_model
 
 if TYPE_CHECKING:
     from noema_core.bench import BenchRun
@@ -56,6 +56,7 @@ def bench(
     from noema_core.errors import NoemaError, PromptTooLongError
     from noema_core.loading import load_model
 
+    require_model(model)
     name = model or default_bench_model()
     modes = [Mode(m.value) for m in (mode or list(ModeChoice))]
 

@@ -89,6 +89,9 @@ def chat(
               "own)", file=sys.stderr)
         raise typer.Exit(2)
     from noema_core.engine import DEFAULT_MODEL
+    from noema_tui.commands.output import require_model
+
+    require_model(model)
     from noema_tui.app.factory import ChatOptions, create_app
     from noema_tui.app.store import ConversationStore, StoreError
     from noema_tui.app.themes import DEFAULT_THEME

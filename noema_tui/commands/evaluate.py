@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from noema_tui.commands.options import DeviceOption, ModeChoice
-from noema_tui.commands.output import emit, fail
+from noema_tui.commands.output import emit, fail, require_model
 
 if TYPE_CHECKING:
     from noema_core.evaluation import EvalProgress
@@ -52,6 +52,7 @@ def eval_command(
     from noema_core.errors import NoemaError
     from noema_core.evaluation import comparisons, evaluate, load_questions
 
+    require_model(model)
     modes = [Mode(m.value) for m in (mode or list(ModeChoice))]
     cancel = threading.Event()
     items, source = None, "held-out problems"

@@ -25,6 +25,15 @@ def fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def usage_error_line(err: Exception) -> str:
+    """Typer's usage error as `error: <cause>: <fix>` on one line."""
+    message = " ".join(str(getattr(err, "format_message", err.__str__)()).split())
+    message = message[:1].lower() + message[1:].rstrip(".")
+    context = getattr(err, "ctx", None)
+    command = getattr(context, "command_path", None) or "noema"
+    return f"error: {message}: see '{command} --help'"
+
+
 def emit(text: str) -> None:
     """Write `text` (plus a newline) to stdout and flush it, so a failed write is seen here."""
     try:
@@ -54,6 +63,13 @@ def require_finite(**values: float | None) -> None:
         if value is not None and not math.isfinite(value):
             fail(f"--{name.replace('_', '-')} {value} is not a finite number: give one in the "
                  f"option's range (see --help)", EXIT_USAGE)
+
+
+def require_model(model: str | None) -> None:
+    """`--model ''` (an unset variable in a script) must not quietly mean the default."""
+    if model is not None and not model.strip():
+        fail("--model is empty: give a bundled name (noema-tiny), a checkpoint directory or a "
+             "hub id, or leave the option out for the default", EXIT_USAGE)
 
 
 def require_writable_dir(path: Path, option: str) -> None:

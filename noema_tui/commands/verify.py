@@ -38,6 +38,9 @@ def verify(
     Against --reference, or independently with --question.
     Exit codes: 0 verified, 4 contradicted, 5 could not check, 2 usage.
     """
+    from noema_tui.commands.output import require_finite
+
+    require_finite(timeout=timeout)  # nan passes Typer's range check
     if response is None or response == "-":
         if response is None and sys.stdin.isatty():
             print(f"error: {NO_RESPONSE}", file=sys.stderr)

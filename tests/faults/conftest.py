@@ -28,13 +28,16 @@ class Hung(Exception):
 
 
 @pytest.fixture(autouse=True)
-def deadline() -> Iterator[None]:
-    """Fail a case that blocks (a FIFO opened, a lock never freed) instead of hanging."""
+def deadline(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a case that blocks (a FIFO opened, a lock never freed) instead of hanging. A
+    module may allow more with its own DEADLINE_S."""
+    seconds = getattr(request.module, "DEADLINE_S", DEADLINE_S)
+
     def expire(*_: object) -> None:
-        raise Hung(f"no result within {DEADLINE_S} s")
+        raise Hung(f"no result within {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(DEADLINE_S)
+    signal.alarm(seconds)
     try:
         yield
     finally:

@@ -51,8 +51,9 @@ def test_non_finite_decoding_values_are_usage_errors(scripted_engine, option, va
 def test_seed_beyond_what_the_generator_takes_is_a_usage_error(scripted_engine):
     result = invoke("ask", "--temperature", "1", "--seed", str(2**64), "q")
     assert result.exit_code == 2
-    assert one_error_line(result) == (f"error: --seed {2**64} is out of range: choose a value "
-                                      f"in [0, {2**64 - 1}]")
+    assert one_error_line(result) == (f"error: --seed {2**64} is out of range: choose a whole "
+                                      f"number in [{-2**63}, {2**64 - 1}] (-2**63 to "
+                                      f"2**64 - 1)")
     assert scripted_engine.loads == []
 
 
