@@ -65,8 +65,9 @@ def train(
 
     Ctrl-C saves a checkpoint; run the same command again to resume.
 
-    Exit codes: 0 done, 1 runtime error, 2 usage, 3 device unavailable,
-    130 interrupted (checkpoint saved).
+    Exit codes: 0 done, 1 runtime error, 2 usage or a damaged checkpoint in
+    --out, 3 device unavailable or --init-from not loadable, 130 interrupted
+    (checkpoint saved after the first step).
     """
     import shutil
 
