@@ -40,21 +40,27 @@ if _starting:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+# Click's base error class, wherever this Typer keeps Click (vendored as typer._click in
+# 0.28, the click package before): BadParameter is public and derives from it.
+_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 class OneLineErrors(TyperGroup):
     """Usage errors (unknown option, bad value, missing argument) as the one line every other
     error is, `error: <cause>: <fix>` with exit 2, instead of Typer's boxed panel."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError
-
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
             code = result if isinstance(result, int) and not isinstance(result, bool) else 0
-        except NoArgsIsHelpError as err:  # `noema` alone: the help is already printed
+        except _CLICK_EXCEPTION as err:
+            if type(err).__name__ != "NoArgsIsHelpError":  # `noema` alone: help is printed
+                print(usage_error_line(err), file=sys.stderr)
             code = err.exit_code
-        except ClickException as err:
-            print(usage_error_line(err), file=sys.stderr)
-            code = err.exit_code
+        except typer.Abort:  # input ended (EOF) where a command was reading an answer
+            print("error: input ended before the command finished: run it again with its "
+                  "input", file=sys.stderr)
+            code = 1
         if not standalone_mode:
             return code
         sys.exit(code)
