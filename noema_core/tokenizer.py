@@ -56,8 +56,8 @@ class NoemaTokenizer:
             raise TokenizerError(f"tokenizer files in {path} could not be read ({err}): "
                                  f"re-download the checkpoint") from None
         tokenizer = cls(hf)
-        tokenizer._template_file = ("chat_template.jinja" if (path / "chat_template.jinja")
-                                    .is_file() else "tokenizer_config.json")
+        tokenizer._template_file = str(path / ("chat_template.jinja" if (
+            path / "chat_template.jinja").is_file() else "tokenizer_config.json"))
         tokenizer.check_template()
         return tokenizer
 

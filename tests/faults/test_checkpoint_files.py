@@ -161,7 +161,7 @@ def test_a_chat_template_that_tries_tricks_is_a_load_error(ws, template):
     (ws.ckpt / "chat_template.jinja").write_text(template)
     before = set(Path.cwd().iterdir())
     line = one_line_error(ask(ws.ckpt), 3)
-    assert "the chat template in chat_template.jinja " in line
+    assert f"the chat template in {ws.ckpt / 'chat_template.jinja'} " in line
     assert set(Path.cwd().iterdir()) == before  # nothing ran
 
 
@@ -171,7 +171,7 @@ def test_a_template_in_tokenizer_config_is_named_there(ws):
     config["chat_template"] = "{{ messages.__class__ }}"
     (ws.ckpt / "tokenizer_config.json").write_text(json.dumps(config))
     line = one_line_error(ask(ws.ckpt), 3)
-    assert "the chat template in tokenizer_config.json" in line
+    assert f"the chat template in {ws.ckpt / 'tokenizer_config.json'} " in line
 
 
 # -- a config's implied size is checked before anything is built --------------------------
@@ -246,3 +246,23 @@ def test_a_truncated_shard_is_reported_as_corrupt(ws):
     shard.write_bytes(shard.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
         load_model(str(ws.ckpt), device="cpu")
+
+
+# -- the same checks behind every command that loads a model -------------------------------
+@pytest.mark.parametrize("command", [
+    ("bench", "--device", "cpu", "--mode", "s", "--gen-length", "32", "--prompt-length", "16"),
+    ("eval", "--device", "cpu", "--limit", "1", "--mode", "s"),
+])
+@pytest.mark.parametrize("damage", ["traversal", "fifo", "huge", "template"])
+def test_bench_and_eval_refuse_the_same_checkpoints(ws, command, damage):
+    if damage == "traversal":
+        repoint_shard(ws.ckpt, "../../../../etc/passwd")
+    elif damage == "fifo":
+        mkfifo(ws.ckpt / "config.json")
+    elif damage == "huge":
+        config_with(ws.ckpt, num_hidden_layers=10**6)
+    else:
+        (ws.ckpt / "chat_template.jinja").write_text("{{ messages.__class__.__mro__ }}")
+    result = cli(command[0], "--model", ws.ckpt, *command[1:])
+    line = one_line_error(result, 3)
+    assert str(ws.ckpt.name) in line or "num_hidden_layers" in line
