@@ -156,7 +156,8 @@ class Trainer:
         from noema_core.tokenizer import NoemaTokenizer
 
         self.tokenizer = NoemaTokenizer.from_dir(self.tokenizer_dir)
-        checkpoint.recover(self.out / "checkpoint")  # a save cut between its two renames
+        for folder in ("checkpoint", "model"):  # a save cut between its two renames
+            checkpoint.recover(self.out / folder)
         if (self.out / "checkpoint").is_dir():
             self._load_checkpoint()
             self._say(f"resumed at step {self.step}")
