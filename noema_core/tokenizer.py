@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 
 
 class NoemaTokenizer:
-    def __init__(self, hf_tokenizer: PreTrainedTokenizerFast) -> None:
+    def __init__(self, hf_tokenizer: PreTrainedTokenizerFast,
+                 template_file: str = "the tokenizer's chat_template") -> None:
         self.hf = hf_tokenizer
+        self._template_file = template_file  # named when the template fails
         self.mask_id = self._require(MASK_TOKEN)
         self.eos_id = self._require(EOS_TOKEN)
         self.role_end_id = self._require(ROLE_END_TOKEN)
@@ -36,7 +38,6 @@ class NoemaTokenizer:
         # end makes it a stop too (DecodingSettings.stop_at_role_end), or replies run on.
         self.turn_end_id = self.role_end_id if self._closes_turns_with(ROLE_END_TOKEN) else None
         self._pieces: dict[int, str] = {}
-        self._template_file = "the tokenizer's chat_template"
         self._added_tokens = [t.content for t in hf_tokenizer.added_tokens_decoder.values()]
 
     @classmethod
@@ -55,9 +56,9 @@ class NoemaTokenizer:
         except Exception as err:  # transformers raises many types for bad files
             raise TokenizerError(f"tokenizer files in {path} could not be read ({err}): "
                                  f"re-download the checkpoint") from None
-        tokenizer = cls(hf)
-        tokenizer._template_file = str(path / ("chat_template.jinja" if (
-            path / "chat_template.jinja").is_file() else "tokenizer_config.json"))
+        template = "chat_template.jinja" if (path / "chat_template.jinja").is_file() \
+            else "tokenizer_config.json"
+        tokenizer = cls(hf, template_file=str(path / template))
         tokenizer.check_template()
         return tokenizer
 
