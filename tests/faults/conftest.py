@@ -18,6 +18,7 @@ import torch
 from typer.testing import CliRunner
 
 from noema_core.loading import save_checkpoint
+from noema_core.training.trainer import SHAPES, TrainConfig, Trainer
 from tests.engine.conftest import tiny_model, write_tokenizer
 
 DEADLINE_S = 60  # no single case may take longer: a hang fails instead of stalling the run
@@ -27,10 +28,11 @@ class Hung(Exception):
     pass
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def deadline(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a case that blocks (a FIFO opened, a lock never freed) instead of hanging. A
-    module may allow more with its own DEADLINE_S."""
+    module may allow more with its own DEADLINE_S; modules opt in with
+    `pytestmark = pytest.mark.usefixtures("deadline")`."""
     seconds = getattr(request.module, "DEADLINE_S", DEADLINE_S)
 
     def expire(*_: object) -> None:
@@ -118,6 +120,29 @@ def one_line_error(result, code: int) -> str:
     line = lines[0]
     assert ": " in line.removeprefix("error: "), f"no cause and fix in {line!r}"
     return line
+
+
+TRAIN = ("--shape", "micro", "--device", "cpu", "--workers", "0", "--eval-problems", "0",
+         "--batch-size", "4", "--precision", "float32", "--log-every", "1", "--warmup", "1")
+
+
+def micro(out: Path, steps: int) -> TrainConfig:
+    return TrainConfig(out_dir=str(out), device="cpu", precision="float32", batch_size=4,
+                       workers=0, max_steps=steps, warmup_steps=1, log_every=1,
+                       eval_problems=0, model=SHAPES["micro"])
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A micro run one step in: tokenizer/, checkpoint/ and model/."""
+    from noema_core.training.tokenizer_recipe import train_tokenizer
+
+    out = tmp_path_factory.mktemp("run")
+    train_tokenizer(out / "tokenizer", vocab_size=512, samples=2000, seed=0)
+    trainer = Trainer(micro(out, steps=1))
+    trainer.prepare()
+    trainer.train()
+    return out
 
 
 def mkfifo(path: Path) -> Path:

@@ -17,6 +17,8 @@ from noema_core.errors import CheckpointError
 from noema_core.loading import load_model
 from tests.faults.conftest import cli, mkfifo, one_line_error
 
+pytestmark = pytest.mark.usefixtures("deadline")
+
 INDEX = "model.safetensors.index.json"
 
 

@@ -15,6 +15,8 @@ import pytest
 from tests.faults.conftest import cli, one_line_error
 from tests.faults.test_signals import ROOT, Command
 
+pytestmark = pytest.mark.usefixtures("deadline")
+
 
 # -- usage errors are one line, not Typer's boxed panel ------------------------------------
 @pytest.mark.parametrize(("args", "cause"), [

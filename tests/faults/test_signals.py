@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from noema_core.training import checkpoint
-from tests.faults.test_train import TRAIN, trained_run  # noqa: F401 - a fixture
+from tests.faults.conftest import TRAIN
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("deadline")]
 DEADLINE_S = 400  # each case starts Python, torch and a training run on a busy CPU
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,7 +103,7 @@ def test_ctrl_c_before_the_first_step_exits_130_at_once(tmp_path):
     assert run.group_is_gone()
 
 
-def test_ctrl_c_after_some_steps_saves_and_exits_130(tmp_path, trained_run):  # noqa: F811
+def test_ctrl_c_after_some_steps_saves_and_exits_130(tmp_path, trained_run):
     out = tmp_path / "run"
     shutil.copytree(trained_run / "tokenizer", out / "tokenizer")
     run = Command("train", "--out", out, "--steps", "200", *TRAIN, "--workers", "2",
@@ -120,8 +120,7 @@ def test_ctrl_c_after_some_steps_saves_and_exits_130(tmp_path, trained_run):  # 
     assert run.group_is_gone()  # the data workers went with it
 
 
-def test_a_second_ctrl_c_quits_at_once_keeping_a_whole_checkpoint(tmp_path,
-                                                                  trained_run):  # noqa: F811
+def test_a_second_ctrl_c_quits_at_once_keeping_a_whole_checkpoint(tmp_path, trained_run):
     out = tmp_path / "run"
     shutil.copytree(trained_run, out)
     run = Command("train", "--out", out, "--steps", "200", *TRAIN, cwd=tmp_path)

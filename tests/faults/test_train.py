@@ -9,30 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from noema_core.training.trainer import SHAPES, TrainConfig, Trainer
-from tests.faults.conftest import cli, mkfifo, one_line_error
+from tests.faults.conftest import TRAIN, cli, mkfifo, one_line_error
 
-TRAIN = ("--shape", "micro", "--device", "cpu", "--workers", "0", "--eval-problems", "0",
-         "--batch-size", "4", "--precision", "float32", "--log-every", "1", "--warmup", "1")
-
-
-def micro(out: Path, steps: int) -> TrainConfig:
-    return TrainConfig(out_dir=str(out), device="cpu", precision="float32", batch_size=4,
-                       workers=0, max_steps=steps, warmup_steps=1, log_every=1,
-                       eval_problems=0, model=SHAPES["micro"])
-
-
-@pytest.fixture(scope="session")
-def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A micro run one step in: tokenizer/, checkpoint/ and model/."""
-    from noema_core.training.tokenizer_recipe import train_tokenizer
-
-    out = tmp_path_factory.mktemp("run")
-    train_tokenizer(out / "tokenizer", vocab_size=512, samples=2000, seed=0)
-    trainer = Trainer(micro(out, steps=1))
-    trainer.prepare()
-    trainer.train()
-    return out
+pytestmark = pytest.mark.usefixtures("deadline")
 
 
 @pytest.fixture
