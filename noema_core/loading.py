@@ -77,8 +77,9 @@ def resolve_checkpoint_dir(ref: str, progress: ProgressCallback | None = None) -
     looks_like_path = ref.startswith((".", "/", "~")) or os.sep in ref and path.exists()
     if path.is_dir():
         return path
-    if path.is_file():
-        raise ModelNotFoundError(f"{ref} is a file, not a checkpoint directory: pass the "
+    if path.exists() and not path.is_dir():  # a file, or a FIFO/device that must not be read
+        kind = "a file" if path.is_file() else "not a directory"
+        raise ModelNotFoundError(f"{ref} is {kind}, not a checkpoint directory: pass the "
                                  f"directory that holds it ({path.parent})")
     if looks_like_path or path.exists():
         raise ModelNotFoundError(f"checkpoint directory {ref} does not exist: pass a directory "

@@ -268,3 +268,11 @@ def test_bench_and_eval_refuse_the_same_checkpoints(ws, command, damage):
     result = cli(command[0], "--model", ws.ckpt, *command[1:])
     line = one_line_error(result, 3)
     assert str(ws.ckpt.name) in line or "num_hidden_layers" in line
+
+
+@pytest.mark.parametrize("kind", ["fifo", "file"])
+def test_a_model_path_that_is_not_a_directory_says_so(ws, kind):
+    target = ws.root / "model"
+    mkfifo(target) if kind == "fifo" else target.write_text("x")
+    line = one_line_error(cli("ask", "--model", target, "--device", "cpu", "q"), 3)
+    assert "not a checkpoint directory: pass the directory that holds it" in line
