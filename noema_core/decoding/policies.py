@@ -42,10 +42,9 @@ def propose(logits: Tensor, *, mask_id: int, temperature: float = 0.0, top_k: in
     weights = probs * not_mask
     # Where filtering left only the mask token (top_k 1, a tiny top_p), draw the likeliest
     # other token; its filtered probability, 0, is then its confidence.
-    stranded = weights.sum(dim=-1) <= 0
-    if bool(stranded.any()):
-        best_other = logits[stranded].masked_fill(~not_mask, float("-inf")).argmax(dim=-1)
-        weights[stranded] = F.one_hot(best_other, logits.shape[-1]).float()
+    stranded = weights.sum(dim=-1, keepdim=True) <= 0
+    best_other = logits.masked_fill(~not_mask, float("-inf")).argmax(dim=-1)
+    weights = torch.where(stranded, F.one_hot(best_other, logits.shape[-1]).float(), weights)
     tokens = torch.multinomial(weights, 1, generator=generator).squeeze(-1)
     return Proposal(tokens, probs.gather(-1, tokens[:, None]).squeeze(-1))
 
@@ -69,29 +68,26 @@ def filter_logits(logits: Tensor, *, top_k: int = 0, top_p: float = 1.0) -> Tens
 
 
 def choose_unmask(masked: Tensor, confidence: Tensor, threshold: float,
-                  at_least: int = 1) -> Tensor:
+                  at_least: int = 1, *, n_masked: int | None = None) -> Tensor:
     """Masked slots whose confidence exceeds `threshold`; at least the `at_least` most confident.
 
     `at_least` is the `num_to_transfer` setting (the reference's rule: when fewer clear the
     threshold, commit exactly the most confident that many), raised when needed by the `steps`
     cap: with n masks left and s passes left the sampler asks for ceil(n / s).
+    `n_masked` (the count of `masked`, when the caller knows it) spares a host read.
     """
     choose = masked & (confidence > threshold)
-    want = min(at_least, int(masked.sum()))
-    if int(choose.sum()) < want:
-        ranked = confidence.masked_fill(~masked, float("-inf")).topk(want).indices
-        choose = choose.clone()
-        choose[ranked] = True
-    return choose
+    want = min(at_least, int(masked.sum()) if n_masked is None else n_masked)
+    # The `want` most confident masks always include every mask above the threshold when
+    # fewer than `want` clear it, and are all above it otherwise: the union is the rule,
+    # with no need to count `choose` on the host.
+    ranked = confidence.masked_fill(~masked, float("-inf")).topk(want).indices
+    return choose.index_fill(0, ranked, True)
 
 
 def choose_leftmost(masked: Tensor) -> Tensor:
     """AR mode: exactly the leftmost masked slot (nothing if none is masked)."""
-    choose = torch.zeros_like(masked)
-    idx = masked.nonzero()
-    if len(idx):
-        choose[idx[0, 0]] = True
-    return choose
+    return masked & (masked.cumsum(0) == 1)
 
 
 def choose_edits(editable: Tensor, current: Tensor, proposed: Tensor, confidence: Tensor,

@@ -150,6 +150,10 @@ class Sampler:
         lo, hi = b * B, (b + 1) * B
         prompt_slots = torch.arange(lo, hi, device=canvas.device) < P
         confidence = torch.zeros(B, device=canvas.device)
+        # The block as the host last saw it: every decision that needs a count is taken from
+        # this copy, so each forward reads the device exactly once (the snapshot).
+        is_prompt = [lo + i < P for i in range(B)]
+        ids = canvas[lo:hi].tolist()
         unmask_passes = post_steps = forwards = edits = 0
         while True:
             if cancel is not None and cancel.is_set():
@@ -162,38 +166,43 @@ class Sampler:
                                         temperature=settings.temperature, top_k=settings.top_k,
                                         top_p=settings.top_p, generator=generator)
             masked = (block == self.mask_id) & ~prompt_slots
-            had_masks = bool(masked.any())
+            n_masked = sum(t == self.mask_id and not p for t, p in zip(ids, is_prompt, strict=True))
+            had_masks = n_masked > 0
             if settings.mode is Mode.AR:
                 unmask = policies.choose_leftmost(masked)
                 edit = torch.zeros_like(masked)
             else:
                 at_least = max(settings.num_to_transfer, policies.min_unmask_for_steps(
-                    int(masked.sum()), unmask_passes, settings.steps))
+                    n_masked, unmask_passes, settings.steps))
                 unmask = (policies.choose_unmask(masked, proposal.confidence, settings.threshold,
-                                                 at_least) if had_masks else masked)
+                                                 at_least, n_masked=n_masked)
+                          if had_masks else masked)
                 edit = policies.choose_edits(~masked & ~prompt_slots, block, proposal.tokens,
                                              proposal.confidence, settings.editing_threshold)
             new_block = torch.where(unmask | edit, proposal.tokens, block)
             confidence = torch.where(unmask | edit, proposal.confidence, confidence)
             canvas[lo:hi] = new_block
-            n_edits = int(edit.sum())
+            update = self._snapshot(b, P, forwards, new_block, is_prompt, unmask, edit,
+                                    confidence, detokenize, settings)
+            ids = list(update.token_ids)
+            n_edits = update.edits
             edits += n_edits
-            yield self._snapshot(b, P, lo, forwards, new_block, prompt_slots, unmask, edit,
-                                 confidence, n_edits, detokenize, settings)
-            changed = n_edits > 0 or bool(unmask.any())
-            if settings.mode is Mode.AR and settings.eos_early_stop:
-                committed = new_block[unmask].tolist()
-                if committed and committed[0] in stops:
-                    # Left to right without edits, nothing after an EOS can matter (the output
-                    # is cut there): close the block instead of spending forwards on padding.
-                    rest = (new_block == self.mask_id) & ~prompt_slots
-                    canvas[lo:hi] = new_block.masked_fill(rest, committed[0])
-                    return _BlockOutcome(forwards, edits, exact_kv=False)
+            yield update
+            committed = [t for t, s in zip(ids, update.states, strict=True)
+                         if s is TokenState.UNMASKED]
+            changed = n_edits > 0 or bool(committed)
+            if (settings.mode is Mode.AR and settings.eos_early_stop and committed
+                    and committed[0] in stops):
+                # Left to right without edits, nothing after an EOS can matter (the output
+                # is cut there): close the block instead of spending forwards on padding.
+                rest = (new_block == self.mask_id) & ~prompt_slots
+                canvas[lo:hi] = new_block.masked_fill(rest, committed[0])
+                return _BlockOutcome(forwards, edits, exact_kv=False)
             if had_masks:
                 unmask_passes += 1
             else:
                 post_steps += 1
-            if not bool(((new_block == self.mask_id) & ~prompt_slots).any()):
+            if update.masked == 0:
                 if settings.mode is Mode.AR or settings.max_post_steps == 0:
                     return _BlockOutcome(forwards, edits, exact_kv=not changed)
                 if not had_masks and not changed:
@@ -223,29 +232,35 @@ class Sampler:
             return logits[0]
         return self.model(canvas[None, lo:hi], start=lo, cache=cache)[0]
 
-    def _snapshot(self, b: int, P: int, lo: int, forward: int, block: Tensor,
-                  prompt_slots: Tensor, unmask: Tensor, edit: Tensor, confidence: Tensor,
-                  n_edits: int, detokenize: Callable[[int], str] | None,
+    def _snapshot(self, b: int, P: int, forward: int, block: Tensor, is_prompt: list[bool],
+                  unmask: Tensor, edit: Tensor, confidence: Tensor,
+                  detokenize: Callable[[int], str] | None,
                   settings: DecodingSettings) -> BlockUpdated:
-        ids = block.tolist()
-        masked = [t == self.mask_id for t in ids]
+        """The block after a forward, read from the device in one copy: ids, what each slot
+        did (0 kept, 1 unmasked, 2 edited) and confidences, packed in one float64 tensor
+        (token ids are exact in float64)."""
+        action = unmask.to(torch.float64) + 2 * edit.to(torch.float64)
+        ids_f, actions, confidences = torch.stack(
+            [block.to(torch.float64), action, confidence.to(torch.float64)]).tolist()
+        ids = [int(t) for t in ids_f]
         states = []
-        for i in range(len(ids)):
-            if prompt_slots[i]:
+        for t, act, prompt in zip(ids, actions, is_prompt, strict=True):
+            if prompt:
                 states.append(TokenState.PROMPT)
-            elif masked[i]:
+            elif t == self.mask_id:
                 states.append(TokenState.MASKED)
-            elif edit[i]:
+            elif act == 2:
                 states.append(TokenState.EDITED)
-            elif unmask[i]:
+            elif act == 1:
                 states.append(TokenState.UNMASKED)
             else:
                 states.append(TokenState.STABLE)
-        pieces = (tuple("" if m else detokenize(t) for t, m in zip(ids, masked, strict=True))
-                  if detokenize else ())
+        n_edits = sum(s is TokenState.EDITED for s in states)
+        pieces = (tuple("" if s is TokenState.MASKED else detokenize(t)
+                        for t, s in zip(ids, states, strict=True)) if detokenize else ())
         first_generated_block = P // settings.block_length
         return BlockUpdated(b - first_generated_block, forward, tuple(ids), tuple(states),
-                            tuple(round(c, 4) for c in confidence.tolist()), pieces, n_edits)
+                            tuple(round(c, 4) for c in confidences), pieces, n_edits)
 
     def stop_ids(self, settings: DecodingSettings) -> frozenset[int]:
         """The ids that end a reply under `settings`."""
