@@ -1,7 +1,8 @@
 """Headless benchmark: decode a fixed random prompt in each mode, with and without the cache.
 
 Random prompt ids (seeded) make runs comparable across models; stop tokens are ignored so every
-run decodes exactly `gen_length` tokens. Used by `noema bench`; no UI code here.
+run decodes exactly `gen_length` tokens. Host syncs are counted in a short run of their own
+after each timed cached one (counting slows every op). Used by `noema bench`; no UI code.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from noema_core.decoding.events import GenerationFinished
+from noema_core.decoding.events import BlockFinished, GenerationFinished
 from noema_core.decoding.sampler import Sampler
 from noema_core.decoding.settings import DecodingSettings, Mode
+from noema_core.host_syncs import HostSyncCounter
 from noema_core.loading import NOEMA1_EOS_ID, NOEMA1_MASK_ID, LoadedModel
 
 
@@ -32,6 +34,7 @@ class BenchRun:
     prefill_ms: float
     peak_memory_bytes: int
     output_matches_cached: bool | None = None  # uncached runs: same tokens as the cached run?
+    host_syncs_per_forward: float | None = None  # device-to-host reads per forward (counted)
 
 
 def _peak_memory(device: torch.device) -> int:
@@ -51,7 +54,11 @@ def _special_ids(loaded: LoadedModel) -> int:
 
 def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: int,
                   gen_length: int, compare_cache: bool = True, seed: int = 0,
-                  on_run: Callable[[BenchRun], None] | None = None) -> list[BenchRun]:
+                  on_run: Callable[[BenchRun], None] | None = None,
+                  on_progress: Callable[[str], None] | None = None,
+                  count_syncs: bool = True) -> list[BenchRun]:
+    """Decode the random prompt in each mode (cached, then uncached when `compare_cache`).
+    `on_progress` hears a line as each run starts and as each of its blocks finishes."""
     model = loaded.model
     mask_id = _special_ids(loaded)
     device = model.model.word_embeddings.weight.device
@@ -71,9 +78,17 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
                 torch.cuda.synchronize(device)
                 torch.cuda.reset_peak_memory_stats(device)
             result = None
+            label = f"{mode.value} cache={'on' if use_cache else 'off'}"
+            blocks = -(-(prompt_length % settings.block_length + gen_length)
+                       // settings.block_length)
+            if on_progress:
+                on_progress(f"{label}: decoding {gen_length} tokens ({blocks} blocks)")
             for event in sampler.generate(prompt, settings, use_cache=use_cache):
                 if isinstance(event, GenerationFinished):
                     result = event.result
+                elif isinstance(event, BlockFinished) and on_progress:
+                    on_progress(f"{label}: block {event.block_index + 1}/{blocks} "
+                                f"({event.forwards} forwards)")
             assert result is not None
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
@@ -89,6 +104,8 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
                 peak_memory_bytes=_peak_memory(device),
                 output_matches_cached=(None if use_cache
                                        else result.token_ids == cached_tokens),
+                host_syncs_per_forward=(count_host_syncs(sampler, prompt, settings)
+                                        if count_syncs and use_cache else None),
             )
             if use_cache:
                 cached_tokens = result.token_ids
@@ -96,6 +113,19 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
             if on_run:
                 on_run(run)
     return runs
+
+
+def count_host_syncs(sampler: Sampler, prompt: list[int], settings: DecodingSettings) -> float:
+    """Host syncs per forward over one generated block, prefill included (a run of its own:
+    counting slows every op)."""
+    short = settings.replace(gen_length=min(settings.gen_length, settings.block_length))
+    sampler.reset_cache()  # the prefill counts, as in the timed run
+    forwards = 0
+    with HostSyncCounter() as syncs:
+        for event in sampler.generate(prompt, short):
+            if isinstance(event, GenerationFinished):
+                forwards = event.result.stats.forwards
+    return round(syncs.count / max(forwards, 1), 2)
 
 
 def report(loaded: LoadedModel, runs: list[BenchRun]) -> dict:

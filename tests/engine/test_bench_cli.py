@@ -23,8 +23,21 @@ def test_bench_json_reports_every_mode_with_and_without_cache():
         assert run["new_tokens"] == 32 and run["forwards"] >= 1
         assert abs(run["tokens_per_forward"] * run["forwards"] - 32) < 0.1
         assert run["peak_memory_bytes"] > 0 and run["ms_per_forward"] > 0
+        # Counted on the cached run: a snapshot per forward plus the MoE layers' reads.
+        assert (run["host_syncs_per_forward"] is None) == (not run["cache"])
+        assert run["cache"] is False or 0 < run["host_syncs_per_forward"] < 20
     ar = [r for r in report["runs"] if r["mode"] == "ar"]
     assert all(r["forwards"] >= 32 for r in ar)
+
+
+def test_bench_shows_progress_on_stderr_while_it_runs():
+    result = CliRunner().invoke(app, ["bench", "--model", "tiny-random", "--device", "cpu",
+                                      "--mode", "s", "--prompt-length", "8", "--gen-length", "40",
+                                      "--no-cache-compare", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "[bench] s cache=on: decoding 40 tokens (2 blocks)" in result.output
+    assert "[bench] s cache=on: block 2/2" in result.output
+    assert "syncs/fwd" in result.output
 
 
 def test_bench_rejects_an_unknown_model_with_exit_code_3():
