@@ -6,8 +6,10 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -143,14 +145,22 @@ class CtrlC:
         self._unsaved: Callable[[], bool] = lambda: False
         self._done = False
         self._thread: threading.Thread | None = None
+        self._last = -1.0  # when the last Ctrl-C was acted on
 
     def arm(self, unsaved: Callable[[], bool]) -> None:
         """From now on a Ctrl-C saves, once `unsaved()` says there is something to save."""
         self._unsaved = unsaved
 
     def __enter__(self) -> CtrlC:
+        # The C-level handler writes each signal to the wakeup socket from whichever thread
+        # the kernel picks (torch's OpenMP threads included), so the watcher learns of a
+        # Ctrl-C at once even while the main thread is inside native code (the tokenizer's
+        # training) and cannot run a Python handler.
         if threading.current_thread() is threading.main_thread():
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            self._receive, self._send = socket.socketpair()
+            self._send.setblocking(False)
+            self._previous_handler = signal.signal(signal.SIGINT, lambda *_: None)
+            self._previous_fd = signal.set_wakeup_fd(self._send.fileno(), warn_on_full_buffer=False)
             self._thread = threading.Thread(target=self._watch, name="ctrl-c", daemon=True)
             self._thread.start()
         return self
@@ -159,15 +169,27 @@ class CtrlC:
         if self._thread is None:
             return
         self._done = True
-        signal.pthread_kill(self._thread.ident, signal.SIGINT)  # wakes the watcher to end
+        signal.set_wakeup_fd(self._previous_fd)
+        signal.signal(signal.SIGINT, self._previous_handler)
+        with contextlib.suppress(OSError):
+            self._send.send(b"\0")  # wakes the watcher to end
         self._thread.join(timeout=5)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        self._receive.close()
+        self._send.close()
 
     def _watch(self) -> None:
         while True:
-            signal.sigwait({signal.SIGINT})
-            if self._done:
+            try:
+                received = self._receive.recv(1)
+            except OSError:
                 return
+            if self._done or not received:
+                return
+            # One Ctrl-C can arrive twice (sent to the process and to its group): a second
+            # within half a second is the same keypress; signals did not queue under sigwait.
+            if received[0] != signal.SIGINT or time.monotonic() - self._last < 0.5:
+                continue
+            self._last = time.monotonic()
             if not self._unsaved():
                 self._quit("interrupted before the first step: nothing to save; run the same "
                            "command to start again")
