@@ -18,8 +18,8 @@ _aten = torch.ops.aten
 # Ops whose result needs a value (or a data-dependent size) on the host.
 _SYNC_OPS = {
     _aten.item.default, _aten.is_nonzero.default, _aten._local_scalar_dense.default,
-    _aten.nonzero.default, _aten._unique2.default, _aten.unique_dim.default,
-    _aten.unique_consecutive.default, _aten.masked_select.default,
+    _aten.nonzero.default, _aten.nonzero_numpy.default, _aten._unique2.default,
+    _aten.unique_dim.default, _aten.unique_consecutive.default, _aten.masked_select.default,
 }
 _BOOL_INDEXED = {_aten.index.Tensor, _aten.index_put.default, _aten.index_put_.default}
 

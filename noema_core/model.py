@@ -218,11 +218,20 @@ class MoE(nn.Module):
                      for name in ("gate_proj", "up_proj", "down_proj"))
 
     def _looped_experts(self, flat: Tensor, chosen: Tensor, weights: Tensor) -> Tensor:
+        """Each chosen expert on its tokens. One host read (the experts' loads) per layer:
+        (token, slot) pairs sorted by expert are sliced by those loads on the host."""
         out = torch.zeros_like(flat)
-        for e in chosen.unique().tolist():
-            token, slot = (chosen == e).nonzero(as_tuple=True)
-            y = self.experts[e](flat[token]) * weights[token, slot, None].to(flat.dtype)
-            out.index_add_(0, token, y)
+        A = chosen.shape[1]
+        order = chosen.reshape(-1).argsort(stable=True)  # per expert, tokens ascending
+        loads = torch.bincount(chosen.reshape(-1), minlength=len(self.experts)).tolist()
+        start = 0
+        for e, load in enumerate(loads):
+            if load:
+                pairs = order[start:start + load]
+                token, slot = pairs // A, pairs % A
+                y = self.experts[e](flat[token]) * weights[token, slot, None].to(flat.dtype)
+                out.index_add_(0, token, y)
+            start += load
         return out
 
     @staticmethod
