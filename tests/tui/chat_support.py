@@ -217,3 +217,8 @@ async def wait_for(pilot, condition: Callable[[], object], what: str,
 def saved_store() -> ConversationStore:
     """The store the app under test writes to."""
     return ConversationStore.open_default()
+
+
+def toasts(app) -> str:
+    """The text of every notification on screen (run the app with notifications=True)."""
+    return " ".join(str(toast.render()) for toast in app.screen.query("Toast"))

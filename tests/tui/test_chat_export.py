@@ -18,14 +18,12 @@ from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse 
     isolated_dirs,
     load_trace,
     pilot_test,
+    toasts,
     wait_for,
 )
 
 PROMPT = load_trace()[0]
 
-
-def toasts(app) -> str:
-    return " ".join(str(toast.render()) for toast in app.screen.query("Toast"))
 
 
 def a_conversation() -> Conversation:

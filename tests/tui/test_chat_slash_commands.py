@@ -20,15 +20,13 @@ from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse 
     load_trace,
     pilot_test,
     send_prompt,
+    toasts,
     wait_for,
     wait_for_forward,
 )
 
 PROMPT = load_trace()[0]
 
-
-def toasts(app) -> str:
-    return " ".join(str(toast.render()) for toast in app.screen.query("Toast"))
 
 
 async def type_command(pilot, command: str) -> None:
