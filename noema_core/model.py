@@ -199,7 +199,10 @@ class MoE(nn.Module):
         flat = x.reshape(-1, H)  # [N, H]
         chosen, weights = self.gate(flat)  # [N, A] each
         stacked = self._expert_stacks()
-        if stacked is not None:
+        if stacked is not None and not torch.is_grad_enabled() and \
+                grouped_mm_works(flat.device, flat.dtype):
+            out = self._grouped_experts(flat, chosen, weights, stacked)
+        elif stacked is not None:
             out = self._batched_experts(flat, chosen, weights, stacked)
         else:  # quantized experts: bitsandbytes owns their storage, run them one by one
             out = self._looped_experts(flat, chosen, weights)
@@ -235,6 +238,26 @@ class MoE(nn.Module):
         return out
 
     @staticmethod
+    def _grouped_experts(flat: Tensor, chosen: Tensor, weights: Tensor,
+                         stacked: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+        """All experts in three grouped GEMMs over the (token, expert) pairs sorted by expert.
+        Shapes depend only on N*A, and the group offsets come from a searchsorted on the
+        device, so nothing is read back to the host (the padded bmm needs the busiest load)."""
+        w_gate, w_up, w_down = stacked
+        E, A = w_gate.shape[0], chosen.shape[1]
+        pairs = chosen.reshape(-1)  # [N*A] expert of each (token, slot)
+        order = pairs.argsort(stable=True)
+        ends = torch.searchsorted(pairs[order], torch.arange(E, device=flat.device), right=True)
+        offs = ends.to(torch.int32)  # [E] end row of each expert's group
+        token_of = order // A
+        rows = flat[token_of]  # [N*A, H]
+        hidden = F.silu(torch._grouped_mm(rows, w_gate.transpose(1, 2), offs=offs)) * \
+            torch._grouped_mm(rows, w_up.transpose(1, 2), offs=offs)
+        y = torch._grouped_mm(hidden, w_down.transpose(1, 2), offs=offs)
+        y = y * weights.reshape(-1)[order, None].to(flat.dtype)
+        return torch.zeros_like(flat).index_add_(0, token_of, y)
+
+    @staticmethod
     def _batched_experts(flat: Tensor, chosen: Tensor, weights: Tensor,
                          stacked: tuple[Tensor, Tensor, Tensor]) -> Tensor:
         """All experts at once: sort (token, expert) pairs by expert into a padded [E, C, H]
@@ -254,6 +277,24 @@ class MoE(nn.Module):
         y = (hidden @ w_down.transpose(1, 2))[expert_of, row]  # [N*A, H]
         y = y * weights.reshape(-1)[order, None].to(flat.dtype)
         return torch.zeros_like(flat).index_add_(0, token_of, y)
+
+
+_GROUPED_MM: dict[tuple[str, torch.dtype], bool] = {}
+
+
+def grouped_mm_works(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether `torch._grouped_mm` runs here (CPU has it for float types; CUDA needs a recent
+    GPU and bf16). Tried once per device type and dtype on a tiny problem, in eager mode."""
+    key = (device.type, dtype)
+    if key not in _GROUPED_MM:
+        try:
+            a = torch.ones(16, 16, device=device, dtype=dtype)
+            b = torch.ones(2, 16, 16, device=device, dtype=dtype)
+            offs = torch.tensor([8, 16], device=device, dtype=torch.int32)
+            _GROUPED_MM[key] = bool(torch._grouped_mm(a, b, offs=offs)[0, 0] == 16)
+        except (RuntimeError, AttributeError, NotImplementedError):
+            _GROUPED_MM[key] = False
+    return _GROUPED_MM[key]
 
 
 class DecoderLayer(nn.Module):

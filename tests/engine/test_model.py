@@ -7,7 +7,8 @@ import torch
 
 from noema_core.config import NoemaConfig, noema_1_shape
 from noema_core.errors import ConfigError
-from noema_core.model import NoemaModel, Router, block_causal_mask
+from noema_core.host_syncs import HostSyncCounter
+from noema_core.model import NoemaModel, Router, block_causal_mask, grouped_mm_works
 
 from .conftest import tiny_model
 
@@ -140,6 +141,25 @@ def test_batched_experts_match_the_per_expert_loop_used_for_quantized_experts():
     looped = moe._looped_experts(flat, chosen, weights)
     batched = moe._batched_experts(flat, chosen, weights, moe._expert_stacks())
     torch.testing.assert_close(batched, looped, rtol=1e-10, atol=1e-10)
+
+
+def test_grouped_gemm_experts_match_the_per_expert_loop():
+    moe = tiny_model(seed=4, dtype=torch.float32).model.layers[1].mlp
+    flat = torch.randn(70, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        chosen, weights = moe.gate(flat)
+        looped = moe._looped_experts(flat, chosen, weights)
+        grouped = moe._grouped_experts(flat, chosen, weights, moe._expert_stacks())
+    torch.testing.assert_close(grouped, looped, rtol=1e-5, atol=1e-6)
+
+
+def test_an_inference_forward_reads_nothing_back_to_the_host():
+    model = tiny_model(seed=4, dtype=torch.float32).stack_experts()
+    ids = torch.randint(0, 120, (1, 32))
+    assert grouped_mm_works(ids.device, torch.float32)
+    with torch.inference_mode(), HostSyncCounter() as syncs:
+        model(ids)
+    assert syncs.by_op == {}
 
 
 def test_stacking_experts_for_inference_shares_their_memory_and_keeps_the_logits():
