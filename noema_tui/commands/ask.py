@@ -8,6 +8,7 @@ stderr. Piped, stdout carries only the answer text (or one JSON object with `--j
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -58,10 +59,20 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def read_prompt(words: list[str], stdin: TextIO | None) -> str:
-    """The prompt from the arguments and piped stdin; `-` stands for stdin.
+# Mathematical content: a digit, or an operator or relation between terms.
+MATH = re.compile(r"\d|[-+*/^=<>]\s*\w|\w\s*[-+*/^=<>]")
+
+
+def read_prompt(words: list[str], stdin: TextIO | None) -> tuple[str, str]:
+    """The prompt from the arguments and piped stdin, and a note for stderr ("" if none);
+    `-` stands for stdin and places it exactly.
 
     Piped stdin comes first, then the arguments (`cat notes.txt | noema ask "summarise"`).
+    When the arguments carry no mathematics of their own ("what is the answer?", "solve
+    this") and the piped text does, the piped text is the whole question: a model that
+    answers one question per message (noema-tiny) reads "Solve 4x + 1 = 9\n\nwhat is the
+    answer?" as neither: 2 of 30 such pairs (6 questions x 5 instructions) got the right
+    boxed answer in either order, against 30 of 30 for the question alone.
     """
     wants_stdin = "-" in words
     piped = ""
@@ -69,10 +80,14 @@ def read_prompt(words: list[str], stdin: TextIO | None) -> str:
         try:
             piped = stdin.read()
         except UnicodeDecodeError:  # a strict stdin; the default one maps bad bytes to surrogates
-            fail(NOT_UTF8, 2)
+            piped = "\udcff"  # reported as not UTF-8 by the caller
     if wants_stdin:
-        return " ".join(piped.strip() if w == "-" else w for w in words).strip()
-    return "\n\n".join(p for p in (piped.strip(), " ".join(words).strip()) if p)
+        return " ".join(piped.strip() if w == "-" else w for w in words).strip(), ""
+    piped, instruction = piped.strip(), " ".join(words).strip()
+    if piped and instruction and MATH.search(piped) and not MATH.search(instruction):
+        return piped, (f"asking the piped text as the question; {instruction!r} has no math of "
+                       f"its own, so it is not sent (place the piped text with '-' to send both)")
+    return "\n\n".join(p for p in (piped, instruction) if p), ""
 
 
 def ask(
@@ -164,7 +179,7 @@ def ask(
     from noema_core.errors import NoemaError
     from noema_tui.commands.ask_session import AskSession
 
-    text = read_prompt(prompt or [], sys.stdin)
+    text, note = read_prompt(prompt or [], sys.stdin)
     if not text:
         fail(NO_PROMPT, 2)
     if not is_utf8(text):  # bytes that are not UTF-8, carried through as lone surrogates
@@ -190,6 +205,8 @@ def ask(
         fail("--model and --server both name a model: give one (the server has its own)", 2)
     terminal = not as_json and stdout_is_terminal()
     session = AskSession(terminal=terminal, quiet=as_json)
+    if note and not as_json:
+        session.stderr.print(note, style="yellow")
     try:
         if server:
             from noema_core.remote.client import unsendable  # httpx: only when needed

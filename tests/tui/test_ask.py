@@ -38,9 +38,25 @@ def test_prompt_words_are_sent_as_one_user_message(scripted_engine):
 
 
 def test_piped_stdin_is_put_in_front_of_the_prompt(scripted_engine):
-    result = run("What is x?", stdin="3x + 5 = 20\n")
+    result = run("with x = 2", stdin="What is 3x + 5?\n")
     assert result.exit_code == 0, result.output
-    assert sent_prompt(scripted_engine) == "3x + 5 = 20\n\nWhat is x?"
+    assert sent_prompt(scripted_engine) == "What is 3x + 5?\n\nwith x = 2"
+
+
+@pytest.mark.parametrize("instruction", ["what is the answer?", "solve this", "help me"])
+def test_an_instruction_without_math_sends_the_piped_question_alone(scripted_engine,
+                                                                     instruction):
+    result = run(instruction, stdin="Solve 4x + 1 = 9\n")
+    assert result.exit_code == 0, result.output
+    assert sent_prompt(scripted_engine) == "Solve 4x + 1 = 9"
+    assert "asking the piped text as the question" in result.stderr
+
+
+def test_piped_text_without_math_keeps_the_instruction(scripted_engine):
+    result = run("what is the answer?", stdin="hello there\n")
+    assert result.exit_code == 0, result.output
+    assert sent_prompt(scripted_engine) == "hello there\n\nwhat is the answer?"
+    assert "piped text" not in result.stderr
 
 
 def test_dash_reads_the_prompt_from_stdin(scripted_engine):
