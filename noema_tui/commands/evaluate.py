@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -17,6 +18,8 @@ from noema_tui.commands.output import emit, fail, require_model
 if TYPE_CHECKING:
     from noema_core.evaluation import EvalProgress
 
+T = TypeVar("T")
+
 
 def eval_command(
     model: Annotated[str | None, typer.Option(
@@ -24,11 +27,27 @@ def eval_command(
         show_default=False)] = None,
     mode: Annotated[list[ModeChoice] | None, typer.Option(
         help="Decoding mode (repeatable). Default: q, s and ar.", show_default=False)] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Problems per family.")] = 20,
+    limit: Annotated[int | None, typer.Option(
+        min=1, help="Problems per family (default 20); with --dataset, the first N rows.",
+        show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the held-out suite.")] = 0,
     questions: Annotated[list[Path] | None, typer.Option(
         help="A question set (JSONL, repeatable) to decode instead of the held-out suite, "
              "e.g. data/natural/questions.jsonl.", show_default=False)] = None,
+    dataset: Annotated[Path | None, typer.Option(
+        help="A public question set (JSONL or CSV) graded against its gold answers, e.g. "
+             "GSM8K, MATH or data/natural/questions.jsonl.", show_default=False)] = None,
+    question_field: Annotated[str | None, typer.Option(
+        help="--dataset field with the question. Default: question, or problem (MATH).",
+        show_default=False)] = None,
+    answer_field: Annotated[str | None, typer.Option(
+        help="--dataset field with the gold answer. Default: answer (GSM8K: the number "
+             "after '#### '), or solution's last \\boxed{} (MATH).", show_default=False)] = None,
+    batch_size: Annotated[int, typer.Option(
+        min=1, help="--dataset problems decoded per engine call.")] = 1,
+    output: Annotated[Path | None, typer.Option(
+        help="--dataset: append per-problem results to this JSONL; rerunning with the same "
+             "file skips the problems already there.", show_default=False)] = None,
     device: DeviceOption = "auto",
     card_presets: Annotated[bool, typer.Option(
         "--card-presets", help="Decode with Noema-1's card thresholds, not the model's own "
@@ -43,9 +62,13 @@ def eval_command(
     instead: conversations are reported by turn (1-3, 4-8), and an out_of_scope
     message passes with a non-empty reply that boxes no answer.
 
+    With --dataset, one mode (default s) is decoded over a JSONL/CSV set and
+    each reply's final answer is checked against the row's gold answer;
+    malformed rows are reported with their line number and skipped.
+
     Exit codes: 0 ok, 1 runtime error, 2 usage (also a missing or malformed
-    --questions file), 3 model or device could not load, 130 interrupted (the
-    problems graded so far are reported).
+    --questions file, or a missing or unusable --dataset), 3 model or device
+    could not load, 130 interrupted (the problems graded so far are reported).
     """
     from noema_core.decoding.settings import Mode
     from noema_core.engine import DEFAULT_MODEL, Engine
@@ -53,6 +76,18 @@ def eval_command(
     from noema_core.evaluation import comparisons, evaluate, load_questions
 
     require_model(model)
+    if dataset is not None:
+        from noema_tui.commands.eval_dataset import eval_dataset
+
+        if questions:
+            fail("--dataset and --questions cannot be combined: pass one of them", 2)
+        if mode and len(mode) > 1:
+            fail("--dataset decodes one mode: pass a single --mode", 2)
+        eval_dataset(dataset, model=model, mode=Mode(mode[0].value) if mode else Mode.SPEED,
+                     limit=limit, question_field=question_field, answer_field=answer_field,
+                     batch_size=batch_size, output=output, device=device,
+                     card_presets=card_presets, as_json=as_json)
+        return
     modes = [Mode(m.value) for m in (mode or list(ModeChoice))]
     cancel = threading.Event()
     items, source = None, "held-out problems"
@@ -73,15 +108,31 @@ def eval_command(
         if p.done % 10 == 0 or p.done == p.total:
             print(f"[eval] {p.done}/{p.total} ({p.mode})", file=sys.stderr, flush=True)
 
+    report, interrupted = run_cancellable(
+        lambda: evaluate(engine, modes=modes, per_family=limit or 20, seed=seed, items=items,
+                         source=source, card_presets=card_presets, progress=progress,
+                         cancel=cancel), cancel)
+    report = report.as_dict()
+    report["comparisons"] = comparisons(report)
+    if as_json:
+        emit(json.dumps(report))
+    else:
+        emit(_table(report))
+    if interrupted:
+        raise typer.Exit(130)
+
+
+def run_cancellable(work: Callable[[], T], cancel: threading.Event) -> tuple[T, bool]:
+    """`work()` in a thread, so Ctrl-C lands in the main thread and sets `cancel`; returns
+    its result and whether it was interrupted. Its errors become one `error:` line."""
+    from noema_core.errors import NoemaError
+
     outcome: dict = {}
     finished = threading.Event()
 
-    def run() -> None:  # in a thread, so Ctrl-C lands in the main thread and cancels cleanly
+    def run() -> None:
         try:
-            outcome["report"] = evaluate(engine, modes=modes, per_family=limit, seed=seed,
-                                         items=items, source=source,
-                                         card_presets=card_presets, progress=progress,
-                                         cancel=cancel)
+            outcome["result"] = work()
         except BaseException as err:  # reported below, in the main thread
             outcome["error"] = err
         finally:
@@ -104,14 +155,7 @@ def eval_command(
         if isinstance(err, NoemaError):
             fail(str(err), err.exit_code)
         fail(f"{type(err).__name__}: {err}", 1)
-    report = outcome["report"].as_dict()
-    report["comparisons"] = comparisons(report)
-    if as_json:
-        emit(json.dumps(report))
-    else:
-        emit(_table(report))
-    if interrupted:
-        raise typer.Exit(130)
+    return outcome["result"], interrupted
 
 
 def _table(report: dict) -> str:

@@ -1,0 +1,270 @@
+"""`noema eval --dataset`: read a public question set (JSONL or CSV) and grade it in chunks.
+
+Field defaults fit GSM8K (`question`/`answer`, the gold is the number after the `#### ` line)
+and MATH (`problem`/`answer`, or the last `\\boxed{}` of `solution`); which one is picked from
+the fields of the first good row when none are given. Malformed rows are kept as `Malformed`
+with their line number, so the caller reports them instead of dropping them. Results are
+appended to a JSONL file as they are graded, so a rerun with the same file resumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from noema_core.decoding.events import GenerationResult
+from noema_core.decoding.settings import DecodingSettings
+from noema_core.engine import Engine
+from noema_core.errors import NoemaError
+
+
+class DatasetError(NoemaError):
+    """The `--dataset` file is missing, unreadable or holds no usable row (exit 2, usage)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class DatasetItem:
+    line: int  # 1-based line (JSONL) or row (CSV, header is line 1) in the file
+    question: str
+    gold: str
+
+
+@dataclass(frozen=True)
+class Malformed:
+    line: int
+    reason: str
+
+
+@dataclass
+class Dataset:
+    items: list[DatasetItem]
+    malformed: list[Malformed]
+    question_field: str
+    answer_field: str
+
+
+def gsm8k_gold(answer: str) -> str | None:
+    """The number after GSM8K's `#### ` line, commas removed; the text itself without one."""
+    if "####" not in answer:
+        return answer.strip() or None
+    gold = answer.rsplit("####", 1)[1].strip().replace(",", "")
+    return gold or None
+
+
+def boxed_gold(solution: str) -> str | None:
+    """The last `\\boxed{}` of a MATH solution (the checker's own extraction rule)."""
+    from noema_core.verify.extract import extract_answer
+
+    found = extract_answer(solution)
+    return found.answer if found.rule == "boxed" and found.answer else None
+
+
+def _rows(path: Path) -> list[tuple[int, dict | None, str]]:
+    """(line, row or None, why not) for every non-blank line/row of the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise DatasetError(f"cannot read the dataset {path} ({reason}): pass a JSONL or CSV "
+                           "file, e.g. data/natural/questions.jsonl") from None
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        return [(reader.line_num, row, "") for row in reader]
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            rows.append((number, None, f"not JSON ({err.msg})"))
+            continue
+        rows.append((number, row, "") if isinstance(row, dict)
+                    else (number, None, "not a JSON object"))
+    return rows
+
+
+def _fields(row: dict, question_field: str | None,
+            answer_field: str | None) -> tuple[str, str]:
+    question_field = question_field or ("problem" if "problem" in row and "question" not in row
+                                        else "question")
+    if answer_field is None:
+        answer_field = "answer" if "answer" in row or "solution" not in row else "solution"
+    return question_field, answer_field
+
+
+def _gold(row: dict, answer_field: str) -> str | None:
+    value = row.get(answer_field)
+    if answer_field == "answer" and not isinstance(value, str | int | float) \
+            and isinstance(row.get("solution"), str):  # MATH rows without `answer`
+        return boxed_gold(row["solution"])
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        return None
+    return boxed_gold(value) if answer_field == "solution" else gsm8k_gold(value)
+
+
+def load_dataset(path: str | Path, *, question_field: str | None = None,
+                 answer_field: str | None = None) -> Dataset:
+    """Every row of `path` as an item or as a `Malformed` with its line number."""
+    path = Path(path)
+    rows = _rows(path)
+    first = next((row for _, row, _ in rows if row), {})
+    q_field, a_field = _fields(first, question_field, answer_field)
+    items, malformed = [], []
+    for line, row, why in rows:
+        if row is None:
+            malformed.append(Malformed(line, why))
+            continue
+        question = row.get(q_field)
+        if not isinstance(question, str) or not question.strip():
+            malformed.append(Malformed(line, f"no question in field {q_field!r}"))
+            continue
+        gold = _gold(row, a_field)
+        if gold is None:
+            malformed.append(Malformed(line, f"no gold answer in field {a_field!r}"))
+            continue
+        items.append(DatasetItem(line, question.strip(), gold))
+    if not items:
+        raise DatasetError(f"the dataset {path} holds no usable question ({len(malformed)} "
+                           f"malformed rows): pass rows with fields {q_field!r} and "
+                           f"{a_field!r}, or name them with --question-field/--answer-field")
+    return Dataset(items, malformed, q_field, a_field)
+
+
+def generate_many(engine: Engine, prompts: Sequence[str],
+                  settings: DecodingSettings,
+                  cancel: threading.Event | None = None) -> list[GenerationResult]:
+    """One reply per prompt (a single user turn each), in order.
+
+    The seam for batched decoding: today the prompts are decoded one after another; when the
+    sampler can decode a batch, this is the one place that changes."""
+    results = []
+    for prompt in prompts:
+        if cancel is not None and cancel.is_set():
+            break
+        results.append(engine.generate([{"role": "user", "content": prompt}], settings, cancel))
+    return results
+
+
+@dataclass
+class DatasetReport:
+    model: str
+    source: str
+    mode: str
+    total: int  # items to grade in this run, after --limit (done earlier ones included)
+    malformed: int = 0
+    resumed: int = 0  # items found in --output and skipped
+    graded: int = 0
+    verified: int = 0
+    contradicted: int = 0
+    unverifiable: int = 0
+    new_tokens: int = 0
+    forwards: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    rows: list[dict] = field(default_factory=list)  # resumed + new, for the totals
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        self.graded += 1
+        setattr(self, row["verdict"], getattr(self, row["verdict"]) + 1)
+        self.new_tokens += row.get("new_tokens", 0)
+        self.forwards += row.get("forwards", 0)
+        self.seconds += row.get("seconds", 0.0)
+
+    def as_dict(self) -> dict:
+        n = self.graded
+        return {"model": self.model, "source": self.source, "mode": self.mode,
+                "problems": n, "of": self.total, "resumed": self.resumed,
+                "malformed": self.malformed,
+                "accuracy": round(self.verified / n, 4) if n else 0.0,
+                "verified": self.verified, "contradicted": self.contradicted,
+                "could_not_check": self.unverifiable,
+                "problems_per_second": round(n / self.seconds, 3) if self.seconds else 0.0,
+                "tokens_per_second": round(self.new_tokens / self.seconds, 2)
+                if self.seconds else 0.0,
+                "tokens_per_forward": round(self.new_tokens / max(self.forwards, 1), 3),
+                "cancelled": self.cancelled}
+
+
+def read_done(output: Path) -> dict[tuple[int, str], dict]:
+    """Rows already graded in `output`, by (line, question); a torn last line is ignored."""
+    done: dict[tuple[int, str], dict] = {}
+    if not output.exists():
+        return done
+    try:
+        lines = output.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"cannot read the results file {output} ({err}): pass another "
+                           "--output") from None
+    for line in lines:
+        try:
+            row = json.loads(line)
+            done[(int(row["line"]), str(row["question"]))] = row
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue  # a run killed mid-write: that item is decoded again
+    return done
+
+
+def run_dataset(engine: Engine, items: Sequence[DatasetItem], settings: DecodingSettings, *,
+                mode: str, source: str = "dataset", batch_size: int = 1,
+                output: Path | None = None, malformed: int = 0,
+                progress: Callable[[DatasetReport], None] | None = None,
+                cancel: threading.Event | None = None) -> DatasetReport:
+    """Decode `items` in chunks of `batch_size` and grade each reply against its gold with
+    the checker; each graded row is appended to `output` at once."""
+    from noema_core.verify import check
+
+    report = DatasetReport(engine.info.name, source, mode, len(items), malformed)
+    done = read_done(output) if output is not None else {}
+    todo = []
+    for item in items:
+        row = done.get((item.line, item.question))
+        if row is not None and row.get("verdict") in ("verified", "contradicted",
+                                                      "unverifiable"):
+            report.add(row)
+            report.resumed += 1
+        else:
+            todo.append(item)
+    sink = output.open("a", encoding="utf-8") if output is not None else None
+    try:
+        for start in range(0, len(todo), max(batch_size, 1)):
+            if cancel is not None and cancel.is_set():
+                report.cancelled = True
+                break
+            chunk = todo[start:start + max(batch_size, 1)]
+            began = time.monotonic()
+            results = generate_many(engine, [i.question for i in chunk], settings, cancel)
+            wall = time.monotonic() - began
+            for item, result in zip(chunk, results, strict=False):
+                if result.cancelled:
+                    report.cancelled = True
+                    break
+                verdict = check(result.text, question=item.question, reference=item.gold)
+                row = {"line": item.line, "question": item.question, "gold": item.gold,
+                       "response": result.text, "answer": verdict.answer,
+                       "verdict": verdict.status, "forwards": result.stats.forwards,
+                       "new_tokens": result.stats.new_tokens,
+                       # a batch's wall time is shared by its items
+                       "seconds": round(wall / len(chunk), 4)}
+                report.add(row)
+                if sink is not None:
+                    sink.write(json.dumps(row) + "\n")
+                    sink.flush()
+                if progress:
+                    progress(report)
+            if len(results) < len(chunk):
+                report.cancelled = True
+    finally:
+        if sink is not None:
+            sink.close()
+    return report
