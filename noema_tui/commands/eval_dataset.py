@@ -26,9 +26,8 @@ def eval_dataset(path: Path, *, model: str | None, mode: Mode, limit: int | None
                  as_json: bool) -> None:
     from noema_core.dataset import load_dataset, run_dataset
     from noema_core.decoding.settings import DecodingSettings
-    from noema_core.engine import DEFAULT_MODEL, Engine
     from noema_core.errors import NoemaError
-    from noema_tui.commands.evaluate import run_cancellable
+    from noema_tui.commands.evaluate import load_engine, run_cancellable
 
     try:
         data = load_dataset(path, question_field=question_field, answer_field=answer_field)
@@ -37,12 +36,7 @@ def eval_dataset(path: Path, *, model: str | None, mode: Mode, limit: int | None
     for bad in data.malformed:  # reported, never dropped silently
         print(f"warning: {path}:{bad.line}: {bad.reason}: skipped", file=sys.stderr)
     items = data.items[:limit] if limit else data.items
-    try:
-        engine = Engine.load(model or DEFAULT_MODEL, device=device)
-    except NoemaError as err:
-        fail(str(err), err.exit_code)
-    except Exception as err:  # noqa: BLE001 - unexpected runtime failure: one line, exit 1
-        fail(f"{type(err).__name__}: {err}", 1)
+    engine = load_engine(model, device)
     settings = (DecodingSettings.for_mode(mode) if card_presets
                 else engine.settings_for(mode))
     began = time.monotonic()
@@ -53,7 +47,14 @@ def eval_dataset(path: Path, *, model: str | None, mode: Mode, limit: int | None
             print(f"[eval] resuming {output}: {report.resumed} problems already graded, "
                   "skipped", file=sys.stderr)
             shown["resumed"] = True
-        print(f"[eval] {_bar(report, time.monotonic() - began)}", file=sys.stderr, flush=True)
+        done, total = report.graded, report.total
+        if sys.stderr.isatty():  # one bar redrawn in place
+            end = "\n" if done == total else ""
+            print(f"\r[eval] {_bar(report, time.monotonic() - began)}", end=end,
+                  file=sys.stderr, flush=True)
+        elif done % max(1, min(10, total // 20)) == 0 or done == total:  # a log: fewer lines
+            print(f"[eval] {_bar(report, time.monotonic() - began)}", file=sys.stderr,
+                  flush=True)
 
     cancel = threading.Event()
     report, interrupted = run_cancellable(

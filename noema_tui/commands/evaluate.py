@@ -16,6 +16,7 @@ from noema_tui.commands.options import DeviceOption, ModeChoice
 from noema_tui.commands.output import emit, fail, require_model
 
 if TYPE_CHECKING:
+    from noema_core.engine import Engine
     from noema_core.evaluation import EvalProgress
 
 T = TypeVar("T")
@@ -71,7 +72,6 @@ def eval_command(
     could not load, 130 interrupted (the problems graded so far are reported).
     """
     from noema_core.decoding.settings import Mode
-    from noema_core.engine import DEFAULT_MODEL, Engine
     from noema_core.errors import NoemaError
     from noema_core.evaluation import comparisons, evaluate, load_questions
 
@@ -97,12 +97,7 @@ def eval_command(
         except NoemaError as err:
             fail(str(err), err.exit_code)
         source = "questions from " + ", ".join(str(q) for q in questions)
-    try:
-        engine = Engine.load(model or DEFAULT_MODEL, device=device)
-    except NoemaError as err:
-        fail(str(err), err.exit_code)
-    except Exception as err:  # noqa: BLE001 - unexpected runtime failure: one line, exit 1
-        fail(f"{type(err).__name__}: {err}", 1)
+    engine = load_engine(model, device)
 
     def progress(p: EvalProgress) -> None:
         if p.done % 10 == 0 or p.done == p.total:
@@ -120,6 +115,19 @@ def eval_command(
         emit(_table(report))
     if interrupted:
         raise typer.Exit(130)
+
+
+def load_engine(model: str | None, device: str) -> Engine:
+    """The model to evaluate; a failure to load is one `error:` line."""
+    from noema_core.engine import DEFAULT_MODEL, Engine
+    from noema_core.errors import NoemaError
+
+    try:
+        return Engine.load(model or DEFAULT_MODEL, device=device)
+    except NoemaError as err:
+        fail(str(err), err.exit_code)
+    except Exception as err:  # noqa: BLE001 - unexpected runtime failure: one line, exit 1
+        fail(f"{type(err).__name__}: {err}", 1)
 
 
 def run_cancellable(work: Callable[[], T], cancel: threading.Event) -> tuple[T, bool]:
