@@ -229,6 +229,9 @@ def run_dataset(engine: Engine, items: Sequence[DatasetItem], settings: Decoding
     todo = []
     for item in items:
         row = done.get((item.line, item.question))
+        if row is not None and row.get("mode", mode) != mode:
+            raise DatasetError(f"the results file {output} holds answers decoded in mode "
+                               f"{row['mode']}, not {mode}: pass another --output")
         if row is not None and row.get("verdict") in ("verified", "contradicted",
                                                       "unverifiable"):
             report.add(row)
@@ -252,7 +255,7 @@ def run_dataset(engine: Engine, items: Sequence[DatasetItem], settings: Decoding
                 verdict = check(result.text, question=item.question, reference=item.gold)
                 row = {"line": item.line, "question": item.question, "gold": item.gold,
                        "response": result.text, "answer": verdict.answer,
-                       "verdict": verdict.status, "forwards": result.stats.forwards,
+                       "verdict": verdict.status, "mode": mode, "forwards": result.stats.forwards,
                        "new_tokens": result.stats.new_tokens,
                        # a batch's wall time is shared by its items
                        "seconds": round(wall / len(chunk), 4)}

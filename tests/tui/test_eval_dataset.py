@@ -122,6 +122,9 @@ def test_output_is_written_as_it_goes_and_a_rerun_resumes(tmp_path, answering,
     assert len(scripted_engine.streams) == 5  # only the three new ones were decoded
     assert (s["problems"], s["resumed"], s["verified"]) == (5, 2, 5)
     assert [json.loads(line)["line"] for line in out.read_text().splitlines()] == [1, 2, 3, 4, 5]
+    other_mode = invoke("eval", "--dataset", str(path), "--output", str(out), "--mode", "q")
+    assert other_mode.exit_code == 2 and "decoded in mode s" in other_mode.stderr
+    assert len(scripted_engine.streams) == 5  # nothing mixed into the file
 
 
 def test_batches_that_do_not_divide_the_set_lose_nothing(tmp_path, answering,
