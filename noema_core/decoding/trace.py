@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,25 @@ def replaced_pieces(previous: BlockUpdated | None, frame: BlockUpdated) -> dict[
         return {}
     return {slot: previous.pieces[slot] for slot, state in enumerate(frame.states)
             if state is TokenState.EDITED and slot < len(previous.pieces)}
+
+
+def events_to_blob(events: list[dict[str, Any]]) -> bytes:
+    """Wire events as one compact blob (zlib'd JSON) for a database column.
+
+    Consecutive frames of a block differ in a few slots, so deflate shrinks them ~10x."""
+    text = json.dumps(events, ensure_ascii=False, separators=(",", ":"))
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+def events_from_blob(blob: bytes) -> list[dict[str, Any]]:
+    """The wire events `events_to_blob` packed; `TraceError` when the blob is not one."""
+    try:
+        events = json.loads(zlib.decompress(blob, bufsize=1 << 16).decode("utf-8"))
+    except (zlib.error, UnicodeDecodeError, ValueError, TypeError) as err:
+        raise TraceError(f"a stored trace cannot be read ({err}): it is left out") from None
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise TraceError("a stored trace is not a list of events: it is left out")
+    return events
 
 
 def settings_dict(settings: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ class Turn:
     verdict: dict[str, Any] | None = None  # the checker's Verdict fields
     finish_reason: str | None = None  # "eos" | "length" | "cancelled" | "failed"
     id: int | None = None  # row id once stored
+    trace: list[dict[str, Any]] | None = None  # a reply's decoding frames, in wire form
 
     @property
     def generation_stats(self) -> GenerationStats | None:

@@ -75,7 +75,8 @@ def transcript_json(conversation: Conversation, info: ModelInfo | None,
         "model": asdict(info) if info else {"name": conversation.model},
         "turns": [{"role": t.role, "content": t.content,
                    "mode": mode_value(t.mode) if t.mode else None,  # as ask --json: q, s, ar
-                   "finish_reason": t.finish_reason, "stats": t.stats, "verdict": t.verdict}
+                   "finish_reason": t.finish_reason, "stats": t.stats, "verdict": t.verdict,
+                   **({"trace": t.trace} if t.trace is not None else {})}
                   for t in conversation.turns],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -47,10 +47,11 @@ class ChatSession:
         self._persist(lambda store: store.add_turn(conversation, turn))
         return turn
 
-    def add_reply(self, result: GenerationResult, mode_label: str) -> Turn:
+    def add_reply(self, result: GenerationResult, mode_label: str,
+                  trace: list[dict[str, Any]] | None = None) -> Turn:
         return self._add_reply(Turn(role="assistant", content=result.text, mode=mode_label,
                                     stats=as_plain_dict(result.stats),
-                                    finish_reason=result.finish_reason))
+                                    finish_reason=result.finish_reason, trace=trace))
 
     def add_stopped_reply(self, text: str, mode_label: str) -> Turn:
         """A reply cut short by quitting, kept as far as it was decoded."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from noema_core.decoding.trace import TraceError, events_from_blob, events_to_blob
 from noema_tui.app.conversation import Conversation, Turn, title_from
 from noema_tui.app.store_schema import (
     DATA_DIR_ENV,
@@ -198,9 +199,10 @@ class ConversationStore:
                     (conversation.model, now, now)).lastrowid
             turn_id = db.execute(
                 "INSERT INTO turns (conversation_id, role, content, mode, stats, verdict, "
-                "finish_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "finish_reason, created_at, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (conversation_id, turn.role, turn.content, turn.mode, _dump(turn.stats),
-                 _dump(turn.verdict), turn.finish_reason, now)).lastrowid
+                 _dump(turn.verdict), turn.finish_reason, now,
+                 None if turn.trace is None else events_to_blob(turn.trace))).lastrowid
             if self.fts:
                 db.execute("INSERT INTO turns_fts (rowid, content) VALUES (?, ?)",
                            (turn_id, turn.content))
@@ -252,21 +254,31 @@ class ConversationStore:
             if row is None:
                 raise ConversationNotFoundError(f"there is no conversation {conversation_id}: "
                                                 f"see `noema chat --list` for the ones saved")
-            rows = db.execute("SELECT role, content, mode, stats, verdict, finish_reason, id "
-                              "FROM turns WHERE conversation_id = ? ORDER BY id",
+            rows = db.execute("SELECT role, content, mode, stats, verdict, finish_reason, id, "
+                              "trace FROM turns WHERE conversation_id = ? ORDER BY id",
                               (conversation_id,)).fetchall()
-        unreadable = 0
+        unreadable = lost_traces = 0
         turns = []
-        for role, content, mode, stats, verdict, finish_reason, turn_id in rows:
+        for role, content, mode, stats, verdict, finish_reason, turn_id, blob in rows:
             stats_value, verdict_value = _parse(stats), _parse(verdict)
             unreadable += (stats_value is _BAD) + (verdict_value is _BAD)
+            trace = None
+            if blob is not None:
+                try:
+                    trace = events_from_blob(blob)
+                except TraceError:
+                    lost_traces += 1  # the reply itself is still shown, without its replay
             turns.append(Turn(role=role, content=content, mode=mode,
                               stats=None if stats_value is _BAD else stats_value,
                               verdict=None if verdict_value is _BAD else verdict_value,
-                              finish_reason=finish_reason, id=turn_id))
+                              finish_reason=finish_reason, id=turn_id, trace=trace))
         if unreadable:
             self.problems.append(f"conversation {conversation_id} in {self.path}: {unreadable} "
                                  f"stored stats/verdicts are not valid JSON and are left out")
+        if lost_traces:
+            self.problems.append(f"conversation {conversation_id} in {self.path}: "
+                                 f"{lost_traces} stored decoding trace(s) cannot be read: "
+                                 f"those replies cannot be replayed")
         return Conversation(model=row[2], id=row[0], title=row[1], created_at=row[3],
                             updated_at=row[4], turns=turns)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from noema_core.errors import NoemaError
 
 DATA_DIR_ENV = "NOEMA_DATA_DIR"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: turns.trace (a reply's decoding trace)
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS turns (
     stats TEXT,
     verdict TEXT,
     finish_reason TEXT,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    trace BLOB
 );
 CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns(conversation_id, id);
 """
@@ -143,9 +144,13 @@ def backup_before_migrating(db: sqlite3.Connection, path: Path) -> Path | None:
 
 def migrate(db: sqlite3.Connection, path: Path, fts: bool) -> None:
     """Bring the file to `SCHEMA_VERSION` (after `backup_before_migrating`)."""
-    if schema_version(db, path) < SCHEMA_VERSION:
+    version = schema_version(db, path)
+    if version < SCHEMA_VERSION:
         with db:
-            db.executescript(TABLES)
+            db.executescript(TABLES)  # a new file gets every column at once
+            columns = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
+            if "trace" not in columns:  # version 1: its turns keep no trace (NULL)
+                db.execute("ALTER TABLE turns ADD COLUMN trace BLOB")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     if fts:
         sync_search_index(db)

@@ -293,7 +293,7 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, Screen[None]):
         await view.finish(result.text, result.stats, result.finish_reason)
         stats = result.stats
         self.status.show_progress(stats.new_tokens, stats.forwards, stats.seconds)
-        turn = self.session.add_reply(result, view.mode_label)
+        turn = self.session.add_reply(result, view.mode_label, view.trace())
         if result.cancelled:
             view.show_verdict(None, note="not checked: the reply was stopped")
             self.prompt.put_back(self._asked)
