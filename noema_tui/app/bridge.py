@@ -22,6 +22,7 @@ from noema_core.decoding import events
 from noema_core.decoding.settings import DecodingSettings
 from noema_core.engine import DEFAULT_MODEL, ModelInfo
 from noema_core.errors import ModelNotFoundError, NoemaError
+from noema_core.remote.wire import event_to_wire
 from noema_tui.app.conversation import as_plain_dict
 from noema_tui.app.protocol import ChatEngine, Checker, EngineLoader
 
@@ -76,9 +77,11 @@ class EngineBridge(Widget):
     class ReplyFinished(Message):
         """The reply ended: at EOS, at the length limit, or stopped (`result.cancelled`)."""
 
-        def __init__(self, reply_id: int, result: events.GenerationResult) -> None:
+        def __init__(self, reply_id: int, result: events.GenerationResult,
+                     trace: list[dict[str, Any]] | None = None) -> None:
             super().__init__()
             self.reply_id, self.result = reply_id, result
+            self.trace = trace  # every forward in wire form (the screen may skip some)
 
     class ReplyFailed(Message):
         def __init__(self, reply_id: int, reason: str) -> None:
@@ -135,14 +138,16 @@ class EngineBridge(Widget):
 
     def _stream(self, reply_id: int, messages: Sequence[dict[str, str]],
                 settings: DecodingSettings, cancel: threading.Event) -> None:
+        trace: list[dict[str, Any]] = []  # kept here: queued frames replace one another
         try:
             for event in self.engine.stream(messages, settings, cancel):
                 if isinstance(event, events.BlockUpdated):
+                    trace.append(event_to_wire(event))
                     self.post_message(self.BlockUpdated(reply_id, event))
                 elif isinstance(event, events.BlockFinished):
                     self.post_message(self.BlockFinished(reply_id, event))
                 elif isinstance(event, events.GenerationFinished):
-                    self.post_message(self.ReplyFinished(reply_id, event.result))
+                    self.post_message(self.ReplyFinished(reply_id, event.result, trace))
                     return
         except Exception as error:  # PromptTooLongError, OOM, ...: shown under the reply
             self.post_message(self.ReplyFailed(reply_id, describe_failure(error)))

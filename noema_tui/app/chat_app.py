@@ -23,6 +23,7 @@ from noema_tui.app.screens.chat_screen import ChatScreen
 from noema_tui.app.screens.confirm_dialog import ConfirmDialog
 from noema_tui.app.screens.help_screen import HelpScreen
 from noema_tui.app.screens.rename_dialog import RenameDialog
+from noema_tui.app.screens.replay_screen import ReplayScreen
 from noema_tui.app.screens.settings_screen import SettingsScreen
 from noema_tui.app.themes import NoemaTheme, available_themes, load_theme
 from noema_tui.app.widgets.prompt_input import PromptInput
@@ -44,6 +45,8 @@ CHAT_COMMANDS = [
     ("Export transcript", "Write the conversation to Markdown and JSON in this directory",
      "export_transcript"),
     ("Copy last reply", "Copy the last reply with its raw LaTeX", "copy_reply"),
+    ("Replay last reply", "Step through the last reply's decoding forward by forward",
+     "replay_reply"),
     ("New conversation", "Start a new conversation (the current one stays saved)",
      "new_conversation"),
     ("Browse conversations", "Open, rename, delete and search saved conversations",
@@ -54,7 +57,7 @@ CHAT_COMMANDS = [
 def binding_ids() -> list[str]:
     """Every binding id a keymap can remap, as the README's key table lists them."""
     owners = (NoemaChatApp, ChatScreen, SettingsScreen, HelpScreen, PromptInput, BrowserScreen,
-              RenameDialog, ConfirmDialog)
+              RenameDialog, ConfirmDialog, ReplayScreen)
     return [binding.id for owner in owners for binding in owner.BINDINGS
             if isinstance(binding, Binding) and binding.id]
 
@@ -179,6 +182,11 @@ class NoemaChatApp(App[None]):
             yield SystemCommand(f"Copy {who} {number}: {preview}", "Copy this message",
                                 lambda turn=turn, what=f"{who} {number}":
                                 chat.copy_text(turn.content, what), discover=False)
+            if turn.trace:
+                yield SystemCommand(f"Replay reply {number}: {preview}",
+                                    "Step through this reply's decoding forward by forward",
+                                    lambda number=number: chat.action_replay_reply(number),
+                                    discover=False)
         for name in available_themes():
             yield SystemCommand(f"Noema theme: {name}", "Token colours and palette",
                                 lambda name=name: self.apply_noema_theme(name), discover=False)

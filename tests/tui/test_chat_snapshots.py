@@ -148,3 +148,25 @@ class TestScreens:
             await wait_for(pilot, lambda: pilot.app.screen.query("HelpScreen Static"), "help")
 
         assert snap_compare(build_app(), run_before=steady(help_screen), terminal_size=SIZE)
+
+
+class TestReplay:
+    def test_first_forward_of_a_replayed_reply(self, snap_compare):
+        """F5 on a finished reply, Home: forward 1 of the trace, masked slots and counter."""
+        async def first_forward(pilot):
+            await complete_turn(pilot, PROMPT)
+            await pilot.press("f5", "home")
+
+        assert snap_compare(build_app(), run_before=steady(first_forward), terminal_size=SIZE)
+
+    def test_an_edit_coloured_by_confidence(self, snap_compare):
+        """The forward with the edit, by confidence: heat colours, legend, the replaced token."""
+        async def edit_by_confidence(pilot):
+            await complete_turn(pilot, PROMPT)
+            await pilot.press("f5", "home", "c")
+            screen = pilot.app.screen
+            while not screen.block.replaced:
+                await pilot.press("right")
+
+        assert snap_compare(build_app(), run_before=steady(edit_by_confidence),
+                            terminal_size=SIZE)

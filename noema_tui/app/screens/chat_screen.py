@@ -26,6 +26,7 @@ from noema_tui.app.export import ExportError, export_transcript
 from noema_tui.app.mode_memory import ModeMemory, is_custom
 from noema_tui.app.protocol import Checker, EngineLoader
 from noema_tui.app.screens.conversation_switcher import ConversationSwitcher
+from noema_tui.app.screens.replay_launcher import ReplayLauncher
 from noema_tui.app.screens.settings_screen import (
     SettingsScreen,
     switch_mode,
@@ -45,7 +46,7 @@ from noema_tui.app.widgets.welcome_panel import WelcomePanel
 DECODED = (TokenState.UNMASKED, TokenState.STABLE, TokenState.EDITED)
 
 
-class ChatScreen(ConversationSwitcher, SlashCommandRunner, Screen[None]):
+class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Screen[None]):
     DEFAULT_CSS = """
     ChatScreen { layout: vertical; }
     ChatScreen > #transcript { height: 1fr; padding: 0 1; }
@@ -61,6 +62,8 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, Screen[None]):
         Binding("ctrl+s", "export_transcript", "Export", id="chat.export_transcript"),
         Binding("f4", "copy_reply", "Copy", id="chat.copy_reply",
                 tooltip="Copy the last reply with its raw LaTeX"),
+        Binding("f5", "replay_reply", "Replay", id="chat.replay_reply", show=False,
+                tooltip="Replay the last reply forward by forward (any reply: Ctrl+P)"),
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new_conversation",
                 show=False),
         Binding("ctrl+o", "open_browser", "Chats", id="chat.open_browser", show=False,
@@ -293,7 +296,7 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, Screen[None]):
         await view.finish(result.text, result.stats, result.finish_reason)
         stats = result.stats
         self.status.show_progress(stats.new_tokens, stats.forwards, stats.seconds)
-        turn = self.session.add_reply(result, view.mode_label, view.trace())
+        turn = self.session.add_reply(result, view.mode_label, event.trace)
         if result.cancelled:
             view.show_verdict(None, note="not checked: the reply was stopped")
             self.prompt.put_back(self._asked)

@@ -15,8 +15,10 @@ ABOUT_BLOCK = ("While a reply is decoded, its active 32-token block is drawn in 
                "░ is a masked slot, bold slots were unmasked by the last forward, underlined "
                "ones were rewritten by an edit, and ∎ is a slot holding an end-of-text or "
                "role token (it has no text of its own: the reply ends there). Finished blocks "
-               "join the reply as Markdown; in math, ⟦x⟧ is a boxed final answer. Up/Down in "
-               "the prompt recall earlier prompts.")
+               "join the reply as Markdown; in math, ⟦x⟧ is a boxed final answer. F5 replays "
+               "the last reply forward by forward (Ctrl+P \u2192 \"Replay reply N\" any "
+               "other): \u2190/\u2192 step, Space plays, +/- speed, c colours by confidence. "
+               "Up/Down in the prompt recall earlier prompts.")
 
 
 class HelpScreen(ModalScreen[None]):

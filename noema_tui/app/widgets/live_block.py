@@ -76,10 +76,15 @@ class LiveBlock(Widget):
         text = Text()
         text.append(header + "\n", style=self._style("live-block--header"))
         pieces = update.pieces or ("?",) * len(update.states)
-        for piece, state in zip(pieces, update.states, strict=True):
+        for slot, (piece, state) in enumerate(zip(pieces, update.states, strict=True)):
             if state is not TokenState.PROMPT:
-                text.append(slot_text(piece, state), style=self._style(STATE_CLASSES[state]))
+                self.append_slot(text, update, slot, piece, state)
         return text
+
+    def append_slot(self, text: Text, update: BlockUpdated, slot: int, piece: str,
+                    state: TokenState) -> None:
+        """Draw one slot, styled by its state (the replay view also colours by confidence)."""
+        text.append(slot_text(piece, state), style=self._style(STATE_CLASSES[state]))
 
     def decoded_text(self) -> str:
         """The text of the slots decoded so far (masked ones left out), as the engine has it."""

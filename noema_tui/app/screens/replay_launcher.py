@@ -1,0 +1,54 @@
+"""The chat screen's replay: open a finished reply's decoding trace in the replay view.
+
+A mixin of `ChatScreen` (F5 replays the last reply; the palette offers "Replay reply N" for
+any reply, loaded from history too), kept in its own file so the screen stays readable.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from noema_core.decoding.events import BlockUpdated
+from noema_core.remote.wire import WireError, event_from_wire
+from noema_tui.app.conversation import Turn
+from noema_tui.app.screens.replay_screen import ReplayScreen
+
+if TYPE_CHECKING:
+    from noema_tui.app.screens.chat_screen import ChatScreen
+
+
+def trace_frames(turn: Turn) -> list[BlockUpdated]:
+    """A reply's stored frames as events (none for a prompt, a failed or an older reply)."""
+    frames = []
+    for item in turn.trace or ():
+        try:
+            event = event_from_wire(item)
+        except WireError:
+            continue  # one unreadable frame costs only that forward of the replay
+        if isinstance(event, BlockUpdated):
+            frames.append(event)
+    return frames
+
+
+class ReplayLauncher:
+    """F5 / palette: replay a reply forward by forward."""
+
+    def action_replay_reply(self: ChatScreen, number: int | None = None) -> None:
+        """Replay turn `number` (1-based, as the palette counts them), else the last reply."""
+        turns = self.session.turns
+        if number is None:
+            replies = [n for n, t in enumerate(turns, start=1) if t.role == "assistant"]
+            if not replies:
+                self.notify("No reply to replay yet.")
+                return
+            number = replies[-1]
+        turn = turns[number - 1]
+        frames = trace_frames(turn)
+        if not frames:
+            self.notify(f"Reply {number} has no decoding trace to replay (a failed reply, or "
+                        f"one saved before Noema kept traces).", title="Replay")
+            return
+        question = next((t.content for t in reversed(turns[:number - 1]) if t.role == "user"),
+                        "")
+        title = f"Replay of reply {number}: " + " ".join(question.split())[:60]
+        self.app.push_screen(ReplayScreen(frames, title))
