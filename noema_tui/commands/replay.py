@@ -3,10 +3,11 @@
     noema ask --trace solve.json "Solve 3x + 5 = 20"
     noema replay solve.json --fps 4
     noema replay solve.json --cast solve.cast     # asciinema's asciicast v2, for web pages
+    noema replay solve.json --svg solve.svg       # an animated SVG, for READMEs
 
 In a terminal each forward is drawn as `noema ask` draws it live, with the token each edit
 replaced; piped, it prints one line per forward. Exit codes: 0 ok, 2 usage (a missing or
-malformed trace, an unwritable --cast path), 130 interrupted.
+malformed trace, an unwritable --cast/--svg path), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def replay(
     cast: Annotated[Path | None, typer.Option(
         "--cast", help="Write an asciicast v2 recording (asciinema) instead of playing.",
         show_default=False, dir_okay=False)] = None,
+    svg: Annotated[Path | None, typer.Option(
+        "--svg", help="Write an animated SVG (one frame per forward) instead of playing.",
+        show_default=False, dir_okay=False)] = None,
 ) -> None:
     """Play a decoding trace forward by forward, or export it as an asciicast recording.
 
@@ -52,6 +56,9 @@ def replay(
         fail(str(err), err.exit_code)
     if cast is not None:
         write_cast(trace, cast, fps)
+        return
+    if svg is not None:
+        write_svg(trace, svg, fps)
         return
     try:
         play(trace, fps)
@@ -114,14 +121,26 @@ def write_cast(trace: Trace, target: Path, fps: float) -> None:
         console.print(frame)
         screen = "\x1b[H\x1b[2J" + console.export_text(styles=True).replace("\n", "\r\n")
         lines.append(json.dumps([round(number / fps, 3), "o", screen]))
+    _write(target, "\n".join(lines) + "\n")
+    print(f"wrote {target}: {len(lines) - 1} frames at {fps:g} per second "
+          f"(play it with: asciinema play {target})", file=sys.stderr)
+
+
+def write_svg(trace: Trace, target: Path, fps: float) -> None:
+    from noema_tui.commands.replay_svg import animated_svg
+
+    shown = frames(trace)
+    _write(target, animated_svg(shown, _sized_console(), fps))
+    print(f"wrote {target}: {len(shown)} frames at {fps:g} per second", file=sys.stderr)
+
+
+def _write(target: Path, text: str) -> None:
     try:
         if target.exists() and not target.is_file():
             fail(f"{target} exists and is not a regular file: choose a file path", 2)
-        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
     except OSError as err:
         fail(f"could not write {target} ({err.strerror or err}): choose a writable path", 2)
-    print(f"wrote {target}: {len(lines) - 1} frames at {fps:g} per second "
-          f"(play it with: asciinema play {target})", file=sys.stderr)
 
 
 def _sized_console(record: bool = False) -> Console:

@@ -4,6 +4,7 @@ exports an asciicast recording; the trace format round-trips and stays compact."
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
 from typer.testing import CliRunner
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 from noema_core.decoding.events import BlockFinished, BlockUpdated, TokenState
 from noema_core.decoding.trace import Trace, TraceError, load_trace, replaced_pieces
 from noema_tui.cli import app
+from tests.tui.chat_support import load_trace as load_fixture
 from tests.tui.conftest import BLOCK
 
 pytestmark = pytest.mark.usefixtures("fake_checker")
@@ -114,3 +116,20 @@ def test_replay_exports_an_asciicast_v2_recording(scripted_engine, tmp_path):
         times.append(moment)
     assert times == sorted(times) and times[1] == pytest.approx(0.25)
     assert len(frames) == len(load_trace(tmp_path / "t.json").frames)
+
+
+def test_replay_exports_an_animated_svg_with_one_frame_per_forward(tmp_path):
+    question, events = load_fixture()
+    Trace(question=question, events=events).save(tmp_path / "t.json")
+    result = run("replay", str(tmp_path / "t.json"), "--svg", str(tmp_path / "r.svg"),
+                 "--fps", "5")
+    assert result.exit_code == 0, result.output
+    root = ET.parse(tmp_path / "r.svg").getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    groups = root.findall(f"{ns}g")
+    forwards = sum(isinstance(e, BlockUpdated) for e in events)
+    assert len(groups) == forwards > 3
+    assert groups[3].get("style") == "animation-delay:0.600s"  # frame 4 at 5 per second
+    assert "@keyframes" in root.find(f"{ns}style").text
+    assert "forward 1" in "".join(groups[0].itertext())
+    assert (tmp_path / "r.svg").stat().st_size < 300_000

@@ -18,6 +18,7 @@ from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse 
     build_app,
     complete_turn,
     isolated_dirs,
+    load_trace,
     pilot_test,
     saved_store,
 )
@@ -119,4 +120,5 @@ async def test_a_chat_reply_is_saved_with_every_frame_it_drew():
     [summary] = saved_store().summaries()
     stored = saved_store().load(summary.id).turns[-1].trace
     assert stored == reply.trace
-    assert len(stored) == len({(f["block_index"], f["forward"]) for f in stored})
+    engine_frames = [e for e in load_trace()[1] if isinstance(e, BlockUpdated)]
+    assert [event_from_wire(f) for f in stored] == engine_frames  # not only those drawn
