@@ -32,7 +32,8 @@ class ReplayScreen(ModalScreen[None]):
     }
     ReplayScreen .replay--title { color: $text-accent; text-style: bold; }
     ReplayScreen .replay--counter { color: $text-muted; margin-bottom: 1; }
-    ReplayScreen .replay--legend { margin-top: 1; }
+    ReplayScreen .replay--legend { margin-top: 1; display: none; }
+    ReplayScreen .replay--legend.-shown { display: block; }
     """
 
     BINDINGS = [
@@ -57,20 +58,17 @@ class ReplayScreen(ModalScreen[None]):
         self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
+        # Kept by reference, not queried: the first frame is set before they are mounted.
+        self.block = ReplayBlock()
+        self.counter = Static("", markup=False, classes="replay--counter")
+        self.legend = Static("", classes="replay--legend")
+        self._show()
         with Vertical():
             yield Label(self.title_text, markup=False, classes="replay--title")
-            yield Static("", markup=False, classes="replay--counter")
-            yield ReplayBlock()
-            yield Static("", classes="replay--legend")
+            yield self.counter
+            yield self.block
+            yield self.legend
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one(".replay--legend").display = False
-        self._show()
-
-    @property
-    def block(self) -> ReplayBlock:
-        return self.query_one(ReplayBlock)
 
     @property
     def playing(self) -> bool:
@@ -88,7 +86,7 @@ class ReplayScreen(ModalScreen[None]):
         frame = self.frames[self.position]
         previous = self.frames[self.position - 1] if self.position else None
         self.block.show(frame, replaced_pieces(previous, frame))
-        self.query_one(".replay--counter", Static).update(self.counter_text())
+        self.counter.update(self.counter_text())
 
     def action_step(self, delta: int) -> None:
         self._pause()
@@ -138,6 +136,5 @@ class ReplayScreen(ModalScreen[None]):
     def action_toggle_confidence(self) -> None:
         block = self.block
         block.by_confidence = not block.by_confidence
-        legend = self.query_one(".replay--legend", Static)
-        legend.display = block.by_confidence
-        legend.update(block.legend())
+        self.legend.set_class(block.by_confidence, "-shown")
+        self.legend.update(block.legend())
