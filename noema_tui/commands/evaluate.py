@@ -45,7 +45,8 @@ def eval_command(
         help="--dataset field with the gold answer. Default: answer (GSM8K: the number "
              "after '#### '), or solution's last \\boxed{} (MATH).", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(
-        min=1, help="--dataset problems decoded per engine call.")] = 1,
+        min=1, help="--dataset problems per engine call (decoded one after another for now; "
+                    "the batched sampler is not built yet).")] = 1,
     output: Annotated[Path | None, typer.Option(
         help="--dataset: append per-problem results to this JSONL; rerunning with the same "
              "file skips the problems already there.", show_default=False)] = None,
