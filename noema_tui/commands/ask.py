@@ -80,7 +80,7 @@ def read_prompt(words: list[str], stdin: TextIO | None) -> tuple[str, str]:
         try:
             piped = stdin.read()
         except UnicodeDecodeError:  # a strict stdin; the default one maps bad bytes to surrogates
-            piped = "\udcff"  # reported as not UTF-8 by the caller
+            fail(NOT_UTF8, 2)
     if wants_stdin:
         return " ".join(piped.strip() if w == "-" else w for w in words).strip(), ""
     piped, instruction = piped.strip(), " ".join(words).strip()

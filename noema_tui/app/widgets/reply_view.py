@@ -15,7 +15,6 @@ from textual.containers import Vertical
 from textual.widgets import Label, Markdown, Static
 
 from noema_core.decoding.events import BlockUpdated, GenerationStats
-from noema_core.remote.wire import event_to_wire
 from noema_tui.app.conversation import verdict_record
 from noema_tui.app.reply_text import split_settled
 from noema_tui.app.widgets.live_block import LiveBlock
@@ -57,7 +56,6 @@ class ReplyView(Vertical):
         self.reply_id = reply_id
         self.raw_text = ""  # finished blocks so far, then the whole reply
         self._settled = 0  # characters of raw_text already handed to the Markdown
-        self.frames: list[BlockUpdated] = []
         self.finished = False
 
     def compose(self) -> ComposeResult:
@@ -79,11 +77,6 @@ class ReplyView(Vertical):
 
     def show_snapshot(self, update: BlockUpdated) -> None:
         self.live_block.snapshot = update
-        self.frames.append(update)  # the decoding trace, kept with the reply for its replay
-
-    def trace(self) -> list[dict[str, Any]]:
-        """The frames drawn so far, in wire form (as `noema ask --trace` writes them)."""
-        return [event_to_wire(frame) for frame in self.frames]
 
     async def add_block(self, text: str) -> None:
         """A block is final: its text joins the reply; settled paragraphs go to Markdown."""
