@@ -7,6 +7,9 @@ token, N = B*T flattened tokens, V vocabulary.
 The model maps tokens at absolute positions to logits and, when given a `KVCache`, writes the
 K/V of its input at the cache's end as scratch. It never decides what is permanent: the
 sampler commits a block (advances the cache) once that block's tokens are final.
+Batched decoding addresses the cache by position instead: each row of the batch writes its
+K/V at its own absolute positions and attends under `positional_block_mask`, so rows at
+different blocks share one forward (see `NoemaModel.forward`).
 Module names follow the checkpoint's weight names, so loading is a lookup.
 """
 
@@ -49,6 +52,16 @@ class KVCache:
     def truncate(self, length: int) -> None:
         del self.tokens[length:]
 
+    def select_rows(self, rows: Tensor, *, upto: int | None = None) -> KVCache:
+        """A new cache holding rows `rows` (a long tensor) of this one, positions [0, upto)
+        (default: all). A copy: writes to it do not reach this cache. Position-addressed
+        callers use it to drop finished rows and to run a forward on a few rows only."""
+        picked = KVCache.__new__(KVCache)
+        picked.k = self.k[:, :, :, :upto].index_select(1, rows)
+        picked.v = self.v[:, :, :, :upto].index_select(1, rows)
+        picked.tokens = []
+        return picked
+
     def nbytes(self) -> int:
         return self.k.nbytes + self.v.nbytes
 
@@ -67,12 +80,15 @@ class RMSNorm(nn.Module):
 
 
 def rope_angles(positions: Tensor, rotary_dim: int, theta: float) -> tuple[Tensor, Tensor]:
-    """cos/sin [T, rotary_dim] for absolute positions, in fp32 (rotate-half layout)."""
+    """cos/sin for absolute positions, in fp32 (rotate-half layout): [T, rotary_dim] for
+    positions [T], [B, 1, T, rotary_dim] for per-row positions [B, T] (broadcast over heads)."""
     inv_freq = 1.0 / theta ** (
         torch.arange(0, rotary_dim, 2, device=positions.device, dtype=torch.float32) / rotary_dim
     )
-    freqs = positions.float()[:, None] * inv_freq[None, :]  # [T, rotary_dim/2]
-    angles = torch.cat([freqs, freqs], dim=-1)  # [T, rotary_dim]
+    freqs = positions.float()[..., None] * inv_freq  # [(B,) T, rotary_dim/2]
+    angles = torch.cat([freqs, freqs], dim=-1)  # [(B,) T, rotary_dim]
+    if angles.dim() == 3:
+        angles = angles[:, None]
     return angles.cos(), angles.sin()
 
 
@@ -84,6 +100,12 @@ def apply_partial_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     rotated_half = torch.cat([-rot[..., half:], rot[..., :half]], dim=-1)
     rot = rot * cos + rotated_half * sin
     return torch.cat([rot.to(x.dtype), rest], dim=-1)
+
+
+# One layer's view of the cache: (k, v, where, attend). `where` is the int start of the
+# cache-end path, or the positions [B, T] of the position-addressed one; `attend` (that path
+# only) is how many cache columns attention covers (None: all).
+LayerCache = tuple[Tensor, Tensor, int | Tensor, int | None]
 
 
 class Attention(nn.Module):
@@ -100,7 +122,7 @@ class Attention(nn.Module):
             self.key_layernorm = RMSNorm(self.d, config.rms_norm_eps)
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | None,
-                cache: tuple[Tensor, Tensor, int] | None) -> Tensor:
+                cache: LayerCache | None) -> Tensor:
         B, T, _ = x.shape
         qkv = self.query_key_value(x).view(B, T, self.n_q + 2 * self.n_kv, self.d)
         q, k, v = qkv.split([self.n_q, self.n_kv, self.n_kv], dim=2)  # rows: Q heads, K, V
@@ -108,9 +130,17 @@ class Attention(nn.Module):
             q, k = self.query_layernorm(q), self.key_layernorm(k)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [B, heads, T, D]
         q, k = apply_partial_rope(q, cos, sin), apply_partial_rope(k, cos, sin)
-        if cache is not None:
+        if cache is not None and isinstance(cache[2], Tensor):
+            # Position-addressed: each row writes at its own positions [B, T] (an index
+            # write, so no Python length is read) and attends the first `attend` columns.
+            k_cache, v_cache, positions, attend = cache
+            index = positions[:, None, :, None].expand(B, self.n_kv, T, self.d)
+            k_cache.scatter_(2, index, k)
+            v_cache.scatter_(2, index, v)
+            k, v = k_cache[:, :, :attend], v_cache[:, :, :attend]  # [B, K, S, D]
+        elif cache is not None:
             # Write this forward's K/V as scratch at the cache end; attend to prefix + self.
-            k_cache, v_cache, start = cache
+            k_cache, v_cache, start, _ = cache
             k_cache[:, :, start:start + T] = k
             v_cache[:, :, start:start + T] = v
             k, v = k_cache[:, :, :start + T], v_cache[:, :, :start + T]  # [B, K, S, D]
@@ -307,7 +337,7 @@ class DecoderLayer(nn.Module):
         self.mlp = MLP(config.hidden_size, config.intermediate_size) if dense else MoE(config)
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | None,
-                cache: tuple[Tensor, Tensor, int] | None) -> Tensor:
+                cache: LayerCache | None) -> Tensor:
         h = x + self.attention(self.input_layernorm(x), cos, sin, mask, cache)
         return h + self.mlp(self.post_attention_layernorm(h))
 
@@ -334,7 +364,7 @@ class NoemaModel(nn.Module):
 
     def forward(self, input_ids: Tensor, *, start: int = 0, mask: Tensor | None = None,
                 cache: KVCache | None = None, logits_slice: slice | None = None,
-                positions: Tensor | None = None) -> Tensor | None:
+                positions: Tensor | None = None, attend: int | None = None) -> Tensor | None:
         """input_ids [B, T] at absolute positions start..start+T-1 -> logits [B, T', V].
 
         With a cache, `start` must equal `cache.length`: K/V of the input are written there as
@@ -342,18 +372,28 @@ class NoemaModel(nn.Module):
         attend) is [B|1, 1, T, S]; None means full attention over everything visible. A float
         mask of the model's dtype is added to the scores instead (`card_attention_bias`).
         `logits_slice` picks the positions (of the input) to project; slice(0, 0) skips the head.
-        `positions` [T] overrides the absolute positions (training runs a noisy and a clean copy
-        of the same canvas side by side, both at positions 0..L-1); not with a cache.
+        `positions` overrides the absolute positions: [T] for every row, or [B, T] per row.
+        Without a cache, training runs a noisy and a clean copy of the same canvas side by side,
+        both at positions 0..L-1. With a cache, `positions` selects the position-addressed
+        path: row b's K/V are written into cache row b at its positions, attention covers
+        cache columns [0, attend) (None: the whole capacity) under `mask` (build it with
+        `positional_block_mask`), and `start`/`cache.length` play no part: the caller
+        tracks what each row has committed.
         """
         B, T = input_ids.shape
-        if cache is not None and start != cache.length:
+        positional = cache is not None and positions is not None
+        if cache is not None and not positional and start != cache.length:
             raise ValueError(f"forward at {start} but the cache holds {cache.length} tokens")
         if positions is None:
             positions = torch.arange(start, start + T, device=input_ids.device)
         cos, sin = rope_angles(positions, self.config.rotary_dim, self.config.rope_theta)
+        where: int | Tensor = start
+        if positional:
+            where = positions if positions.dim() == 2 else positions.expand(B, T)
+            attend = cache.capacity if attend is None else attend
         x = self.model.word_embeddings(input_ids)
         for i, layer in enumerate(self.model.layers):
-            layer_cache = (cache.k[i], cache.v[i], start) if cache is not None else None
+            layer_cache = (cache.k[i], cache.v[i], where, attend) if cache is not None else None
             x = layer(x, cos, sin, mask, layer_cache)
         if logits_slice is not None:
             x = x[:, logits_slice]
@@ -384,6 +424,16 @@ def block_causal_mask(length: int, block_length: int, *, start: int = 0,
     q_block = torch.arange(query_start, length, device=device) // block_length
     k_block = torch.arange(start, length, device=device) // block_length
     return (k_block[None, :] <= q_block[:, None])[None, None]
+
+
+def positional_block_mask(positions: Tensor, attend: int, block_length: int) -> Tensor:
+    """Bool mask [B, 1, T, S=attend] for queries at absolute positions [B, T] over cache
+    columns [0, attend): key j is visible to the query at p iff block(j) <= block(p). Built on
+    the device from tensors (no host read); keys past a row's current block are masked
+    whatever the cache holds there."""
+    key_block = torch.arange(attend, device=positions.device) // block_length
+    query_block = positions // block_length  # [B, T]
+    return (key_block[None, None, :] <= query_block[:, :, None])[:, None]
 
 
 def card_attention_bias(length: int, block_length: int, *, dtype: torch.dtype,
