@@ -18,6 +18,7 @@ from noema_core.decoding.events import GenerationResult
 from noema_core.decoding.settings import DecodingSettings, Mode
 
 T = TypeVar("T")
+MAX_RETRIES = 8  # the most retries `ask --retry` and the chat's auto-retry take
 RETRY_TEMPERATURE = 0.3  # enough to change a wrong token, little enough to stay on topic
 STRICT_SHARE = 0.5  # a stricter threshold closes this share of the gap to 1
 

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import TextArea
 
+from noema_tui.app.conversation import message_name
 from noema_tui.app.screens.browser_screen import BrowserScreen
 from noema_tui.app.screens.chat_screen import ChatScreen
 from noema_tui.app.screens.confirm_dialog import ConfirmDialog
@@ -176,17 +177,22 @@ class NoemaChatApp(App[None]):
             yield SystemCommand(title, help_text,
                                 lambda action=action: self.run_action(action, chat))
         yield SystemCommand("Help", "Show every key that works right now", self.action_show_help)
-        for number, turn in enumerate(chat.session.turns, start=1):  # F4 copies only the last
-            who = "question" if turn.role == "user" else "reply"
+        turns = chat.session.turns
+        for index, turn in enumerate(turns):  # F4 copies only the last
+            name = message_name(turns, index)  # "question 2", "reply 2, try 3": as shown
             preview = " ".join(visible(turn.content).split())[:50]
-            yield SystemCommand(f"Copy {who} {number}: {preview}", "Copy this message",
-                                lambda turn=turn, what=f"{who} {number}":
-                                chat.copy_text(turn.content, what), discover=False)
+            yield SystemCommand(f"Copy {name}: {preview}", "Copy this message",
+                                lambda turn=turn, what=name: chat.copy_text(turn.content, what),
+                                discover=False)
             if turn.trace:
-                yield SystemCommand(f"Replay reply {number}: {preview}",
+                yield SystemCommand(f"Replay {name}: {preview}",
                                     "Step through this reply's decoding forward by forward",
-                                    lambda number=number: chat.action_replay_reply(number),
-                                    discover=False)
+                                    lambda turn=turn: chat.replay_turn(turn), discover=False)
+        if chat.retry_applies():  # the contradicted last reply
+            _, how, _ = chat.next_try()
+            name = message_name(turns, len(turns) - 1).split(",")[0]
+            yield SystemCommand(f"Retry {name}", f"The checker contradicted it: decode it "
+                                f"again ({how})", lambda: self.run_action("retry_reply", chat))
         for name in available_themes():
             yield SystemCommand(f"Noema theme: {name}", "Token colours and palette",
                                 lambda name=name: self.apply_noema_theme(name), discover=False)

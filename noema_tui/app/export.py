@@ -49,7 +49,10 @@ def transcript_markdown(conversation: Conversation, info: ModelInfo | None,
         if turn.role == "user":
             lines += ["", "## You", "", delimit_math(turn.content)]
             continue
-        lines += ["", f"## Noema (mode {mode_value(turn.mode)})" if turn.mode else "## Noema",
+        about = [f"mode {mode_value(turn.mode)}"] if turn.mode else []
+        if turn.attempt:  # verifier-guided retry: every try is kept, each with its verdict
+            about.append(f"try {turn.attempt}" + (f" · {turn.how}" if turn.how else ""))
+        lines += ["", f"## Noema ({', '.join(about)})" if about else "## Noema",
                   "", delimit_math(turn.content)]
         notes = []
         if turn.finish_reason == "failed":
@@ -76,6 +79,7 @@ def transcript_json(conversation: Conversation, info: ModelInfo | None,
         "turns": [{"role": t.role, "content": t.content,
                    "mode": mode_value(t.mode) if t.mode else None,  # as ask --json: q, s, ar
                    "finish_reason": t.finish_reason, "stats": t.stats, "verdict": t.verdict,
+                   **({"try": t.attempt, "how": t.how} if t.attempt else {}),
                    **({"trace": t.trace} if t.trace is not None else {})}
                   for t in conversation.turns],
     }

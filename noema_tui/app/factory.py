@@ -14,13 +14,14 @@ from typing import Any
 
 from noema_core.decoding.settings import DecodingSettings
 from noema_core.engine import DEFAULT_MODEL, ProgressCallback
+from noema_core.retry import MAX_RETRIES
 from noema_tui.app.chat_app import NoemaChatApp, binding_ids
 from noema_tui.app.conversation import Conversation, mode_value
 from noema_tui.app.protocol import ChatEngine, Checker, EngineLoader
 from noema_tui.app.screens.chat_screen import ChatScreen
 from noema_tui.app.store import ConversationStore
 from noema_tui.app.themes import DEFAULT_THEME, load_theme
-from noema_tui.app.user_config import load_keymap
+from noema_tui.app.user_config import load_auto_retry, load_keymap
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ def create_app(options: ChatOptions, *, loader: EngineLoader | None = None,
     theme = load_theme(options.theme)
     conversation, opened = open_conversation(options, store)
     settings = DecodingSettings.for_mode(options.mode or mode_value(conversation.last_mode))
+    auto_retry, config_notices = load_auto_retry(MAX_RETRIES)
     notices = [n for n in (notice, opened) if n] + (store.problems if store else [])
     if loader is None and options.server:
         loader = EngineFromServer(options.server, options.api_key)
@@ -116,7 +118,8 @@ def create_app(options: ChatOptions, *, loader: EngineLoader | None = None,
         loader=loader or EngineFromOptions(options.model, options.device, options.dtype,
                                            options.quant),
         checker=checker or check_with_sympy, settings=settings, conversation=conversation,
-        store=store, clock=clock)
+        store=store, clock=clock, auto_retry=auto_retry)
     keymap, keymap_notices = load_keymap(binding_ids())
-    return NoemaChatApp(screen, theme, notices=notices + keymap_notices, keymap=keymap)
+    return NoemaChatApp(screen, theme, notices=notices + config_notices + keymap_notices,
+                        keymap=keymap)
 

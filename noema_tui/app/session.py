@@ -11,7 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from noema_core.decoding.events import GenerationResult
-from noema_tui.app.conversation import Conversation, Turn, as_plain_dict, title_from
+from noema_tui.app.conversation import (
+    Conversation,
+    Turn,
+    as_plain_dict,
+    reply_groups,
+    title_from,
+)
 from noema_tui.app.saver import WRITER_BUSY_TIMEOUT, Saver
 from noema_tui.app.store import ConversationStore, StoreError
 
@@ -48,20 +54,25 @@ class ChatSession:
         return turn
 
     def add_reply(self, result: GenerationResult, mode_label: str,
-                  trace: list[dict[str, Any]] | None = None) -> Turn:
+                  trace: list[dict[str, Any]] | None = None, attempt: int | None = None,
+                  how: str | None = None) -> Turn:
         return self._add_reply(Turn(role="assistant", content=result.text, mode=mode_label,
                                     stats=as_plain_dict(result.stats),
-                                    finish_reason=result.finish_reason, trace=trace))
+                                    finish_reason=result.finish_reason, trace=trace,
+                                    attempt=attempt, how=how))
 
-    def add_stopped_reply(self, text: str, mode_label: str) -> Turn:
+    def add_stopped_reply(self, text: str, mode_label: str, attempt: int | None = None,
+                          how: str | None = None) -> Turn:
         """A reply cut short by quitting, kept as far as it was decoded."""
         return self._add_reply(Turn(role="assistant", content=text, mode=mode_label,
-                                    finish_reason="cancelled"))
+                                    finish_reason="cancelled", attempt=attempt, how=how))
 
-    def add_failed_reply(self, mode_label: str) -> Turn:
-        """A reply that produced no text; it keeps its prompt out of later replies' context."""
+    def add_failed_reply(self, mode_label: str, attempt: int | None = None,
+                         how: str | None = None) -> Turn:
+        """A reply that produced no text; it keeps its prompt out of later replies' context
+        (unless another try of it has text)."""
         return self._add_reply(Turn(role="assistant", content="", mode=mode_label,
-                                    finish_reason="failed"))
+                                    finish_reason="failed", attempt=attempt, how=how))
 
     def _add_reply(self, turn: Turn) -> Turn:
         conversation = self.conversation
@@ -73,13 +84,25 @@ class ChatSession:
         turn.verdict = verdict
         self._persist(lambda store: store.update_turn(turn))
 
-    def drop_last_reply(self) -> Turn | None:
-        """Remove the last reply (to regenerate it); None when the last turn is a prompt."""
-        if not self.turns or self.turns[-1].role != "assistant":
-            return None
-        turn = self.turns.pop()
-        self._persist(lambda store: store.delete_turn(turn))
-        return turn
+    def mark_first_try(self, turn: Turn, how: str) -> None:
+        """The reply is being decoded again: it becomes try 1."""
+        turn.attempt, turn.how = 1, how
+        self._persist(lambda store: store.update_turn(turn))
+
+    def last_tries(self) -> list[Turn]:
+        """The last reply's tries, in order (one for a reply never retried; none after a
+        prompt)."""
+        groups = reply_groups(self.turns)
+        return groups[-1] if groups and groups[-1][0].role == "assistant" else []
+
+    def drop_last_reply(self) -> list[Turn]:
+        """Remove the last reply, every try of it (to regenerate it); none after a prompt."""
+        dropped = self.last_tries()
+        if dropped:
+            del self.turns[-len(dropped):]  # the tries end the conversation
+        for turn in dropped:
+            self._persist(lambda store, turn=turn: store.delete_turn(turn))
+        return dropped
 
     def last_prompt(self) -> str | None:
         prompts = self.conversation.prompts()

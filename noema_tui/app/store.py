@@ -199,10 +199,12 @@ class ConversationStore:
                     (conversation.model, now, now)).lastrowid
             turn_id = db.execute(
                 "INSERT INTO turns (conversation_id, role, content, mode, stats, verdict, "
-                "finish_reason, created_at, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "finish_reason, created_at, trace, attempt, how) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (conversation_id, turn.role, turn.content, turn.mode, _dump(turn.stats),
                  _dump(turn.verdict), turn.finish_reason, now,
-                 None if turn.trace is None else events_to_blob(turn.trace))).lastrowid
+                 None if turn.trace is None else events_to_blob(turn.trace), turn.attempt,
+                 turn.how)).lastrowid
             if self.fts:
                 db.execute("INSERT INTO turns_fts (rowid, content) VALUES (?, ?)",
                            (turn_id, turn.content))
@@ -215,12 +217,14 @@ class ConversationStore:
         return turn
 
     def update_turn(self, turn: Turn) -> None:
-        """Save a turn's later facts (its verdict arrives after the reply)."""
+        """Save a turn's later facts (its verdict arrives after the reply; a reply becomes
+        try 1 when it is retried)."""
         if turn.id is not None:
             with self._writing() as db:
-                db.execute("UPDATE turns SET verdict = ?, stats = ?, finish_reason = ? "
-                           "WHERE id = ?", (_dump(turn.verdict), _dump(turn.stats),
-                                            turn.finish_reason, turn.id))
+                db.execute("UPDATE turns SET verdict = ?, stats = ?, finish_reason = ?, "
+                           "attempt = ?, how = ? WHERE id = ?",
+                           (_dump(turn.verdict), _dump(turn.stats), turn.finish_reason,
+                            turn.attempt, turn.how, turn.id))
 
     def delete_turn(self, turn: Turn) -> None:
         if turn.id is not None:
@@ -255,11 +259,13 @@ class ConversationStore:
                 raise ConversationNotFoundError(f"there is no conversation {conversation_id}: "
                                                 f"see `noema chat --list` for the ones saved")
             rows = db.execute("SELECT role, content, mode, stats, verdict, finish_reason, id, "
-                              "trace FROM turns WHERE conversation_id = ? ORDER BY id",
+                              "trace, attempt, how FROM turns WHERE conversation_id = ? "
+                              "ORDER BY id",
                               (conversation_id,)).fetchall()
         unreadable = lost_traces = 0
         turns = []
-        for role, content, mode, stats, verdict, finish_reason, turn_id, blob in rows:
+        for (role, content, mode, stats, verdict, finish_reason, turn_id, blob, attempt,
+             how) in rows:
             stats_value, verdict_value = _parse(stats), _parse(verdict)
             unreadable += (stats_value is _BAD) + (verdict_value is _BAD)
             trace = None
@@ -271,7 +277,8 @@ class ConversationStore:
             turns.append(Turn(role=role, content=content, mode=mode,
                               stats=None if stats_value is _BAD else stats_value,
                               verdict=None if verdict_value is _BAD else verdict_value,
-                              finish_reason=finish_reason, id=turn_id, trace=trace))
+                              finish_reason=finish_reason, id=turn_id, trace=trace,
+                              attempt=attempt, how=how))
         if unreadable:
             self.problems.append(f"conversation {conversation_id} in {self.path}: {unreadable} "
                                  f"stored stats/verdicts are not valid JSON and are left out")

@@ -15,7 +15,11 @@ from pathlib import Path
 from noema_core.errors import NoemaError
 
 DATA_DIR_ENV = "NOEMA_DATA_DIR"
-SCHEMA_VERSION = 2  # 2: turns.trace (a reply's decoding trace)
+SCHEMA_VERSION = 3  # 2: turns.trace (a reply's decoding trace); 3: turns.attempt, turns.how
+
+# Columns later versions added to turns, each added to an older file by `migrate`; its older
+# turns keep NULL there (no trace, not a retry).
+ADDED_COLUMNS = (("trace", "BLOB"), ("attempt", "INTEGER"), ("how", "TEXT"))
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -35,7 +39,9 @@ CREATE TABLE IF NOT EXISTS turns (
     verdict TEXT,
     finish_reason TEXT,
     created_at REAL NOT NULL,
-    trace BLOB
+    trace BLOB,
+    attempt INTEGER,
+    how TEXT
 );
 CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns(conversation_id, id);
 """
@@ -149,8 +155,9 @@ def migrate(db: sqlite3.Connection, path: Path, fts: bool) -> None:
         with db:
             db.executescript(TABLES)  # a new file gets every column at once
             columns = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
-            if "trace" not in columns:  # version 1: its turns keep no trace (NULL)
-                db.execute("ALTER TABLE turns ADD COLUMN trace BLOB")
+            for name, kind in ADDED_COLUMNS:
+                if name not in columns:
+                    db.execute(f"ALTER TABLE turns ADD COLUMN {name} {kind}")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     if fts:
         sync_search_index(db)

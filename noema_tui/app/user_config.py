@@ -1,11 +1,16 @@
-"""The user's own configuration: Noema's config directory and the key remaps in it.
+"""The user's own configuration: Noema's config directory, the key remaps and chat options.
 
 `keymap.toml` maps binding ids (the README's key table lists them) to keys, e.g.
 
     "chat.cycle_mode" = "f9"
     "chat.export_transcript" = "ctrl+e"
 
-A bad file never stops the app: each problem becomes a one-line notice and the default keys
+`config.toml` holds the chat's own options:
+
+    [chat]
+    auto_retry = 2  # decode a reply the checker contradicts again, up to 2 times
+
+A bad file never stops the app: each problem becomes a one-line notice and the defaults
 stay in force for what it could not use.
 """
 
@@ -22,6 +27,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 KEYMAP_FILE = "keymap.toml"
+CONFIG_FILE = "config.toml"
 
 
 def config_dir() -> Path:
@@ -30,16 +36,38 @@ def config_dir() -> Path:
     return Path(config_home) / "noema"
 
 
+def _read_toml(path: Path) -> tuple[dict, str]:
+    """The file's table ({} when there is none) and why it could not be read ("" if it was)."""
+    if not path.is_file():
+        return {}, ""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")), ""
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        return {}, f"{path} could not be read ({err}): fix it; the defaults are in use"
+
+
+def load_auto_retry(most: int) -> tuple[int, list[str]]:
+    """`[chat] auto_retry` from config.toml (0 when unset: retry only when asked) and a
+    notice for a file or value that could not be used."""
+    path = config_dir() / CONFIG_FILE
+    table, problem = _read_toml(path)
+    if problem:
+        return 0, [problem]
+    chat = table.get("chat", {})
+    value = chat.get("auto_retry", 0) if isinstance(chat, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        return 0, [f"{path}: [chat] auto_retry must be a whole number from 0 to {most}, e.g. "
+                   f"auto_retry = 2; it is off"]
+    return value, []
+
+
 def load_keymap(known_ids: Iterable[str]) -> tuple[dict[str, str], list[str]]:
     """The remaps in keymap.toml (binding id -> comma-separated keys) and a notice for each
     entry or file that could not be used."""
     path = config_dir() / KEYMAP_FILE
-    if not path.is_file():
-        return {}, []
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        return {}, [f"{path} could not be read ({err}): fix it; the default keys are in use"]
+    table, problem = _read_toml(path)
+    if problem:
+        return {}, [problem]
     table = table.get("keymap", table)  # a [keymap] table, or the entries at the top level
     known = set(known_ids)
     keymap: dict[str, str] = {}

@@ -54,7 +54,7 @@ async def test_the_palette_copies_any_message_and_the_notice_says_how_to_enable_
         question = next(c for t, c in commands.items() if t.startswith("Copy question 1"))
         question.callback()
         assert app.clipboard == PROMPT  # the first message, not only the last reply
-        reply = next(c for title, c in commands.items() if title.startswith("Copy reply 2"))
+        reply = next(c for title, c in commands.items() if title.startswith("Copy reply 1"))
         reply.callback()
         assert app.clipboard == app.chat_screen.session.turns[1].content
         await pilot.pause()

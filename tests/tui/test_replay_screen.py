@@ -114,12 +114,12 @@ async def test_a_reply_loaded_from_history_replays_the_same_frames():
     resumed = build_app(options=ChatOptions(resume=True))
     async with resumed.run_test() as pilot:
         await wait_for(pilot, lambda: resumed.chat_screen.info is not None, "the model")
-        resumed.chat_screen.action_replay_reply(2)  # what palette "Replay reply 2" runs
+        resumed.chat_screen.action_replay_reply(1)  # the first reply, as the transcript says
         await wait_for(pilot, lambda: isinstance(resumed.screen, ReplayScreen), "the replay")
         assert resumed.screen.frames == live_frames
         commands = [c.title for c in resumed.get_system_commands(resumed.chat_screen)]
-        assert any(title.startswith("Replay reply 2: ") for title in commands)
-        assert not any(title.startswith("Replay reply 1") for title in commands)  # a prompt
+        assert any(title.startswith("Replay reply 1: ") for title in commands)
+        assert not any(title.startswith("Replay question") for title in commands)
 
 
 @pilot_test

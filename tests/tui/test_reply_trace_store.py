@@ -60,7 +60,7 @@ def test_a_version_1_file_gains_the_trace_column_and_keeps_its_turns(tmp_path):
     db.close()
     store = ConversationStore(path)
     assert path.with_name("c.sqlite3.backup-v1").exists()
-    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     old = store.load(1)
     assert [t.content for t in old.turns] == ["Solve 4x + 1 = 9", "x = 2"]
     assert old.turns[1].trace is None

@@ -6,7 +6,7 @@ in the widgets, persistence in `ChatSession`, file writing in `export`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from textual import on
@@ -27,7 +27,9 @@ from noema_tui.app.mode_memory import ModeMemory, is_custom
 from noema_tui.app.protocol import Checker, EngineLoader
 from noema_tui.app.screens.conversation_switcher import ConversationSwitcher
 from noema_tui.app.screens.replay_launcher import ReplayLauncher
+from noema_tui.app.screens.reply_retrier import ReplyRetrier
 from noema_tui.app.screens.settings_screen import (
+    ChatSettings,
     SettingsScreen,
     switch_mode,
     uses_card_preset,
@@ -46,7 +48,8 @@ from noema_tui.app.widgets.welcome_panel import WelcomePanel
 DECODED = (TokenState.UNMASKED, TokenState.STABLE, TokenState.EDITED)
 
 
-class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Screen[None]):
+class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, ReplyRetrier,
+                 Screen[None]):
     DEFAULT_CSS = """
     ChatScreen { layout: vertical; }
     ChatScreen > #transcript { height: 1fr; padding: 0 1; }
@@ -64,6 +67,8 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
                 tooltip="Copy the last reply with its raw LaTeX"),
         Binding("f5", "replay_reply", "Replay", id="chat.replay_reply", show=False,
                 tooltip="Replay the last reply forward by forward (any reply: Ctrl+P)"),
+        Binding("ctrl+t", "retry_reply", "Retry", id="chat.retry_reply",
+                tooltip="Decode the contradicted last reply again (stricter, then new seeds)"),
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new_conversation",
                 show=False),
         Binding("ctrl+o", "open_browser", "Chats", id="chat.open_browser", show=False,
@@ -102,11 +107,12 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
 
     def __init__(self, *, loader: EngineLoader, checker: Checker, settings: DecodingSettings,
                  conversation: Conversation, store: ConversationStore | None,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], auto_retry: int = 0) -> None:
         super().__init__()
         self.loader = loader
         self.checker = checker
         self.settings = settings
+        self.auto_retry = auto_retry  # retries of a contradicted reply made without asking
         self.session = ChatSession(
             conversation, store, lambda error: self.post_message(self.SaveFailed(error)),
             lambda count: self.post_message(self.SavesCaughtUp(count)))
@@ -119,6 +125,8 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
         self.reply: ReplyView | None = None  # the reply being generated
         self._reply_ids = 0
         self._asked = ""  # the prompt of the reply in flight
+        self._settings_used = settings  # what the reply in flight is decoded with
+        self._try: tuple[int, str] | None = None  # the reply in flight's try, if a retry
         self._started = 0.0
         self._done_tokens = self._done_forwards = 0  # of the finished blocks of this reply
         self._checking: dict[int, tuple[ReplyView, Turn]] = {}
@@ -146,7 +154,7 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
         if turn.role == "user":
             await self.transcript.mount(UserMessage(turn.content))
             return
-        view = ReplyView(turn.mode or "?")
+        view = ReplyView(turn.mode or "?", attempt=turn.attempt, how=turn.how)
         await self.transcript.mount(view)
         if turn.finish_reason == "failed":
             view.fail("no text was generated")
@@ -205,6 +213,7 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
         if note := getattr(engine, "limits_note", ""):  # an OpenAI-only --server
             self.notify(note, title="Server", severity="warning", timeout=15)
         self._welcome()
+        self.offer_retry()  # a contradicted reply opened from history
 
     def _welcome(self) -> None:
         """On an empty conversation, the model and example prompts to start from."""
@@ -248,20 +257,29 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
         await self.transcript.mount(UserMessage(text))
         await self.start_reply()
 
-    async def start_reply(self) -> None:
-        """Decode a reply to the conversation as it stands (it ends with a prompt)."""
+    async def start_reply(self, *, settings: DecodingSettings | None = None,
+                          attempt: int | None = None, how: str | None = None,
+                          messages: Sequence[dict[str, str]] | None = None) -> None:
+        """Decode a reply to the conversation as it stands (it ends with a prompt), or, for a
+        retry, try `attempt` of the last reply with `settings` from `messages`."""
         self._reply_ids += 1
         self._asked = self.session.last_prompt() or ""
         self._started = self.clock()
         self._done_tokens = self._done_forwards = 0
-        self.reply = ReplyView(self.settings.mode.label, reply_id=self._reply_ids)
+        self._settings_used = settings = settings or self.settings
+        self._try = (attempt, how or "") if attempt else None
+        for view in self.transcript.query(ReplyView):
+            view.show_offer("")  # an offer applies only until something else is decoded
+        self.reply = ReplyView(settings.mode.label, reply_id=self._reply_ids, attempt=attempt,
+                               how=how)
         await self.transcript.mount(self.reply)
         self.transcript.anchor()
-        self.status.running_mode = self.status.mode
+        self.status.running_mode = settings.mode.label if attempt else self.status.mode
         self.status.show_progress(0, 0, 0.0)
         self.refresh_bindings()
-        self.bridge.stream_reply(self._reply_ids, self.session.conversation.engine_messages(),
-                                 self.settings)
+        if messages is None:
+            messages = self.session.conversation.engine_messages()
+        self.bridge.stream_reply(self._reply_ids, messages, settings)
 
     def _is_current(self, reply_id: int) -> bool:
         return self.reply is not None and reply_id == self.reply.reply_id
@@ -296,10 +314,15 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
         await view.finish(result.text, result.stats, result.finish_reason)
         stats = result.stats
         self.status.show_progress(stats.new_tokens, stats.forwards, stats.seconds)
-        turn = self.session.add_reply(result, view.mode_label, event.trace)
+        attempt, how = self._try or (None, None)
+        turn = self.session.add_reply(result, view.mode_label, event.trace, attempt, how)
+        if attempt is None:
+            self.retry_base = (turn, self._settings_used)
         if result.cancelled:
             view.show_verdict(None, note="not checked: the reply was stopped")
-            self.prompt.put_back(self._asked)
+            if attempt is None:  # a stopped retry leaves the earlier tries as the answer
+                self.prompt.put_back(self._asked)
+            self.offer_retry()
         elif not result.text.strip():
             view.show_verdict(None, note="not checked: the reply is empty")
         else:
@@ -313,9 +336,12 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
         if not self._is_current(event.reply_id):
             return
         self.reply.fail(event.reason)
-        self.session.add_failed_reply(self.reply.mode_label)
+        attempt, how = self._try or (None, None)
+        self.session.add_failed_reply(self.reply.mode_label, attempt, how)
         self._end_reply()
-        self.prompt.put_back(self._asked)
+        if attempt is None:
+            self.prompt.put_back(self._asked)
+        self.offer_retry()
 
     def keep_partial_reply(self) -> None:
         """Save the reply in flight as far as it was drawn (the app is closing before the
@@ -323,7 +349,7 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
         if self.reply is None:
             return
         text = self.reply.raw_text + self.reply.live_block.decoded_text()
-        self.session.add_stopped_reply(text, self.reply.mode_label)
+        self.session.add_stopped_reply(text, self.reply.mode_label, *(self._try or ()))
         self._end_reply()
 
     def _end_reply(self) -> None:
@@ -332,12 +358,13 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
         self.refresh_bindings()
 
     @on(EngineBridge.VerdictReached)
-    def show_verdict(self, event: EngineBridge.VerdictReached) -> None:
+    async def show_verdict(self, event: EngineBridge.VerdictReached) -> None:
         view, turn = self._checking.pop(event.reply_id, (None, None))
         if view is None or not view.is_attached:
             return  # the reply was regenerated or the chat cleared meanwhile
         view.show_verdict(event.verdict)
         self.session.set_verdict(turn, event.verdict)
+        await self.after_check(turn)
 
     # ----------------------------------------------------------------- actions
 
@@ -348,6 +375,8 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
             return self.generating
         if action in ("regenerate_reply", "new_conversation", "open_settings", "open_browser"):
             return not self.generating
+        if action == "retry_reply":
+            return self.retry_applies()
         if action == "scroll_transcript" and len(parameters) > 1 and parameters[1]:
             return not self.prompt.text  # plain Home/End: the prompt's own while it has text
         return True
@@ -381,26 +410,13 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Scree
             self.notify(f"Mode {self.settings.mode.label} applies from the next reply.")
 
     def action_open_settings(self) -> None:
-        def apply(settings: DecodingSettings | None) -> None:
-            if settings is not None:
-                self.settings = settings
+        def apply(saved: ChatSettings | None) -> None:
+            if saved is not None:
+                self.settings, self.auto_retry = saved.decoding, saved.auto_retry
                 self._show_mode()
 
-        self.app.push_screen(SettingsScreen(self.settings, self.presets, self.sendable), apply)
-
-    async def action_regenerate_reply(self) -> None:
-        if self.generating or self.info is None:
-            return
-        self.session.drop_last_reply()
-        views = [w for w in self.transcript.children if isinstance(w, UserMessage | ReplyView)]
-        if views and isinstance(views[-1], ReplyView):
-            await views[-1].remove()
-        if not self.session.turns:
-            self.notify("Nothing to regenerate yet: send a prompt first.")
-            return
-        if self.prompt.text.strip() == (self.session.last_prompt() or "").strip():
-            self.prompt.remember(self.prompt.text.strip())  # put back by Esc: now sent again
-        await self.start_reply()
+        self.app.push_screen(SettingsScreen(self.settings, self.presets, self.sendable,
+                                            self.auto_retry), apply)
 
     def action_copy_reply(self) -> None:
         replies = [t for t in self.session.turns

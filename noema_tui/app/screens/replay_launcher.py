@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from noema_core.decoding.events import BlockUpdated
 from noema_core.remote.wire import WireError, event_from_wire
-from noema_tui.app.conversation import Turn
+from noema_tui.app.conversation import Turn, message_name
 from noema_tui.app.screens.replay_screen import ReplayScreen
 
 if TYPE_CHECKING:
@@ -34,21 +34,26 @@ class ReplayLauncher:
     """F5 / palette: replay a reply forward by forward."""
 
     def action_replay_reply(self: ChatScreen, number: int | None = None) -> None:
-        """Replay turn `number` (1-based, as the palette counts them), else the last reply."""
+        """Replay reply `number` (the answer to question `number`, its last try, as the
+        transcript numbers them), else the last reply."""
         turns = self.session.turns
-        if number is None:
-            replies = [n for n, t in enumerate(turns, start=1) if t.role == "assistant"]
-            if not replies:
-                self.notify("No reply to replay yet.")
-                return
-            number = replies[-1]
-        turn = turns[number - 1]
+        replies = [t for i, t in enumerate(turns) if t.role == "assistant" and (
+            number is None or message_name(turns, i).split(",")[0] == f"reply {number}")]
+        if not replies:
+            self.notify("No reply to replay yet." if number is None
+                        else f"There is no reply {number} to replay.")
+            return
+        self.replay_turn(replies[-1])
+
+    def replay_turn(self: ChatScreen, turn: Turn) -> None:
+        turns = self.session.turns
+        index = next(i for i, t in enumerate(turns) if t is turn)
+        name = message_name(turns, index)
         frames = trace_frames(turn)
         if not frames:
-            self.notify(f"Reply {number} has no decoding trace to replay (a failed reply, or "
-                        f"one saved before Noema kept traces).", title="Replay")
+            self.notify(f"{name.capitalize()} has no decoding trace to replay (a failed reply, "
+                        f"or one saved before Noema kept traces).", title="Replay")
             return
-        question = next((t.content for t in reversed(turns[:number - 1]) if t.role == "user"),
-                        "")
-        title = f"Replay of reply {number}: " + " ".join(question.split())[:60]
+        question = next((t.content for t in reversed(turns[:index]) if t.role == "user"), "")
+        title = f"Replay of {name}: " + " ".join(question.split())[:60]
         self.app.push_screen(ReplayScreen(frames, title))

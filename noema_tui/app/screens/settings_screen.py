@@ -2,11 +2,13 @@
 
 The fields come from the settings dataclass itself, so a new parameter appears here without
 edits. Picking a mode fills in that mode's preset; the result applies from the next reply.
+Below them, the chat's auto-retry: how many times a contradicted reply is decoded again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from enum import Enum
 
 from textual import on
@@ -18,6 +20,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from noema_core.decoding.settings import PRESETS, RANGES, DecodingSettings, Mode, ModelPresets
 from noema_core.errors import SettingsError
+from noema_core.retry import MAX_RETRIES
 
 PRESET_FIELDS = sorted({name for preset in PRESETS.values() for name in preset})
 
@@ -54,6 +57,23 @@ def parse_value(name: str, text: str, current: object) -> object:
             from None
 
 
+@dataclass(frozen=True)
+class ChatSettings:
+    """What F3 saves: the decoding settings and the chat's auto-retry count."""
+
+    decoding: DecodingSettings
+    auto_retry: int = 0  # retries of a contradicted reply made without asking
+
+
+def parse_auto_retry(text: str) -> int:
+    """The auto-retry count typed as text; raises `SettingsError` naming the field."""
+    value = parse_value("auto_retry", text, 0)
+    if not 0 <= value <= MAX_RETRIES:  # type: ignore[operator]
+        raise SettingsError(f"auto_retry={value} is out of range [0, {MAX_RETRIES}]: choose "
+                            f"how many times to decode a contradicted reply again")
+    return value  # type: ignore[return-value]
+
+
 def describe_range(name: str) -> str:
     if name == "seed":
         return "blank: random"
@@ -63,7 +83,7 @@ def describe_range(name: str) -> str:
     return f"{low:g} to {high:g}" if high is not None else f"≥ {low:g}"
 
 
-class SettingsScreen(ModalScreen[DecodingSettings | None]):
+class SettingsScreen(ModalScreen[ChatSettings | None]):
     DEFAULT_CSS = """
     SettingsScreen { align: center middle; }
     /* On a small terminal the whole form scrolls (and Ctrl+S saves from anywhere). */
@@ -91,9 +111,10 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
     ]
 
     def __init__(self, settings: DecodingSettings, presets: ModelPresets | None = None,
-                 sendable: frozenset[str] | None = None) -> None:
+                 sendable: frozenset[str] | None = None, auto_retry: int = 0) -> None:
         super().__init__()
         self.settings = settings
+        self.auto_retry = auto_retry
         self.presets = presets
         self.sendable = sendable  # a --server takes only these; None: every parameter
 
@@ -115,6 +136,11 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
                     yield editor
                     yield Label("set by the server" if fixed else describe_range(field.name),
                                 classes="settings--range", markup=False)
+                yield Label("auto_retry", markup=False)
+                yield Input(str(self.auto_retry), type="integer", compact=True,
+                            id="auto_retry", select_on_focus=True)
+                yield Label(f"0 to {MAX_RETRIES}: retries of a contradicted reply",
+                            classes="settings--range", markup=False)
             yield Static("", classes="settings--error -empty", markup=False)
             with Horizontal(classes="settings--buttons"):
                 yield Button("Save", variant="primary", id="save")
@@ -162,15 +188,17 @@ class SettingsScreen(ModalScreen[DecodingSettings | None]):
             field.remove_class("-invalid")
         try:
             settings = self.read_form()
+            auto_retry = parse_auto_retry(self.query_one("#auto_retry", Input).value)
         except SettingsError as error:
             message = self.query_one(".settings--error", Static)
             message.update(str(error))
             message.remove_class("-empty")
             bad = str(error).split("=", 1)[0]
-            if bad in {field.name for field in dataclasses.fields(DecodingSettings)}:
+            if bad in {field.name for field in dataclasses.fields(DecodingSettings)} | {
+                    "auto_retry"}:
                 self.query_one(f"#{bad}").add_class("-invalid")
             return
-        self.dismiss(settings)
+        self.dismiss(ChatSettings(settings, auto_retry))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel_settings(self) -> None:

@@ -47,29 +47,51 @@ class ReplyView(Vertical):
     ReplyView > .reply--verdict.-contradicted { color: $text-error; }
     ReplyView > .reply--verdict.-unverifiable { color: $text-warning; }
     ReplyView > .reply--stats { color: $text-muted; }
+    ReplyView > .reply--offer { color: $text-accent; text-style: italic; }
     ReplyView > .reply--failure { color: $text-error; }
     """
 
-    def __init__(self, mode_label: str, *, reply_id: int | None = None) -> None:
+    def __init__(self, mode_label: str, *, reply_id: int | None = None,
+                 attempt: int | None = None, how: str | None = None) -> None:
         super().__init__(classes="-live")
         self.mode_label = mode_label
         self.reply_id = reply_id
+        self.attempt, self.how = attempt, how  # a retried reply's try: "try 2 · stricter ..."
         self.raw_text = ""  # finished blocks so far, then the whole reply
         self._settled = 0  # characters of raw_text already handed to the Markdown
         self.finished = False
 
     def compose(self) -> ComposeResult:
-        yield Label(f"Noema · {self.mode_label}", markup=False, classes="reply--title")
+        yield Label(self._title(), markup=False, classes="reply--title")
         yield Markdown(classes="reply--body")
         yield Markdown(classes="reply--tail")
         yield LiveBlock()
         yield Static("", markup=False, classes="reply--verdict")
         yield Static("", markup=False, classes="reply--stats")
+        yield Static("", markup=False, classes="reply--offer")
 
     def on_mount(self) -> None:
         # Empty parts take no lines until they have something to show.
-        for part in self.query(".reply--body, .reply--tail, .reply--verdict, .reply--stats"):
+        for part in self.query(".reply--body, .reply--tail, .reply--verdict, .reply--stats, "
+                               ".reply--offer"):
             part.display = False
+
+    def _title(self) -> str:
+        title = f"Noema · {self.mode_label}"
+        if self.attempt:
+            title += f" · try {self.attempt}" + (f" · {self.how}" if self.how else "")
+        return title
+
+    def set_try(self, attempt: int, how: str) -> None:
+        """Label this reply as try `attempt` (the first one, once it is retried)."""
+        self.attempt, self.how = attempt, how
+        self.query_one(".reply--title", Label).update(self._title())
+
+    def show_offer(self, text: str) -> None:
+        """What the user can do next with this reply (the retry key), or nothing ("")."""
+        offer = self.query_one(".reply--offer", Static)
+        offer.update(text)
+        offer.display = bool(text)
 
     @property
     def live_block(self) -> LiveBlock:
