@@ -25,7 +25,8 @@ COMMANDS = (
     SlashCommand("/help", "", "list keys and commands"),
     SlashCommand("/new", "", "start a new conversation (this one stays saved)"),
     SlashCommand("/mode", "q|s|ar", "decoding mode from the next reply"),
-    SlashCommand("/set", "name value", "set a decoding parameter, e.g. /set threshold 0.8"),
+    SlashCommand("/set", "name value", "set a decoding parameter, e.g. /set threshold 0.8, "
+                 "or auto_retry (0-8)"),
     SlashCommand("/export", "[path]", "write the transcript: path.md, path.json, or a folder"),
 )
 NAMES = {command.name for command in COMMANDS}

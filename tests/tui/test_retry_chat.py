@@ -325,3 +325,18 @@ async def test_the_replay_title_numbers_replies_as_the_transcript_does():
         await wait_for(pilot, lambda: app.screen is not app.chat_screen, "the replay")
         assert app.screen.title_text == f"Replay of reply 1: {PROMPT}"[:len("Replay of "
                                                                            "reply 1: ") + 60]
+
+
+@pilot_test
+async def test_set_auto_retry_in_the_prompt_is_validated_like_f3():
+    app = build_app()
+    async with app.run_test(notifications=True) as pilot:
+        await send_prompt(pilot, "/set auto_retry 3")
+        await pilot.pause()
+        assert app.chat_screen.auto_retry == 3 and app.chat_screen.prompt.text == ""
+        await send_prompt(pilot, "/set auto_retry lots")
+        await pilot.pause()
+        assert app.chat_screen.auto_retry == 3
+        assert app.chat_screen.prompt.text == "/set auto_retry lots"  # left to be corrected
+        assert any("auto_retry='lots' is not a number" in n.message
+                   for n in app._notifications)

@@ -139,7 +139,7 @@ class SettingsScreen(ModalScreen[ChatSettings | None]):
                 yield Label("auto_retry", markup=False)
                 yield Input(str(self.auto_retry), type="integer", compact=True,
                             id="auto_retry", select_on_focus=True)
-                yield Label(f"0 to {MAX_RETRIES}: retries of a contradicted reply",
+                yield Label(f"0 to {MAX_RETRIES} retries",
                             classes="settings--range", markup=False)
             yield Static("", classes="settings--error -empty", markup=False)
             with Horizontal(classes="settings--buttons"):

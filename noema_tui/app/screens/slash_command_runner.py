@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from noema_core.errors import SettingsError
+from noema_tui.app.screens.settings_screen import parse_auto_retry
 from noema_tui.app.slash_commands import NAMES, apply_set, parse_mode, split_command, usage_line
 
 if TYPE_CHECKING:
@@ -48,6 +49,10 @@ class SlashCommandRunner:
             self.settings = self.mode_memory.switch(self.settings, mode, self.presets)
             self._show_mode()
             self.notify(f"Mode {mode.label} from the next reply.")
+        elif name == "/set" and argument.partition(" ")[0] == "auto_retry":
+            self.auto_retry = parse_auto_retry(argument.partition(" ")[2])
+            self.notify(f"Auto-retry: a contradicted reply is decoded again up to "
+                        f"{self.auto_retry} time(s).")
         elif name == "/set":
             self.settings = apply_set(self.settings, argument)
             self._show_mode()
