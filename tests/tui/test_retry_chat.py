@@ -259,6 +259,17 @@ async def test_a_contradicted_reply_from_history_can_be_retried():
 
 
 @pilot_test
+async def test_a_new_conversation_takes_the_retry_key_away():
+    app = build_app(checker=VerdictsInTurn([CONTRADICTED]))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await complete_turn(pilot, PROMPT)
+        await footer_shows(pilot, "ctrl+t")
+        await pilot.press("ctrl+n")
+        await footer_shows(pilot, "ctrl+t", False)
+        assert not app.chat_screen.retry_applies()
+
+
+@pilot_test
 async def test_regenerate_replaces_every_try_of_the_last_reply():
     engine = ReplayEngine()
     app = build_app(engine=engine, checker=VerdictsInTurn([CONTRADICTED, CONTRADICTED,

@@ -37,6 +37,7 @@ class ConversationSwitcher:
         self.prompt.sent_prompts = conversation.prompts()
         self.transcript.scroll_end(animate=False)
         self.status.show_progress(0, 0, 0.0)  # the last reply's speed is not this chat's
+        self.offer_retry()  # its last reply may have been contradicted; a new one has none
 
     def action_open_browser(self: ChatScreen) -> None:
         store = self.session.store
