@@ -35,6 +35,10 @@ _INLINE = re.compile(
 _BARE = re.compile(r"\\[A-Za-z]{2,}|(?<=[A-Za-z0-9)\]])\^|(?<![\w\\][A-Za-z])(?<=[A-Za-z])_")
 _BARE_SCRIPT = re.compile(r"\{[^{}\n]*\}|-?\d+(?:\.\d+)?|[A-Za-z](?![A-Za-z0-9])")
 _MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]<>|~])")
+# A `*` with an operand right on both sides (5*5-3*3, 2*(x+1), f(x)*g(x)) is multiplication:
+# Markdown would pair such stars into emphasis. Emphasis (*one*, **two**) has a space or the
+# line's edge on its outer side, so it never matches.
+_ARITHMETIC_STAR = re.compile(r"(?<=[\w)\]}.])\*(?=[\w(\[{.])")
 
 
 def convert_inline(latex: str) -> str | None:
@@ -167,18 +171,24 @@ def _rewrite_inline(text: str, rules: MathRules) -> str:
 
 
 def _rewrite_bare(text: str, rules: MathRules) -> str:
+    stars = {m.start() for m in _ARITHMETIC_STAR.finditer(text)}
+
+    def prose(start: int, end: int) -> str:  # text kept as written, its multiplications escaped
+        return "".join("\\*" if i in stars else text[i] for i in range(start, end)) \
+            if stars else text[start:end]
+
     out: list[str] = []
     position = 0
     while (match := _BARE.search(text, position)) is not None:
         found = rules.bare(text, match, position)
         if found is None:
-            out.append(text[position:match.end()])
+            out.append(prose(position, match.end()))
             position = match.end()
             continue
         replacement, start, end = found
-        out += [text[position:start], replacement]
+        out += [prose(position, start), replacement]
         position = end
-    out.append(text[position:])
+    out.append(prose(position, len(text)))
     return "".join(out)
 
 

@@ -194,3 +194,12 @@ def test_markdown_malformed_math_is_shown_raw():
 def test_markdown_keeps_plain_prose_and_emphasis():
     text = "# Title\n\n- *one* and **two**\n- [link](http://example.com)\n"
     assert render_markdown(text) == text
+
+
+def test_markdown_multiplication_stars_are_not_read_as_emphasis():
+    # Markdown pairs the stars of 5*5-3*3 into "5<em>5-3</em>3"; each must stay a star.
+    assert render_markdown("compute 5*5-3*3") == r"compute 5\*5-3\*3"
+    assert render_markdown("2*(x+1) = f(x)*g(x)") == r"2\*(x+1) = f(x)\*g(x)"
+    assert render_markdown("so x^2*3*y") == r"so x²\*3\*y"
+    # emphasis and spaced stars are left to Markdown
+    assert render_markdown("*one*, **two** and 3 * 4") == "*one*, **two** and 3 * 4"
