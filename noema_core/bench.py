@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import resource
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
 
+from noema_core.decoding.batch import BatchSampler
 from noema_core.decoding.events import BlockFinished, GenerationFinished
 from noema_core.decoding.sampler import Sampler
 from noema_core.decoding.settings import DecodingSettings, Mode
@@ -37,6 +39,26 @@ class BenchRun:
     host_syncs_per_forward: float | None = None  # device-to-host reads per forward (counted)
 
 
+@dataclass
+class BatchRun:
+    """`noema bench --batch-size N`: random prompts decoded N at a time versus one by one."""
+
+    mode: str
+    batch_size: int
+    prompts: int  # decoded in each of the two runs
+    prompt_tokens: int  # per prompt
+    new_tokens: int  # all prompts together
+    seconds: float  # the batched run's wall time, prefill included
+    tokens_per_second: float  # all prompts' tokens over the wall time
+    sequences_per_second: float
+    batch1_tokens_per_second: float  # the same prompts one after another (single sampler)
+    batch1_sequences_per_second: float
+    speedup: float  # tokens_per_second / batch1_tokens_per_second
+    rows_per_forward: float  # mean rows in a batched forward (rows leave as they finish)
+    output_matches_batch1: bool  # every prompt's tokens equal its one-by-one decoding's
+    peak_memory_bytes: int
+
+
 def _peak_memory(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device)
@@ -52,6 +74,69 @@ def _special_ids(loaded: LoadedModel) -> int:
     return NOEMA1_MASK_ID if vocab > NOEMA1_MASK_ID else vocab - 1
 
 
+def _random_prompt(loaded: LoadedModel, length: int, seed: int) -> list[int]:
+    """Random ids, none of them the mask or EOS, so a prompt never holds a special token."""
+    model = loaded.model
+    mask_id = _special_ids(loaded)
+    gen = torch.Generator().manual_seed(seed)
+    prompt = torch.randint(0, min(model.config.vocab_size, NOEMA1_EOS_ID) - 1, (length,),
+                           generator=gen)
+    return torch.where(prompt == mask_id, prompt + 1, prompt).tolist()
+
+
+def run_batch_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], batch_size: int,
+                        prompt_length: int, gen_length: int, prompts: int | None = None,
+                        seed: int = 0, on_run: Callable[[BatchRun], None] | None = None,
+                        on_progress: Callable[[str], None] | None = None) -> list[BatchRun]:
+    """Per mode: `prompts` (default `batch_size`) random prompts one after another, then
+    `batch_size` at a time (`BatchSampler`; a finished row takes the next prompt). Stop
+    tokens are ignored, so every prompt decodes `gen_length` tokens."""
+    model = loaded.model
+    device = model.model.word_embeddings.weight.device
+    count = prompts or batch_size
+    ids = [_random_prompt(loaded, prompt_length, seed + i) for i in range(count)]
+    runs = []
+    for mode in modes:
+        settings = DecodingSettings.for_mode(mode, presets=loaded.info.decoding_presets,
+                                             gen_length=gen_length, eos_early_stop=False)
+        sampler = Sampler(model, mask_id=_special_ids(loaded), eos_ids=())
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        alone = []
+        for i, prompt in enumerate(ids):
+            if on_progress:
+                on_progress(f"{mode.value} batch 1: prompt {i + 1}/{count}")
+            alone.append(next(e.result for e in sampler.generate(prompt, settings)
+                              if isinstance(e, GenerationFinished)))
+        alone_seconds = sum(r.stats.seconds for r in alone)
+        if on_progress:
+            on_progress(f"{mode.value} batch {batch_size}: {count} prompts")
+        batcher = BatchSampler(sampler)
+        began = time.perf_counter()
+        results = batcher.generate_batch(ids, settings, width=batch_size)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - began
+        tokens = sum(r.stats.new_tokens for r in results)
+        batch1 = sum(r.stats.new_tokens for r in alone) / alone_seconds
+        run = BatchRun(
+            mode=mode.value, batch_size=batch_size, prompts=count, prompt_tokens=prompt_length,
+            new_tokens=tokens, seconds=round(seconds, 3),
+            tokens_per_second=round(tokens / seconds, 2),
+            sequences_per_second=round(count / seconds, 3),
+            batch1_tokens_per_second=round(batch1, 2),
+            batch1_sequences_per_second=round(count / alone_seconds, 3),
+            speedup=round(tokens / seconds / batch1, 2),
+            rows_per_forward=round(batcher.row_forwards / max(batcher.forwards, 1), 2),
+            output_matches_batch1=all(a.token_ids == b.token_ids
+                                      for a, b in zip(alone, results, strict=True)),
+            peak_memory_bytes=_peak_memory(device))
+        runs.append(run)
+        if on_run:
+            on_run(run)
+    return runs
+
+
 def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: int,
                   gen_length: int, compare_cache: bool = True, seed: int = 0,
                   on_run: Callable[[BenchRun], None] | None = None,
@@ -62,11 +147,7 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
     model = loaded.model
     mask_id = _special_ids(loaded)
     device = model.model.word_embeddings.weight.device
-    # Every id except the mask and EOS, so a random prompt never holds a special token.
-    gen = torch.Generator().manual_seed(seed)
-    prompt = torch.randint(0, min(model.config.vocab_size, NOEMA1_EOS_ID) - 1, (prompt_length,),
-                           generator=gen)
-    prompt = torch.where(prompt == mask_id, prompt + 1, prompt).tolist()
+    prompt = _random_prompt(loaded, prompt_length, seed)
     runs: list[BenchRun] = []
     for mode in modes:
         settings = DecodingSettings.for_mode(mode, presets=loaded.info.decoding_presets,
@@ -128,8 +209,8 @@ def count_host_syncs(sampler: Sampler, prompt: list[int], settings: DecodingSett
     return round(syncs.count / max(forwards, 1), 2)
 
 
-def report(loaded: LoadedModel, runs: list[BenchRun]) -> dict:
-    """The `--json` object of `noema bench`."""
+def report(loaded: LoadedModel, runs: list[BenchRun] | list[BatchRun]) -> dict:
+    """The `--json` object of `noema bench` (`runs` are `BatchRun`s with --batch-size)."""
     info = loaded.info
     return {
         "model": info.name, "random_weights": info.random_weights,

@@ -1,4 +1,4 @@
-"""`noema eval --dataset`: read a public question set (JSONL or CSV) and grade it in chunks.
+"""`noema eval --dataset`: read a public question set (JSONL or CSV) and grade it, batched.
 
 Field defaults fit GSM8K (`question`/`answer`, the gold is the number after the `#### ` line)
 and MATH (`problem`/`answer`, or the last `\\boxed{}` of `solution`); which one is picked from
@@ -140,18 +140,26 @@ def load_dataset(path: str | Path, *, question_field: str | None = None,
     return Dataset(items, malformed, q_field, a_field)
 
 
-def generate_many(engine: Engine, prompts: Sequence[str],
-                  settings: DecodingSettings,
-                  cancel: threading.Event | None = None) -> list[GenerationResult]:
-    """One reply per prompt (a single user turn each), in order.
-
-    The seam for batched decoding: today the prompts are decoded one after another; when the
-    sampler can decode a batch, this is the one place that changes."""
+def generate_many(engine: Engine, prompts: Sequence[str], settings: DecodingSettings,
+                  cancel: threading.Event | None = None, *, batch_size: int = 1,
+                  on_result: Callable[[int, GenerationResult], None] | None = None
+                  ) -> list[GenerationResult]:
+    """One reply per prompt (a single user turn each), in order; `on_result(index, result)`
+    hears each as it finishes. Batch 1 decodes one prompt after another (the interactive
+    path); more decodes `batch_size` at once (`Engine.generate_batch`: the same greedy
+    replies), a finished prompt's row going to the next one. After `cancel` the replies not
+    finished come back `cancelled` (batch 1: the list stops at the cancelled one)."""
+    conversations = [[{"role": "user", "content": prompt}] for prompt in prompts]
+    if batch_size > 1:
+        return engine.generate_batch(conversations, settings, cancel, batch_size=batch_size,
+                                     on_result=on_result)
     results = []
-    for prompt in prompts:
+    for index, messages in enumerate(conversations):
         if cancel is not None and cancel.is_set():
             break
-        results.append(engine.generate([{"role": "user", "content": prompt}], settings, cancel))
+        results.append(engine.generate(messages, settings, cancel))
+        if on_result is not None:
+            on_result(index, results[-1])
     return results
 
 
@@ -220,8 +228,9 @@ def run_dataset(engine: Engine, items: Sequence[DatasetItem], settings: Decoding
                 output: Path | None = None, malformed: int = 0,
                 progress: Callable[[DatasetReport], None] | None = None,
                 cancel: threading.Event | None = None) -> DatasetReport:
-    """Decode `items` in chunks of `batch_size` and grade each reply against its gold with
-    the checker; each graded row is appended to `output` at once."""
+    """Decode `items`, `batch_size` at a time, and grade each reply against its gold with
+    the checker as it finishes; each graded row is appended to `output` at once (in the
+    order they finish: a batch's short replies come first)."""
     from noema_core.verify import check
 
     report = DatasetReport(engine.info.name, source, mode, len(items), malformed)
@@ -239,34 +248,35 @@ def run_dataset(engine: Engine, items: Sequence[DatasetItem], settings: Decoding
         else:
             todo.append(item)
     sink = output.open("a", encoding="utf-8") if output is not None else None
+    last = [time.monotonic()]
+
+    def grade(index: int, result: GenerationResult) -> None:
+        if result.cancelled:
+            report.cancelled = True
+            return
+        item = todo[index]
+        verdict = check(result.text, question=item.question, reference=item.gold)
+        now = time.monotonic()
+        row = {"line": item.line, "question": item.question, "gold": item.gold,
+               "response": result.text, "answer": verdict.answer,
+               "verdict": verdict.status, "mode": mode, "forwards": result.stats.forwards,
+               "new_tokens": result.stats.new_tokens,
+               # the wall time since the previous reply: a batch's rows share it, and the
+               # rows' seconds add up to the run's
+               "seconds": round(now - last[0], 4)}
+        last[0] = now
+        report.add(row)
+        if sink is not None:
+            sink.write(json.dumps(row) + "\n")
+            sink.flush()
+        if progress:
+            progress(report)
+
     try:
-        for start in range(0, len(todo), max(batch_size, 1)):
-            if cancel is not None and cancel.is_set():
-                report.cancelled = True
-                break
-            chunk = todo[start:start + max(batch_size, 1)]
-            began = time.monotonic()
-            results = generate_many(engine, [i.question for i in chunk], settings, cancel)
-            wall = time.monotonic() - began
-            for item, result in zip(chunk, results, strict=False):
-                if result.cancelled:
-                    report.cancelled = True
-                    break
-                verdict = check(result.text, question=item.question, reference=item.gold)
-                row = {"line": item.line, "question": item.question, "gold": item.gold,
-                       "response": result.text, "answer": verdict.answer,
-                       "verdict": verdict.status, "mode": mode, "forwards": result.stats.forwards,
-                       "new_tokens": result.stats.new_tokens,
-                       # a batch's wall time is shared by its items
-                       "seconds": round(wall / len(chunk), 4)}
-                report.add(row)
-                if sink is not None:
-                    sink.write(json.dumps(row) + "\n")
-                    sink.flush()
-                if progress:
-                    progress(report)
-            if len(results) < len(chunk):
-                report.cancelled = True
+        results = generate_many(engine, [i.question for i in todo], settings, cancel,
+                                batch_size=max(batch_size, 1), on_result=grade)
+        if len(results) < len(todo) or (cancel is not None and cancel.is_set()):
+            report.cancelled = True
     finally:
         if sink is not None:
             sink.close()

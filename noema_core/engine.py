@@ -48,6 +48,7 @@ class Engine:
     """A loaded model + tokenizer + sampler. Not thread-safe: one generation at a time."""
 
     def __init__(self, model: NoemaModel, tokenizer: NoemaTokenizer, info: ModelInfo) -> None:
+        from noema_core.decoding.batch import BatchSampler
         from noema_core.decoding.sampler import Sampler
 
         self.model = model
@@ -55,6 +56,7 @@ class Engine:
         self.info = info
         self.sampler = Sampler(model, mask_id=tokenizer.mask_id, eos_ids=[tokenizer.eos_id],
                                role_end_id=tokenizer.turn_end_id)
+        self.batch_sampler = BatchSampler(self.sampler)
 
     @classmethod
     def load(
@@ -115,3 +117,20 @@ class Engine:
             if isinstance(event, GenerationFinished):
                 return event.result
         raise RuntimeError("sampler ended without a GenerationFinished event")  # a bug, not input
+
+    def generate_batch(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        settings: DecodingSettings,
+        cancel: threading.Event | None = None,
+        *,
+        batch_size: int | None = None,
+        on_result: Callable[[int, GenerationResult], None] | None = None,
+    ) -> list[GenerationResult]:
+        """One reply per conversation, in order, decoding `batch_size` (default: all) at once
+        (`BatchSampler`: greedy replies equal `generate`'s). `on_result(index, result)` hears
+        each reply as it finishes; after `cancel`, unfinished ones come back `cancelled`."""
+        prompts = [self.tokenizer.encode_chat(messages) for messages in conversations]
+        return self.batch_sampler.generate_batch(prompts, settings, cancel, width=batch_size,
+                                                 decode=self.tokenizer.decode,
+                                                 on_result=on_result)

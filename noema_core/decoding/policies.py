@@ -86,8 +86,9 @@ def choose_unmask(masked: Tensor, confidence: Tensor, threshold: float,
 
 
 def choose_leftmost(masked: Tensor) -> Tensor:
-    """AR mode: exactly the leftmost masked slot (nothing if none is masked)."""
-    return masked & (masked.cumsum(0) == 1)
+    """AR mode: exactly the leftmost masked slot (nothing if none is masked). Also takes
+    [rows, T] (batched decoding): the leftmost of each row."""
+    return masked & (masked.cumsum(-1) == 1)
 
 
 def choose_edits(editable: Tensor, current: Tensor, proposed: Tensor, confidence: Tensor,

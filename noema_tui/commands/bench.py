@@ -17,7 +17,7 @@ from noema_tui.commands.options import (
 from noema_tui.commands.output import emit, fail, require_model
 
 if TYPE_CHECKING:
-    from noema_core.bench import BenchRun
+    from noema_core.bench import BatchRun, BenchRun
 
 
 def default_bench_model() -> str:
@@ -48,9 +48,18 @@ def bench(
         "loaded machine 1 can be several times faster than 2.")] = None,
     no_sync_count: Annotated[bool, typer.Option(
         "--no-sync-count", help="Skip counting host syncs (a short extra run per run).")] = False,
+    batch_size: Annotated[int, typer.Option(
+        min=1, max=256, help="Decode random prompts this many at a time and compare with "
+        "one after another: tokens/s and sequences/s of the batch versus batch 1 (replaces "
+        "the cache comparison).")] = 1,
+    prompts: Annotated[int | None, typer.Option(
+        min=1, max=4096, help="--batch-size: prompts to decode (default: the batch size; "
+        "more keeps the batch full, as a long eval does).", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Measure tokens/s, tokens per forward, ms per forward, host syncs per forward and memory.
+
+    With --batch-size N, measure batched decoding instead: N prompts at once versus one.
 
     The default workload is small (a minute on 2 CPU cores); progress goes to stderr.
 
@@ -59,7 +68,7 @@ def bench(
     """
     import sys
 
-    from noema_core.bench import report, run_benchmark
+    from noema_core.bench import report, run_batch_benchmark, run_benchmark
     from noema_core.decoding.settings import Mode
     from noema_core.errors import NoemaError, PromptTooLongError
     from noema_core.loading import load_model
@@ -103,10 +112,28 @@ def bench(
                   f"{run.ms_per_forward:8.2f} ms/fwd  prefill {run.prefill_ms:.0f} ms  "
                   f"peak {run.peak_memory_bytes / 2**30:.2f} GiB{syncs}{same}")
 
-        runs = run_benchmark(loaded, modes=modes, prompt_length=prompt_length,
-                             gen_length=gen_length, compare_cache=not no_cache_compare,
-                             on_run=show, on_progress=None if as_json else step,
-                             count_syncs=not no_sync_count)
+        def show_batch(run: BatchRun) -> None:
+            if as_json:
+                return
+            same = "same output" if run.output_matches_batch1 else "OUTPUT DIFFERS"
+            print(f"{run.mode:>2} batch {run.batch_size} ({run.prompts} prompts, "
+                  f"{run.rows_per_forward:.1f} rows/fwd): {run.new_tokens} tok in "
+                  f"{run.seconds:.1f} s {run.tokens_per_second:8.1f} tok/s "
+                  f"{run.sequences_per_second:.3f} seq/s | batch 1: "
+                  f"{run.batch1_tokens_per_second:8.1f} tok/s "
+                  f"{run.batch1_sequences_per_second:.3f} seq/s | {run.speedup:.2f}x  "
+                  f"peak {run.peak_memory_bytes / 2**30:.2f} GiB  {same}")
+
+        if batch_size > 1:
+            runs = run_batch_benchmark(loaded, modes=modes, batch_size=batch_size,
+                                       prompt_length=prompt_length, gen_length=gen_length,
+                                       prompts=prompts, on_run=show_batch,
+                                       on_progress=None if as_json else step)
+        else:
+            runs = run_benchmark(loaded, modes=modes, prompt_length=prompt_length,
+                                 gen_length=gen_length, compare_cache=not no_cache_compare,
+                                 on_run=show, on_progress=None if as_json else step,
+                                 count_syncs=not no_sync_count)
     except PromptTooLongError as err:  # the engine's fix names its parameters, not our flags
         cause = str(err).rsplit(": ", 1)[0]
         fail(f"{cause}: lower --prompt-length or --gen-length", err.exit_code)
@@ -118,7 +145,7 @@ def bench(
         fail(f"{type(err).__name__}: {err}", 1)
     if as_json:
         emit(json.dumps(report(loaded, runs)))
-    else:
+    elif batch_size == 1:
         cached = {r.mode: r for r in runs if r.cache}
         for r in runs:
             if not r.cache and r.tokens_per_second:

@@ -45,8 +45,9 @@ def eval_command(
         help="--dataset field with the gold answer. Default: answer (GSM8K: the number "
              "after '#### '), or solution's last \\boxed{} (MATH).", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(
-        min=1, help="--dataset problems per engine call (decoded one after another for now; "
-                    "the batched sampler is not built yet).")] = 1,
+        min=1, help="--dataset problems decoded at once (one forward per step over all of "
+                    "them; greedy replies are the same as at 1). 16 gives about 4x the "
+                    "problems/s on 2 CPU cores.")] = 1,
     output: Annotated[Path | None, typer.Option(
         help="--dataset: append per-problem results to this JSONL; rerunning with the same "
              "file skips the problems already there.", show_default=False)] = None,

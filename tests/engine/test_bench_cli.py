@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from noema_tui.cli import app
@@ -53,3 +54,19 @@ def test_engine_modules_import_without_textual_or_rich():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_bench_batch_size_compares_the_batch_with_one_prompt_alone():
+    result = CliRunner().invoke(app, ["bench", "--model", "tiny-random", "--device", "cpu",
+                                      "--mode", "s", "--mode", "ar", "--batch-size", "3",
+                                      "--prompts", "4", "--prompt-length", "20",
+                                      "--gen-length", "40", "--json"])
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.stdout)["runs"]
+    assert [(r["mode"], r["batch_size"]) for r in runs] == [("s", 3), ("ar", 3)]
+    for run in runs:
+        assert run["new_tokens"] == 4 * 40 and run["output_matches_batch1"] is True
+        assert 1 <= run["rows_per_forward"] <= 3
+        assert run["tokens_per_second"] > 0 and run["batch1_tokens_per_second"] > 0
+        assert run["speedup"] == pytest.approx(
+            run["tokens_per_second"] / run["batch1_tokens_per_second"], rel=0.01)

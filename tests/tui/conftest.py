@@ -93,6 +93,18 @@ class ScriptedEngine:
             done += chunk
         yield self._finished(done, forwards)
 
+    def generate_batch(self, conversations, settings, cancel=None, *, batch_size=None,
+                       on_result=None) -> list[GenerationResult]:
+        """The batched call, scripted: each conversation through `stream` in turn."""
+        results = []
+        for index, messages in enumerate(conversations):
+            result = next(e.result for e in self.stream(messages, settings, cancel)
+                          if isinstance(e, GenerationFinished))
+            results.append(result)
+            if on_result is not None:
+                on_result(index, result)
+        return results
+
     @staticmethod
     def _finished(text: str, forwards: int, cancelled: bool = False) -> GenerationFinished:
         stats = GenerationStats(prompt_tokens=3, new_tokens=len(text), forwards=forwards,

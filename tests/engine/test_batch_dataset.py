@@ -1,0 +1,58 @@
+"""`noema eval --dataset` batched: the same graded rows as one problem at a time."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from noema_core.dataset import load_dataset, run_dataset
+from noema_core.engine import Engine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.load("noema-tiny", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def items():
+    return load_dataset(ROOT / "data/natural/questions.jsonl").items[:5]
+
+
+def test_a_batched_run_grades_every_problem_as_the_one_at_a_time_run(engine, items, tmp_path):
+    settings = engine.settings_for("s", gen_length=48)
+    runs = {}
+    for batch_size in (1, 3):
+        out = tmp_path / f"b{batch_size}.jsonl"
+        heard: list[int] = []
+        report = run_dataset(engine, items, settings, mode="s", batch_size=batch_size,
+                             output=out, progress=lambda r, heard=heard: heard.append(r.graded))
+        assert heard == [1, 2, 3, 4, 5]  # progress advances per problem
+        assert report.graded == 5 and not report.cancelled
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        runs[batch_size] = {row["line"]: row for row in rows}
+        assert sum(row["seconds"] for row in rows) == pytest.approx(report.seconds)
+    assert runs[1].keys() == runs[3].keys() == {item.line for item in items}
+    for line, row in runs[1].items():
+        other = runs[3][line]
+        assert (row["response"], row["verdict"], row["forwards"]) == \
+            (other["response"], other["verdict"], other["forwards"])
+
+
+def test_cancelling_a_batched_run_keeps_the_graded_rows_only(engine, items, tmp_path):
+    settings = engine.settings_for("s", gen_length=48)
+    cancel = threading.Event()
+    out = tmp_path / "cut.jsonl"
+    report = run_dataset(engine, items, settings, mode="s", batch_size=2, output=out,
+                         progress=lambda r: cancel.set(), cancel=cancel)
+    assert report.cancelled and 1 <= report.graded < 5
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == report.graded and all(r["verdict"] for r in rows)
+    # A rerun with the same file resumes: only the rest is decoded.
+    again = run_dataset(engine, items, settings, mode="s", batch_size=2, output=out)
+    assert (again.resumed, again.graded, again.cancelled) == (report.graded, 5, False)
