@@ -48,21 +48,26 @@ class EngineFromOptions:
     quant: str = "none"
 
     def __call__(self, progress: ProgressCallback) -> ChatEngine:
+        from noema_core import verify
         from noema_core.engine import Engine
         from noema_core.loading import resolve_device
 
+        # The checker's worker (a process importing sympy, about a second of CPU) starts
+        # now, beside PyTorch's import and the model load: started after the load, it ran
+        # into the first reply of a user who sent at once (scripts/measure_first_reply.py).
+        verify.warm_up()
         progress(f"loading {self.model} on {resolve_device(self.device)}", None)
         return Engine.load(self.model, device=self.device, dtype=self.dtype, quant=self.quant,
                            progress=progress)
 
     def warm_up(self, engine: ChatEngine, cancel: threading.Event) -> None:
-        """While the user types the first prompt: start the checker's worker (it imports
-        sympy) and decode one short block, so the first reply does not pay for cold caches
-        and first-call allocations (measured: 3.9 s for the first reply, 0.3-0.6 s later).
-        A prompt sent meanwhile sets `cancel`, which stops this after the current forward."""
+        """While the user types the first prompt: decode one short block, so the first reply
+        does not pay for cold caches and first-call allocations (measured: 3.9 s for the
+        first reply, 0.3-0.6 s later), and restart the checker's worker if it died. A prompt
+        sent meanwhile sets `cancel`, which stops this after the current forward."""
         from noema_core import verify
 
-        verify.warm_up()
+        verify.warm_up()  # started with the load; a no-op while that worker is alive
         settings = engine.settings_for("s", gen_length=32, block_length=32)
         for _event in engine.stream([{"role": "user", "content": "1 + 1"}], settings, cancel):
             pass
