@@ -119,6 +119,19 @@ def test_the_real_loader_names_the_device_before_loading():
     assert seen == ["loading /nonexistent/checkpoint on cpu"]
 
 
+def test_the_real_loader_starts_the_checker_before_loading_the_model(monkeypatch):
+    """The checker's worker imports sympy while PyTorch and the model load, not later beside
+    the user's first reply."""
+    from noema_core import verify
+
+    seen = []
+    monkeypatch.setattr(verify, "warm_up", lambda wait=0.0: seen.append("checker") or False)
+    with pytest.raises(ModelNotFoundError):
+        EngineFromOptions("/nonexistent/checkpoint", device="cpu")(
+            lambda what, fraction: seen.append(what))
+    assert seen == ["checker", "loading /nonexistent/checkpoint on cpu"]
+
+
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     import torch
