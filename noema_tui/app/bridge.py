@@ -119,13 +119,23 @@ class EngineBridge(Widget):
             self.post_message(self.LoadFailed(self.loader.model, describe_failure(error), hint))
             return
         self.engine = engine
-        self.post_message(self.EngineLoaded(engine.info))
+        self.post_message(self.EngineLoaded(engine.info))  # then warm_up_engine, below
+
+    def on_engine_bridge_engine_loaded(self, event: EngineLoaded) -> None:
+        """Warm up (the message goes on to the screen too)."""
+        self.warm_up_engine()
+
+    @work(thread=True, exit_on_error=False, group="warm-up")
+    def warm_up_engine(self) -> None:
+        """Decode a short block in a thread worker, as replies are decoded, not in the load
+        thread: warmed there, the first reply still often cost several times the second's
+        CPU (scripts/measure_first_reply.py; the figures are in docs/captures/ux/latency.md)."""
         warm_up = getattr(self.loader, "warm_up", None)  # optional: the real loader has one
-        if warm_up is None:
+        if warm_up is None or self.engine is None:
             return
         # A failed warm-up costs only speed: a reply that fails the same way says so.
         with self._engine_lock, contextlib.suppress(Exception):
-            warm_up(engine, self._warm_up_cancel)
+            warm_up(self.engine, self._warm_up_cancel)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="reply")
     def stream_reply(self, reply_id: int, messages: Sequence[dict[str, str]],
@@ -170,5 +180,6 @@ class EngineBridge(Widget):
         self.post_message(self.VerdictReached(reply_id, verdict))
 
     def on_unmount(self) -> None:
-        # Threads cannot be killed: stop the decoding loop so the app can exit promptly.
+        # Threads cannot be killed: stop the decoding loops so the app can exit promptly.
         self._cancel.set()
+        self._warm_up_cancel.set()
