@@ -187,6 +187,23 @@ async def test_the_engine_warms_up_after_loading_and_a_prompt_sent_meanwhile_sto
         assert len(loader.engine.calls) == 1  # the warm-up never decoded through the app's engine
 
 
+@pilot_test
+async def test_the_warm_up_runs_in_a_worker_thread_not_the_load_thread(tmp_path):
+    """Warmed in the load thread, a fresh process's first reply still burned many times the
+    second's CPU; the warm-up runs where replies run (docs/captures/ux/latency.md)."""
+    threads = []
+
+    class RecordingLoader(ReplayLoader):
+        def warm_up(self, engine, cancel: threading.Event) -> None:
+            threads.append(threading.current_thread())
+
+    app = build_app(loader=RecordingLoader())
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: threads, "the warm-up")
+        assert threads[0].name != "noema-load"
+        assert threads[0] is not threading.main_thread()
+
+
 def test_the_real_loaders_warm_up_decodes_one_block_and_stops_when_cancelled(
         tiny_chat_checkpoint):
     loader = EngineFromOptions(str(tiny_chat_checkpoint), device="cpu")
