@@ -164,7 +164,8 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
                        // settings.block_length)
             if on_progress:
                 on_progress(f"{label}: decoding {gen_length} tokens ({blocks} blocks)")
-            for event in sampler.generate(prompt, settings, use_cache=use_cache):
+            # Nobody draws the forwards: the quiet loop, which skips the per-forward snapshot.
+            for event in sampler.generate(prompt, settings, use_cache=use_cache, stream=False):
                 if isinstance(event, GenerationFinished):
                     result = event.result
                 elif isinstance(event, BlockFinished) and on_progress:
@@ -203,7 +204,7 @@ def count_host_syncs(sampler: Sampler, prompt: list[int], settings: DecodingSett
     sampler.reset_cache()  # the prefill counts, as in the timed run
     forwards = 0
     with HostSyncCounter() as syncs:
-        for event in sampler.generate(prompt, short):
+        for event in sampler.generate(prompt, short, stream=False):
             if isinstance(event, GenerationFinished):
                 forwards = event.result.stats.forwards
     return round(syncs.count / max(forwards, 1), 2)

@@ -6,7 +6,6 @@ touches the model or the canvas, so each can be tested on its own.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -68,21 +67,26 @@ def filter_logits(logits: Tensor, *, top_k: int = 0, top_p: float = 1.0) -> Tens
 
 
 def choose_unmask(masked: Tensor, confidence: Tensor, threshold: float,
-                  at_least: int = 1, *, n_masked: int | None = None) -> Tensor:
+                  at_least: int | Tensor = 1) -> Tensor:
     """Masked slots whose confidence exceeds `threshold`; at least the `at_least` most confident.
 
     `at_least` is the `num_to_transfer` setting (the reference's rule: when fewer clear the
     threshold, commit exactly the most confident that many), raised when needed by the `steps`
-    cap: with n masks left and s passes left the sampler asks for ceil(n / s).
-    `n_masked` (the count of `masked`, when the caller knows it) spares a host read.
+    cap: with n masks left and s passes left the sampler asks for ceil(n / s). It may be a
+    tensor: nothing here reads the device, so the sampler's step runs without host syncs.
     """
     choose = masked & (confidence > threshold)
-    want = min(at_least, int(masked.sum()) if n_masked is None else n_masked)
     # The `want` most confident masks always include every mask above the threshold when
-    # fewer than `want` clear it, and are all above it otherwise: the union is the rule,
-    # with no need to count `choose` on the host.
-    ranked = confidence.masked_fill(~masked, float("-inf")).topk(want).indices
-    return choose.index_fill(0, ranked, True)
+    # fewer than `want` clear it, and are all above it otherwise: the union is the rule.
+    # They are the masks ranked below `want`, rank = how many masks come before (higher
+    # confidence, or equal and to the left): a fixed-shape [T, T] comparison, not a
+    # topk(want), whose k would have to be read from the device.
+    want = torch.minimum(torch.as_tensor(at_least, device=masked.device), masked.sum())
+    score = confidence.masked_fill(~masked, float("-inf"))
+    left = torch.ones(len(score), len(score), dtype=torch.bool, device=score.device).tril(-1)
+    before = (score[None, :] > score[:, None]) | ((score[None, :] == score[:, None]) & left)
+    rank = before.sum(-1)
+    return choose | (masked & (rank < want))
 
 
 def choose_leftmost(masked: Tensor) -> Tensor:
@@ -97,7 +101,9 @@ def choose_edits(editable: Tensor, current: Tensor, proposed: Tensor, confidence
     return editable & (proposed != current) & (confidence > editing_threshold)
 
 
-def min_unmask_for_steps(n_masked: int, passes_done: int, steps: int) -> int:
-    """How many masks must be committed this pass so the block is done within `steps` passes."""
-    passes_left = max(1, steps - passes_done)
-    return max(1, math.ceil(n_masked / passes_left))
+def min_unmask_for_steps(n_masked: int | Tensor, passes_done: int | Tensor,
+                         steps: int) -> Tensor:
+    """How many masks must be committed this pass so the block is done within `steps` passes
+    (a 0-d tensor; the counts may be device tensors)."""
+    passes_left = torch.as_tensor(steps - passes_done).clamp(min=1)
+    return (-(-torch.as_tensor(n_masked) // passes_left)).clamp(min=1)

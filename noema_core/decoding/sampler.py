@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from noema_core.decoding import policies
 from noema_core.decoding.events import (
     BlockFinished,
     BlockUpdated,
@@ -32,7 +31,20 @@ from noema_core.decoding.events import (
     GenerationStats,
     TokenState,
 )
-from noema_core.decoding.settings import Attention, DecodingSettings, Mode
+from noema_core.decoding.settings import Attention, DecodingSettings
+from noema_core.decoding.step import (
+    DONE,
+    EDITS,
+    EXACT,
+    FORWARDS,
+    MASKED,
+    STATE_SIZE,
+    StepResult,
+    StepRules,
+    earliest_done,
+    initial_state,
+    policy_step,
+)
 from noema_core.errors import PromptTooLongError
 from noema_core.model import KVCache, NoemaModel, block_causal_mask, card_attention_bias
 
@@ -42,6 +54,23 @@ class _BlockOutcome:
     forwards: int
     edits: int
     exact_kv: bool  # the last forward's input equals the final tokens
+    ids: list[int]  # the block's tokens as it ended
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every block of one generation shares."""
+
+    settings: DecodingSettings
+    rules: StepRules
+    prompt_tokens: int
+    stops: frozenset[int]
+    stop_ids: Tensor  # the same ids on the device
+    generator: torch.Generator | None
+    cancel: threading.Event | None
+    detokenize: Callable[[int], str] | None
+    stream: bool
+    every: int  # with stream off: look at a block's done flag at most this often
 
 
 def canvas_length(prompt_tokens: int, settings: DecodingSettings, context: int) -> int:
@@ -88,8 +117,15 @@ class Sampler:
     def generate(self, prompt_ids: list[int], settings: DecodingSettings, *,
                  cancel: threading.Event | None = None, use_cache: bool = True,
                  detokenize: Callable[[int], str] | None = None,
-                 decode: Callable[[list[int]], str] | None = None) -> Iterator[DecodingEvent]:
-        """Yield a `BlockUpdated` per forward, a `BlockFinished` per block, then the result."""
+                 decode: Callable[[list[int]], str] | None = None,
+                 stream: bool = True, done_check_every: int = 1) -> Iterator[DecodingEvent]:
+        """Yield a `BlockUpdated` per forward, a `BlockFinished` per block, then the result.
+
+        Each forward reads the device once, for its snapshot. With `stream=False` (nobody
+        draws the forwards: benchmarks, batch jobs) there are no `BlockUpdated` events and
+        no snapshots: a block's done flag is read only at forwards where it could be done,
+        and at most every `done_check_every` forwards (a done block is frozen on the device,
+        so looking late costs idle forwards, never different tokens)."""
         B = settings.block_length
         P = len(prompt_ids)
         canvas_len = canvas_length(P, settings, self.model.config.max_position_embeddings)
@@ -97,40 +133,47 @@ class Sampler:
         stops = self.stop_ids(settings)
         # The card's mask lets earlier blocks see later ones: nothing can be cached.
         use_cache = use_cache and settings.attention is not Attention.CARD
-        canvas = torch.full((canvas_len,), self.mask_id, dtype=torch.long, device=self.device)
-        canvas[:P] = torch.tensor(prompt_ids, dtype=torch.long, device=self.device)
+        # The canvas as the host knows it (the prompt, then each block as it is finished),
+        # so nothing is read back from the device canvas between blocks.
+        known = list(prompt_ids) + [self.mask_id] * (canvas_len - P)
+        canvas = torch.tensor(known, dtype=torch.long, device=self.device)
         first_block = P // B
-        cache = self._prepare_cache(canvas[: first_block * B], B, canvas_len) if use_cache else None
+        cache = (self._prepare_cache(prompt_ids[: first_block * B], canvas, B, canvas_len)
+                 if use_cache else None)
         prefill_seconds = time.perf_counter() - started
         generator = None
         if settings.temperature > 0 and settings.seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(settings.seed)
+        run = _Run(settings, StepRules.of(settings, self.mask_id), P, stops,
+                   torch.tensor(sorted(stops), dtype=torch.long, device=self.device),
+                   generator, cancel, detokenize, stream,
+                   # Idle forwards still draw random numbers: a sampled run looks each time.
+                   1 if generator is not None else max(1, done_check_every))
 
-        pending = False  # the previous block's K/V are stale and ride along with the next forward
+        pending: list[int] | None = None  # a stale block's ids: its K/V ride along next
         forwards = edits = blocks = 0
         cancelled = False
         for b in range(first_block, canvas_len // B):
-            run = self._decode_block(canvas, b, P, settings, cache, pending, generator, cancel,
-                                     detokenize, stops)
-            outcome = yield from run
+            outcome = yield from self._decode_block(canvas, b, run, cache, pending)
             forwards += outcome.forwards
             edits += outcome.edits
+            lo, hi = b * B, (b + 1) * B
+            known[lo:hi] = outcome.ids
             if outcome.forwards == 0 or (cancel is not None and cancel.is_set()):
                 cancelled = True
                 break
             blocks += 1
-            lo, hi = b * B, (b + 1) * B
-            ids = canvas[max(lo, P):hi].tolist()
+            ids = known[max(lo, P):hi]
             yield BlockFinished(b - first_block, outcome.forwards, tuple(ids),
                                 decode(ids) if decode else "", outcome.edits)
             if cache is not None:
-                pending = not outcome.exact_kv
-                if not pending:
-                    cache.commit(canvas[lo:hi].tolist())
-            if settings.eos_early_stop and first_stop(canvas[P:hi].tolist(), stops) is not None:
+                pending = None if outcome.exact_kv else outcome.ids
+                if pending is None:
+                    cache.commit(outcome.ids)
+            if settings.eos_early_stop and first_stop(known[P:hi], stops) is not None:
                 break
 
-        generated = canvas[P: P + settings.gen_length].tolist()
+        generated = known[P: P + settings.gen_length]
         eos_at = first_stop(generated, stops)
         out = [t for t in generated[:eos_at] if t != self.mask_id]
         finish = "cancelled" if cancelled else ("eos" if eos_at is not None else "length")
@@ -140,78 +183,52 @@ class Sampler:
         yield GenerationFinished(GenerationResult(tuple(out), decode(out) if decode else "",
                                                   stats, cancelled, finish))
 
-    def _decode_block(self, canvas: Tensor, b: int, P: int, settings: DecodingSettings,
-                      cache: KVCache | None, pending: bool, generator: torch.Generator | None,
-                      cancel: threading.Event | None,
-                      detokenize: Callable[[int], str] | None, stops: frozenset[int]
-                      ) -> Iterator[DecodingEvent]:
-        """Run forwards on block b until it is final; returns a `_BlockOutcome`."""
+    def _decode_block(self, canvas: Tensor, b: int, run: _Run, cache: KVCache | None,
+                      pending: list[int] | None) -> Iterator[DecodingEvent]:
+        """Run forwards on block b until it is final; returns a `_BlockOutcome`. Decisions
+        and counters stay on the device (`policy_step`); the host reads the block once per
+        forward when streaming, else only when it could be done."""
+        settings, rules = run.settings, run.rules
         B = settings.block_length
         lo, hi = b * B, (b + 1) * B
-        prompt_slots = torch.arange(lo, hi, device=canvas.device) < P
+        prompt_slots = torch.arange(lo, hi, device=canvas.device) < run.prompt_tokens
+        is_prompt = [lo + i < run.prompt_tokens for i in range(B)]
         confidence = torch.zeros(B, device=canvas.device)
-        # The block as the host last saw it: every decision that needs a count is taken from
-        # this copy, so each forward reads the device exactly once (the snapshot).
-        is_prompt = [lo + i < P for i in range(B)]
-        ids = canvas[lo:hi].tolist()
-        unmask_passes = post_steps = forwards = edits = 0
+        state = initial_state(canvas[lo:hi], prompt_slots, self.mask_id)
+        masked = B - sum(is_prompt)  # a fresh block: every generated slot is masked
+        next_look = earliest_done(masked, rules, run.every)
+        ran = 0
         while True:
-            if cancel is not None and cancel.is_set():
-                return _BlockOutcome(forwards, edits, exact_kv=False)
+            if run.cancel is not None and run.cancel.is_set():
+                ids, head = self._read(canvas[lo:hi], state)
+                return _BlockOutcome(head[FORWARDS], head[EDITS], False, ids)
             block = canvas[lo:hi]
-            logits = self._block_logits(canvas, b, B, cache, pending and forwards == 0,
+            logits = self._block_logits(canvas, b, B, cache, pending if ran == 0 else None,
                                         settings.attention)
-            forwards += 1
-            proposal = policies.propose(logits, mask_id=self.mask_id,
-                                        temperature=settings.temperature, top_k=settings.top_k,
-                                        top_p=settings.top_p, generator=generator)
-            masked = (block == self.mask_id) & ~prompt_slots
-            n_masked = sum(t == self.mask_id and not p for t, p in zip(ids, is_prompt, strict=True))
-            had_masks = n_masked > 0
-            if settings.mode is Mode.AR:
-                unmask = policies.choose_leftmost(masked)
-                edit = torch.zeros_like(masked)
+            ran += 1
+            step = policy_step(logits, block, prompt_slots, confidence, state, run.stop_ids,
+                               rules, run.generator)
+            canvas[lo:hi] = step.block
+            confidence, state = step.confidence, step.state
+            if run.stream:
+                update, ids, head = self._snapshot(b, run, step, is_prompt)
+                yield update
+            elif ran < next_look:
+                continue
             else:
-                at_least = max(settings.num_to_transfer, policies.min_unmask_for_steps(
-                    n_masked, unmask_passes, settings.steps))
-                unmask = (policies.choose_unmask(masked, proposal.confidence, settings.threshold,
-                                                 at_least, n_masked=n_masked)
-                          if had_masks else masked)
-                edit = policies.choose_edits(~masked & ~prompt_slots, block, proposal.tokens,
-                                             proposal.confidence, settings.editing_threshold)
-            new_block = torch.where(unmask | edit, proposal.tokens, block)
-            confidence = torch.where(unmask | edit, proposal.confidence, confidence)
-            canvas[lo:hi] = new_block
-            update = self._snapshot(b, P, forwards, new_block, is_prompt, unmask, edit,
-                                    confidence, detokenize, settings)
-            ids = list(update.token_ids)
-            n_edits = update.edits
-            edits += n_edits
-            yield update
-            committed = [t for t, s in zip(ids, update.states, strict=True)
-                         if s is TokenState.UNMASKED]
-            changed = n_edits > 0 or bool(committed)
-            if (settings.mode is Mode.AR and settings.eos_early_stop and committed
-                    and committed[0] in stops):
-                # Left to right without edits, nothing after an EOS can matter (the output
-                # is cut there): close the block instead of spending forwards on padding.
-                rest = (new_block == self.mask_id) & ~prompt_slots
-                canvas[lo:hi] = new_block.masked_fill(rest, committed[0])
-                return _BlockOutcome(forwards, edits, exact_kv=False)
-            if had_masks:
-                unmask_passes += 1
-            else:
-                post_steps += 1
-            if update.masked == 0:
-                if settings.mode is Mode.AR or settings.max_post_steps == 0:
-                    return _BlockOutcome(forwards, edits, exact_kv=not changed)
-                if not had_masks and not changed:
-                    return _BlockOutcome(forwards, edits, exact_kv=True)
-                if post_steps >= settings.max_post_steps:
-                    return _BlockOutcome(forwards, edits, exact_kv=not changed)
+                ids, head = self._read(step.block, state)
+            if head[DONE]:
+                return _BlockOutcome(head[FORWARDS], head[EDITS], bool(head[EXACT]), ids)
+            next_look = ran + earliest_done(head[MASKED], rules, run.every)
+
+    @staticmethod
+    def _read(block: Tensor, state: Tensor) -> tuple[list[int], list[int]]:
+        """The block's ids and its state vector, in one device-to-host copy."""
+        values = torch.cat([state, block]).tolist()
+        return values[STATE_SIZE:], values[:STATE_SIZE]
 
     def _block_logits(self, canvas: Tensor, b: int, B: int, cache: KVCache | None,
-                      refresh_previous: bool, attention: Attention) -> Tensor:
+                      refresh: list[int] | None, attention: Attention) -> Tensor:
         """Logits [B, V] for block b: from the cache, or (reference path) the whole prefix."""
         lo, hi = b * B, (b + 1) * B
         if cache is None:
@@ -223,26 +240,30 @@ class Sampler:
                 mask = block_causal_mask(hi, B, device=canvas.device)
             logits = self.model(canvas[None, :hi], mask=mask, logits_slice=slice(lo, hi))
             return logits[0]
-        if refresh_previous:
+        if refresh is not None:  # the previous block's ids, whose K/V are stale
             start = lo - B
             mask = block_causal_mask(hi, B, query_start=start, device=canvas.device)
             logits = self.model(canvas[None, start:hi], start=start, mask=mask, cache=cache,
                                 logits_slice=slice(B, 2 * B))
-            cache.commit(canvas[start:lo].tolist())
+            cache.commit(refresh)
             return logits[0]
         return self.model(canvas[None, lo:hi], start=lo, cache=cache)[0]
 
-    def _snapshot(self, b: int, P: int, forward: int, block: Tensor, is_prompt: list[bool],
-                  unmask: Tensor, edit: Tensor, confidence: Tensor,
-                  detokenize: Callable[[int], str] | None,
-                  settings: DecodingSettings) -> BlockUpdated:
+    def _snapshot(self, b: int, run: _Run, step: StepResult, is_prompt: list[bool]
+                  ) -> tuple[BlockUpdated, list[int], list[int]]:
         """The block after a forward, read from the device in one copy: ids, what each slot
-        did (0 kept, 1 unmasked, 2 edited) and confidences, packed in one float64 tensor
-        (token ids are exact in float64)."""
-        action = unmask.to(torch.float64) + 2 * edit.to(torch.float64)
-        ids_f, actions, confidences = torch.stack(
-            [block.to(torch.float64), action, confidence.to(torch.float64)]).tolist()
-        ids = [int(t) for t in ids_f]
+        did (0 kept, 1 unmasked, 2 edited), confidences and the block's state vector, packed
+        in one float64 tensor (token ids and counters are exact in float64). Slots an AR stop
+        closed are shown as the masks they were when the forward ran."""
+        block = step.block
+        action = (step.unmask.to(torch.float64) + 2 * step.edit.to(torch.float64)
+                  + 3 * step.filled.to(torch.float64))
+        head = torch.zeros_like(action)
+        head[:STATE_SIZE] = step.state.to(torch.float64)
+        ids_f, actions, confidences, head_f = torch.stack(
+            [block.to(torch.float64), action, step.confidence.to(torch.float64), head]).tolist()
+        block_ids = [int(t) for t in ids_f]
+        ids = [self.mask_id if act == 3 else t for t, act in zip(block_ids, actions, strict=True)]
         states = []
         for t, act, prompt in zip(ids, actions, is_prompt, strict=True):
             if prompt:
@@ -256,11 +277,15 @@ class Sampler:
             else:
                 states.append(TokenState.STABLE)
         n_edits = sum(s is TokenState.EDITED for s in states)
+        detokenize = run.detokenize
         pieces = (tuple("" if s is TokenState.MASKED else detokenize(t)
                         for t, s in zip(ids, states, strict=True)) if detokenize else ())
-        first_generated_block = P // settings.block_length
-        return BlockUpdated(b - first_generated_block, forward, tuple(ids), tuple(states),
-                            tuple(round(c, 4) for c in confidences), pieces, n_edits)
+        state = [int(v) for v in head_f[:STATE_SIZE]]
+        first_generated_block = run.prompt_tokens // run.settings.block_length
+        update = BlockUpdated(b - first_generated_block, state[FORWARDS], tuple(ids),
+                              tuple(states), tuple(round(c, 4) for c in confidences), pieces,
+                              n_edits)
+        return update, block_ids, state
 
     def stop_ids(self, settings: DecodingSettings) -> frozenset[int]:
         """The ids that end a reply under `settings`."""
@@ -268,9 +293,11 @@ class Sampler:
             return self.eos_ids | {self.role_end_id}
         return self.eos_ids
 
-    def _prepare_cache(self, prompt_blocks: Tensor, B: int, canvas_len: int) -> KVCache:
-        """Reuse the longest block-aligned common prefix with the last call; prefill the rest."""
-        cache, ids = self.cache, prompt_blocks.tolist()
+    def _prepare_cache(self, ids: list[int], canvas: Tensor, B: int,
+                       canvas_len: int) -> KVCache:
+        """Reuse the longest block-aligned common prefix with the last call; prefill the rest
+        (`ids`, the prompt's full blocks, are also the head of `canvas`)."""
+        cache = self.cache
         reuse = 0
         if cache is not None and self._cache_block_length == B:
             common = 0
@@ -292,7 +319,7 @@ class Sampler:
         self.reused_tokens = reuse
         if len(ids) > reuse:
             mask = block_causal_mask(len(ids), B, query_start=reuse, device=self.device)
-            self.model(prompt_blocks[None, reuse:], start=reuse, mask=mask, cache=cache,
+            self.model(canvas[None, reuse:len(ids)], start=reuse, mask=mask, cache=cache,
                        logits_slice=slice(0, 0))
             cache.commit(ids[reuse:])
         self.cache, self._cache_block_length = cache, B

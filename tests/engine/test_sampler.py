@@ -229,28 +229,3 @@ def test_a_models_own_presets_update_the_cards_and_options_still_win():
 def test_a_models_presets_are_checked_naming_the_bad_entry(raw, message):
     with pytest.raises(SettingsError, match=message):
         parse_model_presets(raw)
-
-
-def test_host_sync_counter_sees_item_bool_nonzero_and_tolist():
-    from noema_core.host_syncs import HostSyncCounter
-
-    x = torch.tensor([0, 1, 1])
-    with HostSyncCounter() as syncs:
-        int(x.sum()), bool(x.any()), x.nonzero(), x.tolist(), x[x > 0]
-        x + 1  # no sync
-    assert syncs.count == 5
-
-
-@pytest.mark.parametrize("mode", list(Mode))
-def test_decoding_reads_the_device_once_per_forward_outside_the_moe_layers(model, mode):
-    from noema_core.host_syncs import HostSyncCounter
-    from noema_core.model import MoE
-
-    settings = DecodingSettings.for_mode(mode, gen_length=64, eos_early_stop=False)
-    with HostSyncCounter() as syncs:
-        _, result = run(Sampler(model, mask_id=MASK, eos_ids=[EOS]), random_prompt(40), settings)
-    moe_layers = sum(isinstance(layer.mlp, MoE) for layer in model.model.layers)
-    forwards, blocks = result.stats.forwards, result.stats.blocks
-    # One snapshot per forward and the MoE layers' capacity read; a few reads per block
-    # (its final tokens, the cache commit, the stop check) and the prefill.
-    assert syncs.count <= forwards * (1 + moe_layers) + 6 * blocks + moe_layers + 2
