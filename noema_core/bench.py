@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -37,6 +38,7 @@ class BenchRun:
     peak_memory_bytes: int
     output_matches_cached: bool | None = None  # uncached runs: same tokens as the cached run?
     host_syncs_per_forward: float | None = None  # device-to-host reads per forward (counted)
+    compiled: bool = False  # the cached forwards ran through the compiled graph
 
 
 @dataclass
@@ -141,9 +143,11 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
                   gen_length: int, compare_cache: bool = True, seed: int = 0,
                   on_run: Callable[[BenchRun], None] | None = None,
                   on_progress: Callable[[str], None] | None = None,
-                  count_syncs: bool = True) -> list[BenchRun]:
+                  count_syncs: bool = True, compile: bool = False) -> list[BenchRun]:
     """Decode the random prompt in each mode (cached, then uncached when `compare_cache`).
-    `on_progress` hears a line as each run starts and as each of its blocks finishes."""
+    `on_progress` hears a line as each run starts and as each of its blocks finishes (and
+    the notice of a failed compile). `compile`: cached runs use the compiled block forward,
+    compiled (and timed) after one warm-up block so the figures are the steady state's."""
     model = loaded.model
     mask_id = _special_ids(loaded)
     device = model.model.word_embeddings.weight.device
@@ -154,7 +158,18 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
                                              gen_length=gen_length, eos_early_stop=False)
         cached_tokens = None
         for use_cache in (True, False) if compare_cache else (True,):
-            sampler = Sampler(model, mask_id=mask_id, eos_ids=())
+            sampler = Sampler(model, mask_id=mask_id, eos_ids=(), compile=compile and use_cache,
+                              notice=on_progress)
+            if sampler.compile:  # compiling takes tens of seconds: not part of the figures
+                if on_progress:
+                    on_progress(f"{mode.value}: compiling the block forward")
+                # The first block of the real run (so the cache, and the graph, have its
+                # shapes); then a cold cache again, so the prefill is timed as usual.
+                stop = threading.Event()
+                for event in sampler.generate(prompt, settings, stream=False, cancel=stop):
+                    if isinstance(event, BlockFinished):
+                        stop.set()
+                sampler.reset_cache()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
                 torch.cuda.reset_peak_memory_stats(device)
@@ -188,6 +203,7 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
                                        else result.token_ids == cached_tokens),
                 host_syncs_per_forward=(count_host_syncs(sampler, prompt, settings)
                                         if count_syncs and use_cache else None),
+                compiled=sampler.compiled,
             )
             if use_cache:
                 cached_tokens = result.token_ids
@@ -199,9 +215,14 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
 
 def count_host_syncs(sampler: Sampler, prompt: list[int], settings: DecodingSettings) -> float:
     """Host syncs per forward over one generated block, prefill included (a run of its own:
-    counting slows every op)."""
+    counting slows every op). A compiled graph cannot run under the counter, so a compiled
+    sampler's loop is counted eagerly: its forward has no syncs (fullgraph traces none)."""
     short = settings.replace(gen_length=min(settings.gen_length, settings.block_length))
-    sampler.reset_cache()  # the prefill counts, as in the timed run
+    if sampler.compile:
+        sampler = Sampler(sampler.model, mask_id=sampler.mask_id, eos_ids=sampler.eos_ids,
+                          role_end_id=sampler.role_end_id)
+    if sampler.cache is not None:  # the prefill counts, as in the timed run; the cache
+        sampler.cache.truncate(0)  # keeps its size (a compiled graph's shapes follow it)
     forwards = 0
     with HostSyncCounter() as syncs:
         for event in sampler.generate(prompt, short, stream=False):

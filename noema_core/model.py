@@ -221,6 +221,10 @@ class MoE(nn.Module):
 
     def _stacked_still_shared(self) -> bool:
         stack = self._stacked
+        if torch.compiler.is_compiling():
+            # data_ptr() cannot be traced: the compiler checks the sharing before compiling
+            # (noema_core/decoding/compiled.py).
+            return stack is not None
         return stack is not None and \
             self.experts[0].gate_proj.weight.data_ptr() == stack[0].data_ptr()
 
@@ -281,9 +285,12 @@ class MoE(nn.Module):
         offs = ends.to(torch.int32)  # [E] end row of each expert's group
         token_of = order // A
         rows = flat[token_of]  # [N*A, H]
-        hidden = F.silu(torch._grouped_mm(rows, w_gate.transpose(1, 2), offs=offs)) * \
-            torch._grouped_mm(rows, w_up.transpose(1, 2), offs=offs)
-        y = torch._grouped_mm(hidden, w_down.transpose(1, 2), offs=offs)
+        mm = torch._grouped_mm
+        if torch.compiler.is_compiling() and flat.dtype != torch.bfloat16:
+            mm = grouped_mm_opaque  # the compiler's own lowering takes bf16 only
+        hidden = F.silu(mm(rows, w_gate.transpose(1, 2), offs=offs)) * \
+            mm(rows, w_up.transpose(1, 2), offs=offs)
+        y = mm(hidden, w_down.transpose(1, 2), offs=offs)
         y = y * weights.reshape(-1)[order, None].to(flat.dtype)
         return torch.zeros_like(flat).index_add_(0, token_of, y)
 
@@ -301,7 +308,9 @@ class MoE(nn.Module):
         starts = counts.cumsum(0) - counts
         row = torch.arange(len(pairs), device=flat.device) - starts[expert_of]
         token_of = order // A
-        buf = flat.new_zeros(E, int(counts.max()), flat.shape[1])  # [E, C, H]
+        # A compiled graph cannot read the busiest load: it pads to N, every expert's bound.
+        capacity = len(flat) if torch.compiler.is_compiling() else int(counts.max())
+        buf = flat.new_zeros(E, capacity, flat.shape[1])  # [E, C, H]
         buf[expert_of, row] = flat[token_of]
         hidden = F.silu(buf @ w_gate.transpose(1, 2)) * (buf @ w_up.transpose(1, 2))
         y = (hidden @ w_down.transpose(1, 2))[expert_of, row]  # [N*A, H]
@@ -310,6 +319,18 @@ class MoE(nn.Module):
 
 
 _GROUPED_MM: dict[tuple[str, torch.dtype], bool] = {}
+
+
+@torch.library.custom_op("noema::grouped_mm", mutates_args=())
+def grouped_mm_opaque(a: Tensor, b: Tensor, offs: Tensor) -> Tensor:
+    """`torch._grouped_mm` as one opaque call in a compiled graph: the eager kernel (the same
+    sums as eager mode), for dtypes the compiler's own lowering of it does not take."""
+    return torch._grouped_mm(a, b, offs=offs)
+
+
+@grouped_mm_opaque.register_fake
+def _grouped_mm_shape(a: Tensor, b: Tensor, offs: Tensor) -> Tensor:
+    return a.new_empty(a.shape[0], b.shape[-1])
 
 
 def grouped_mm_works(device: torch.device, dtype: torch.dtype) -> bool:

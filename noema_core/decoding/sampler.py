@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from noema_core.decoding.compiled import BlockForward, cache_capacity
 from noema_core.decoding.events import (
     BlockFinished,
     BlockUpdated,
@@ -94,10 +95,16 @@ class Sampler:
     """Decodes with one model. Keeps the KV cache between calls to reuse identical prompt blocks."""
 
     def __init__(self, model: NoemaModel, *, mask_id: int, eos_ids: Iterable[int],
-                 role_end_id: int | None = None) -> None:
+                 role_end_id: int | None = None, compile: bool = False,
+                 notice: Callable[[str], None] | None = None) -> None:
         """`eos_ids` always end a reply; `role_end_id` (the chat template's turn end) does too
-        while `settings.stop_at_role_end` is on."""
+        while `settings.stop_at_role_end` is on. `compile` runs the cached block forwards
+        through one compiled fixed-shape graph (`compiled.BlockForward`); `notice` hears the
+        one line saying so if compiling fails and decoding goes on eagerly."""
         self.model = model
+        self.compile = compile
+        self.notice = notice
+        self._compiled: dict[int, BlockForward] = {}  # per block length
         self.mask_id = mask_id
         self.eos_ids = frozenset(eos_ids)
         self.role_end_id = role_end_id
@@ -240,6 +247,12 @@ class Sampler:
                 mask = block_causal_mask(hi, B, device=canvas.device)
             logits = self.model(canvas[None, :hi], mask=mask, logits_slice=slice(lo, hi))
             return logits[0]
+        compiled = self._compiled_forward(B)
+        if compiled is not None:
+            if refresh is not None:  # the same graph, on the stale block first
+                compiled(canvas[lo - B:lo], lo - B, cache)
+                cache.commit(refresh)
+            return compiled(canvas[lo:hi], lo, cache)
         if refresh is not None:  # the previous block's ids, whose K/V are stale
             start = lo - B
             mask = block_causal_mask(hi, B, query_start=start, device=canvas.device)
@@ -248,6 +261,19 @@ class Sampler:
             cache.commit(refresh)
             return logits[0]
         return self.model(canvas[None, lo:hi], start=lo, cache=cache)[0]
+
+    def _compiled_forward(self, B: int) -> BlockForward | None:
+        if not self.compile:
+            return None
+        if B not in self._compiled:
+            self._compiled[B] = BlockForward(self.model, B, self.notice)
+        forward = self._compiled[B]
+        return forward if forward.compiled else None
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the cached forwards run compiled (False after a failed compile)."""
+        return self.compile and all(f.compiled for f in self._compiled.values())
 
     def _snapshot(self, b: int, run: _Run, step: StepResult, is_prompt: list[bool]
                   ) -> tuple[BlockUpdated, list[int], list[int]]:
@@ -308,8 +334,10 @@ class Sampler:
             reuse = (common // B) * B
         capacity = canvas_len + B  # room for a refreshed block riding along
         if cache is None or cache.capacity < capacity or self._cache_block_length != B:
-            fresh = KVCache(self.model.config, max(capacity, 2 * (cache.capacity if cache else 0)),
-                            dtype=self.dtype, device=self.device)
+            size = max(capacity, 2 * (cache.capacity if cache else 0))
+            if self.compile:  # the compiled graph's shapes follow the capacity: few sizes
+                size = cache_capacity(size)
+            fresh = KVCache(self.model.config, size, dtype=self.dtype, device=self.device)
             if cache is not None and reuse:
                 fresh.k[:, :, :, :reuse] = cache.k[:, :, :, :reuse]
                 fresh.v[:, :, :, :reuse] = cache.v[:, :, :, :reuse]

@@ -55,6 +55,9 @@ def bench(
     prompts: Annotated[int | None, typer.Option(
         min=1, max=4096, help="--batch-size: prompts to decode (default: the batch size; "
         "more keeps the batch full, as a long eval does).", show_default=False)] = None,
+    compile: Annotated[bool, typer.Option(
+        "--compile", help="Run the cached block forwards through torch.compile (tens of "
+        "seconds to compile on a CPU, not counted in the figures).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Measure tokens/s, tokens per forward, ms per forward, host syncs per forward and memory.
@@ -106,11 +109,12 @@ def bench(
                      else f"  {run.host_syncs_per_forward:.1f} syncs/fwd")
             same = "" if run.output_matches_cached is None else (
                 "  same output" if run.output_matches_cached else "  OUTPUT DIFFERS")
+            compiled = "  compiled" if run.compiled else ""
             print(f"{run.mode:>2} cache={'on ' if run.cache else 'off'} "
                   f"{run.new_tokens} tok in {run.forwards} fwd "
                   f"({run.tokens_per_forward:.2f} tok/fwd) {run.tokens_per_second:8.1f} tok/s "
                   f"{run.ms_per_forward:8.2f} ms/fwd  prefill {run.prefill_ms:.0f} ms  "
-                  f"peak {run.peak_memory_bytes / 2**30:.2f} GiB{syncs}{same}")
+                  f"peak {run.peak_memory_bytes / 2**30:.2f} GiB{syncs}{same}{compiled}")
 
         def show_batch(run: BatchRun) -> None:
             if as_json:
@@ -133,7 +137,7 @@ def bench(
             runs = run_benchmark(loaded, modes=modes, prompt_length=prompt_length,
                                  gen_length=gen_length, compare_cache=not no_cache_compare,
                                  on_run=show, on_progress=None if as_json else step,
-                                 count_syncs=not no_sync_count)
+                                 count_syncs=not no_sync_count, compile=compile)
     except PromptTooLongError as err:  # the engine's fix names its parameters, not our flags
         cause = str(err).rsplit(": ", 1)[0]
         fail(f"{cause}: lower --prompt-length or --gen-length", err.exit_code)
