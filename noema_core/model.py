@@ -134,9 +134,11 @@ class Attention(nn.Module):
             # Position-addressed: each row writes at its own positions [B, T] (an index
             # write, so no Python length is read) and attends the first `attend` columns.
             k_cache, v_cache, positions, attend = cache
-            index = positions[:, None, :, None].expand(B, self.n_kv, T, self.d)
-            k_cache.scatter_(2, index, k)
-            v_cache.scatter_(2, index, v)
+            # An index_put (not a scatter_): a compiled graph then writes the cache in place
+            # instead of copying it whole.
+            rows = torch.arange(B, device=positions.device)[:, None]
+            k_cache[rows, :, positions] = k.transpose(1, 2)
+            v_cache[rows, :, positions] = v.transpose(1, 2)
             k, v = k_cache[:, :, :attend], v_cache[:, :, :attend]  # [B, K, S, D]
         elif cache is not None:
             # Write this forward's K/V as scratch at the cache end; attend to prefix + self.

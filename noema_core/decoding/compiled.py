@@ -18,12 +18,34 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from noema_core.config import NoemaConfig
 from noema_core.model import KVCache, MoE, NoemaModel, grouped_mm_works, positional_block_mask
 
 
 def cache_capacity(positions_needed: int) -> int:
     """The cache size a compiled forward attends over: a power of two, at least 256."""
     return max(256, 1 << (positions_needed - 1).bit_length())
+
+
+class LayeredKVCache(KVCache):
+    """A KVCache whose layers are separate tensors (`k[i]` [B, K, capacity, D]) rather than
+    views of one: a compiled graph writes a graph input in place, but copies a view's base
+    whole, every layer, every forward."""
+
+    def __init__(self, config: NoemaConfig, capacity: int, *, batch: int = 1,
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> None:
+        shape = (batch, config.num_key_value_heads, capacity, config.head_dim)
+        layers = range(config.num_hidden_layers)
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in layers]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in layers]
+        self.tokens = []
+
+    @property
+    def capacity(self) -> int:
+        return self.k[0].shape[2]
+
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in self.k + self.v)
 
 
 class BlockForward:
@@ -37,6 +59,10 @@ class BlockForward:
         self.notice = notice
         self.compiled = True  # until a compile fails
         self._offsets: Tensor | None = None
+        self._columns: Tensor | None = None
+        # Attention covers the prefix rounded up to this many columns: exactly the prefix on
+        # a CPU; on a GPU few distinct windows, since CUDA graphs are recorded per shape.
+        self.attend_step = block_length
         self._graph = torch.compile(self._forward, fullgraph=True, dynamic=False)
         self._check_model()
 
@@ -50,8 +76,9 @@ class BlockForward:
         weight = self.model.model.word_embeddings.weight
         grouped_mm_works(weight.device, weight.dtype)
 
-    def _forward(self, ids: Tensor, positions: Tensor, cache: KVCache) -> Tensor:
-        attend = cache.capacity
+    def _forward(self, ids: Tensor, positions: Tensor, columns: Tensor,
+                 cache: KVCache) -> Tensor:
+        attend = columns.shape[0]  # a symbolic size in the graph: one graph for every window
         mask = positional_block_mask(positions, attend, self.block_length)
         return self.model(ids[None], positions=positions, cache=cache, mask=mask,
                           attend=attend)[0]
@@ -63,13 +90,19 @@ class BlockForward:
         if self._offsets is None or len(self._offsets) != T:
             self._offsets = torch.arange(T, device=ids.device)
         positions = (self._offsets + lo)[None]  # a tensor: the graph never sees `lo`
+        step = self.attend_step
+        attend = min(cache.capacity, -(-(lo + T) // step) * step)
+        if self._columns is None or len(self._columns) < cache.capacity:
+            self._columns = torch.empty(cache.capacity, dtype=torch.bool, device=ids.device)
+        columns = self._columns[:attend]
+        torch._dynamo.mark_dynamic(columns, 0)
         if self.compiled:
             try:
-                return self._graph(ids, positions, cache)
+                return self._graph(ids, positions, columns, cache)
             except Exception as err:  # noqa: BLE001 - any compiler failure: run eager instead
                 self._fall_back(f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
                                 if str(err).strip() else type(err).__name__)
-        return self._forward(ids, positions, cache)
+        return self._forward(ids, positions, columns, cache)
 
     def _fall_back(self, reason: str) -> None:
         self.compiled = False

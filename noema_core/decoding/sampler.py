@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from noema_core.decoding.compiled import BlockForward, cache_capacity
+from noema_core.decoding.compiled import BlockForward, LayeredKVCache, cache_capacity
 from noema_core.decoding.events import (
     BlockFinished,
     BlockUpdated,
@@ -335,12 +335,13 @@ class Sampler:
         capacity = canvas_len + B  # room for a refreshed block riding along
         if cache is None or cache.capacity < capacity or self._cache_block_length != B:
             size = max(capacity, 2 * (cache.capacity if cache else 0))
+            kind = KVCache
             if self.compile:  # the compiled graph's shapes follow the capacity: few sizes
-                size = cache_capacity(size)
-            fresh = KVCache(self.model.config, size, dtype=self.dtype, device=self.device)
+                size, kind = cache_capacity(size), LayeredKVCache
+            fresh = kind(self.model.config, size, dtype=self.dtype, device=self.device)
             if cache is not None and reuse:
-                fresh.k[:, :, :, :reuse] = cache.k[:, :, :, :reuse]
-                fresh.v[:, :, :, :reuse] = cache.v[:, :, :, :reuse]
+                for new, old in zip([*fresh.k, *fresh.v], [*cache.k, *cache.v], strict=True):
+                    new[:, :, :reuse] = old[:, :, :reuse]  # layer by layer: either layout
                 fresh.tokens = cache.tokens[:reuse]
             cache = fresh
         cache.truncate(reuse)
