@@ -47,7 +47,10 @@ class ModelInfo:
 class Engine:
     """A loaded model + tokenizer + sampler. Not thread-safe: one generation at a time."""
 
-    def __init__(self, model: NoemaModel, tokenizer: NoemaTokenizer, info: ModelInfo) -> None:
+    def __init__(self, model: NoemaModel, tokenizer: NoemaTokenizer, info: ModelInfo, *,
+                 compile: bool = False, notice: Callable[[str], None] | None = None) -> None:
+        """`compile`: decode through the compiled block forward (see `Sampler`); `notice`
+        hears the one line saying so if compiling fails and decoding goes on eagerly."""
         from noema_core.decoding.batch import BatchSampler
         from noema_core.decoding.sampler import Sampler
 
@@ -55,7 +58,8 @@ class Engine:
         self.tokenizer = tokenizer
         self.info = info
         self.sampler = Sampler(model, mask_id=tokenizer.mask_id, eos_ids=[tokenizer.eos_id],
-                               role_end_id=tokenizer.turn_end_id)
+                               role_end_id=tokenizer.turn_end_id, compile=compile,
+                               notice=notice)
         self.batch_sampler = BatchSampler(self.sampler)
 
     @classmethod
@@ -67,6 +71,8 @@ class Engine:
         dtype: str = "auto",
         quant: str = "none",
         progress: ProgressCallback | None = None,
+        compile: bool = False,
+        notice: Callable[[str], None] | None = None,
     ) -> Engine:
         """Load `model` (bundled name, local directory or hub id). Raises `ModelLoadError`s."""
         from noema_core.errors import ModelLoadError
@@ -76,7 +82,7 @@ class Engine:
         if loaded.tokenizer is None:
             raise ModelLoadError(f"{model} has random weights and no tokenizer: it is for "
                                  f"`noema bench` only; chat with a real checkpoint")
-        return cls(loaded.model, loaded.tokenizer, loaded.info)
+        return cls(loaded.model, loaded.tokenizer, loaded.info, compile=compile, notice=notice)
 
     def settings_for(self, mode: Mode | str, **overrides: object) -> DecodingSettings:
         """The preset for `mode` as this model ships it, with any parameters overridden."""

@@ -30,6 +30,7 @@ class ChatOptions:
     device: str = "auto"
     dtype: str = "auto"
     quant: str = "none"
+    compile: bool = False  # decode through the compiled block forward
     mode: str | None = None  # None: the resumed conversation's last mode, else "q"
     theme: str = DEFAULT_THEME
     resume: bool = False  # continue the most recent conversation
@@ -46,6 +47,7 @@ class EngineFromOptions:
     device: str = "auto"
     dtype: str = "auto"
     quant: str = "none"
+    compile: bool = False
 
     def __call__(self, progress: ProgressCallback) -> ChatEngine:
         from noema_core import verify
@@ -58,7 +60,7 @@ class EngineFromOptions:
         verify.warm_up()
         progress(f"loading {self.model} on {resolve_device(self.device)}", None)
         return Engine.load(self.model, device=self.device, dtype=self.dtype, quant=self.quant,
-                           progress=progress)
+                           progress=progress, compile=self.compile)
 
     def warm_up(self, engine: ChatEngine, cancel: threading.Event) -> None:
         """While the user types the first prompt: decode one short block, so the first reply
@@ -121,7 +123,7 @@ def create_app(options: ChatOptions, *, loader: EngineLoader | None = None,
         loader = EngineFromServer(options.server, options.api_key)
     screen = ChatScreen(
         loader=loader or EngineFromOptions(options.model, options.device, options.dtype,
-                                           options.quant),
+                                           options.quant, options.compile),
         checker=checker or check_with_sympy, settings=settings, conversation=conversation,
         store=store, clock=clock, auto_retry=auto_retry)
     keymap, keymap_notices = load_keymap(binding_ids())

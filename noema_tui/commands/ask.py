@@ -24,6 +24,7 @@ from noema_core.decoding.settings import (
 )
 from noema_tui.commands.options import (
     ApiKeyOption,
+    CompileOption,
     DeviceOption,
     DtypeOption,
     ModeChoice,
@@ -102,6 +103,7 @@ def ask(
     device: DeviceOption = "auto",
     dtype: DtypeOption = "auto",
     quant: QuantOption = QuantChoice.none,
+    compile: CompileOption = False,
     threshold: Annotated[float | None, typer.Option(
         help=f"Unmask slots whose confidence reaches this [0, 1]; {preset('threshold')}.",
         rich_help_panel=DECODING,
@@ -216,7 +218,8 @@ def ask(
                 session.stderr.print(f"--{name.replace('_', '-')} is not sent: {server} fixes "
                                      f"it when it starts", style="yellow")
         else:
-            engine = session.load(model, device=device, dtype=dtype, quant=quant.value)
+            engine = session.load(model, device=device, dtype=dtype, quant=quant.value,
+                                  compile=compile)
         # The model's own Q/S thresholds, if it ships them; options still override them.
         settings = engine.settings_for(mode.value, **overrides)
         tries = session.decode_with_retries(engine, text, settings, retry)

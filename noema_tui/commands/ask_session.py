@@ -70,18 +70,22 @@ class AskSession:
                               no_color=not terminal, force_terminal=None if terminal else False)
 
     # -- loading ------------------------------------------------------------------------
-    def load(self, model: str | None, *, device: str, dtype: str, quant: str) -> Engine:
+    def load(self, model: str | None, *, device: str, dtype: str, quant: str,
+             compile: bool = False) -> Engine:
         from noema_core.engine import DEFAULT_MODEL, Engine
 
         name = model or DEFAULT_MODEL
+        # A failed compile is one line on stderr (then the reply decodes eagerly).
+        options = {"compile": compile,
+                   "notice": None if self.quiet else lambda line: print(line, file=sys.stderr)}
         if self.quiet:
-            return Engine.load(name, device=device, dtype=dtype, quant=quant)
+            return Engine.load(name, device=device, dtype=dtype, quant=quant, **options)
         if not self.stderr.is_terminal:
             from noema_core.loading import resolve_device
 
             where = str(resolve_device(device))  # "auto" named as the device it stands for
             print(load_line(name, where), file=sys.stderr)
-            engine = Engine.load(name, device=device, dtype=dtype, quant=quant)
+            engine = Engine.load(name, device=device, dtype=dtype, quant=quant, **options)
         else:
             # The line is up before torch is imported (resolving "auto" imports it: about 2 s
             # on a cold start), then names the device once it is known.
@@ -95,7 +99,7 @@ class AskSession:
                     status.update(load_line(name, where, what, fraction))
 
                 engine = Engine.load(name, device=device, dtype=dtype, quant=quant,
-                                     progress=progress)
+                                     progress=progress, **options)
         info = engine.info
         self.stderr.print(f"loaded {info.name} on {info.device} ({info.dtype}, quant "
                           f"{info.quant}, {info.parameters / 1e6:.1f}M parameters)",

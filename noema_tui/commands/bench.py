@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from noema_tui.commands.options import (
+    CompileOption,
     DeviceOption,
     DtypeOption,
     ModeChoice,
@@ -55,9 +56,7 @@ def bench(
     prompts: Annotated[int | None, typer.Option(
         min=1, max=4096, help="--batch-size: prompts to decode (default: the batch size; "
         "more keeps the batch full, as a long eval does).", show_default=False)] = None,
-    compile: Annotated[bool, typer.Option(
-        "--compile", help="Run the cached block forwards through torch.compile (tens of "
-        "seconds to compile on a CPU, not counted in the figures).")] = False,
+    compile: CompileOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Measure tokens/s, tokens per forward, ms per forward, host syncs per forward and memory.

@@ -10,6 +10,7 @@ import typer
 
 from noema_tui.commands.options import (
     ApiKeyOption,
+    CompileOption,
     DeviceOption,
     DtypeOption,
     ModeChoice,
@@ -49,6 +50,7 @@ def chat(
     device: DeviceOption = "auto",
     dtype: DtypeOption = "auto",
     quant: QuantOption = QuantChoice.none,
+    compile: CompileOption = False,
     mode: Annotated[ModeChoice | None, typer.Option(
         help="Decoding mode to start in (F2 cycles it while chatting). Default: q, or the "
              "mode a resumed conversation last used.", show_default=False)] = None,
@@ -110,7 +112,8 @@ def chat(
             raise fail(store.unavailable)
         notice = f"Conversations are not saved yet: {store.unavailable}"
     options = ChatOptions(model=server or model or DEFAULT_MODEL, device=device, dtype=dtype,
-                          quant=quant.value, mode=mode.value if mode else None,
+                          quant=quant.value, compile=compile,
+                          mode=mode.value if mode else None,
                           theme=theme or DEFAULT_THEME,
                           resume=resume, conversation_id=conversation, server=server,
                           api_key=api_key)

@@ -24,6 +24,9 @@ class QuantChoice(str, Enum):
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")]
 DtypeOption = Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")]
 QuantOption = Annotated[QuantChoice, typer.Option(help="Weight quantization.")]
+CompileOption = Annotated[bool, typer.Option(
+    "--compile", help="Decode through torch.compile'd block forwards (compiling takes tens "
+    "of seconds on a CPU; falls back to eager with a notice if it fails).")]
 ServerOption = Annotated[str | None, typer.Option(
     "--server", help="Decode on a server (noema serve, or any OpenAI-compatible one) at this "
                      "URL instead of loading a model here.", show_default=False)]

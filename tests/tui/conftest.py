@@ -123,8 +123,10 @@ def scripted_engine(monkeypatch: pytest.MonkeyPatch) -> ScriptedEngine:
 
     class ScriptedEngineFactory:
         @classmethod
-        def load(cls, model, *, device="auto", dtype="auto", quant="none", progress=None):
-            engine.loads.append(dict(model=model, device=device, dtype=dtype, quant=quant))
+        def load(cls, model, *, device="auto", dtype="auto", quant="none", progress=None,
+                 compile=False, notice=None):
+            engine.loads.append(dict(model=model, device=device, dtype=dtype, quant=quant,
+                                     compile=compile))
             if progress is not None:
                 progress(f"loading {model} on cpu", 0.0)
             if engine.load_error is not None:

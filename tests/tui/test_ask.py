@@ -139,8 +139,10 @@ def test_mode_presets_apply_when_no_option_overrides_them(scripted_engine):
 
 def test_model_device_and_quant_options_reach_the_loader(scripted_engine):
     run("--model", "some/dir", "--device", "cpu", "--quant", "int8", "--dtype", "float32", "q")
-    assert scripted_engine.loads == [dict(model="some/dir", device="cpu", dtype="float32",
-                                          quant="int8")]
+    run("--compile", "q")
+    assert scripted_engine.loads == [
+        dict(model="some/dir", device="cpu", dtype="float32", quant="int8", compile=False),
+        dict(model="noema-tiny", device="auto", dtype="auto", quant="none", compile=True)]
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
