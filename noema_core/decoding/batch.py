@@ -257,7 +257,7 @@ class BatchSampler:
         else:
             unmask = torch.stack([
                 policies.choose_unmask(masked[i], confidence[i], settings.threshold,
-                                       self._at_least(row, settings), n_masked=row.n_masked)
+                                       self._at_least(row, settings))
                 if row.n_masked else masked[i]
                 for i, row in enumerate(active)])
             edit = policies.choose_edits(~masked & ~prompt_slots, block, tokens, confidence,
