@@ -1,14 +1,15 @@
 """The cached block forward with fixed shapes, compiled once for a whole generation.
 
-Eager decoding attends to exactly the committed prefix, so every block has new shapes. Here a
-block's forward always sees the same shapes: its T tokens at absolute `positions` (a tensor,
-not a Python start the compiler would specialise on), K/V written into the preallocated cache
-at those positions, attention over the whole cache (its capacity, rounded up to a power of two
-so longer canvases mostly reuse the graph) under a block-causal mask built on the device from
-the positions. `torch.compile(fullgraph=True)` of that function therefore traces one graph
-that every forward of a generation reuses. A stale block's K/V are refreshed by a forward of
-their own through the same graph (eager decoding instead lets them ride along a 2T forward).
-If compiling fails, the forward runs eager after a one-line notice.
+Eager decoding slices the cache by a Python length, so every block is a new program to a
+compiler. Here a block's forward takes its T tokens at absolute `positions` (a tensor, not a
+Python start the compiler would specialise on), writes their K/V in place into per-layer cache
+tensors of a fixed capacity (a power of two, so longer canvases mostly reuse the graph) and
+attends over the prefix rounded up to `attend_step` columns, a symbolic size in the graph,
+under a block-causal mask built on the device from the positions. `torch.compile(
+fullgraph=True)` of that function traces one graph that every forward of a generation reuses.
+A stale block's K/V are refreshed by a forward of their own through the same graph (eager
+decoding lets them ride along a 2T forward instead). If compiling fails, the forward runs
+eagerly after a one-line notice.
 """
 
 from __future__ import annotations
