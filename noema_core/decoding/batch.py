@@ -39,7 +39,7 @@ from torch import Tensor
 
 from noema_core.decoding import policies
 from noema_core.decoding.events import GenerationFinished, GenerationResult, GenerationStats
-from noema_core.decoding.sampler import Sampler, canvas_length, first_stop
+from noema_core.decoding.sampler import Sampler, canvas_length, first_stop, reply_tokens
 from noema_core.decoding.settings import Attention, DecodingSettings, Mode
 from noema_core.model import KVCache, positional_block_mask
 
@@ -341,10 +341,8 @@ class BatchSampler:
                 decode: Callable[[list[int]], str] | None,
                 finish: str | None = None) -> GenerationResult:
         P = row.prompt_length
-        generated = row.canvas[P:P + settings.gen_length]
-        eos_at = first_stop(generated, stops)
-        out = [t for t in generated[:eos_at] if t != self.mask_id]
-        finish = finish or ("eos" if eos_at is not None else "length")
+        out, ended = reply_tokens(row.canvas, P, settings.gen_length, stops, self.mask_id)
+        finish = finish or ended
         stats = GenerationStats(prompt_tokens=P, new_tokens=len(out), forwards=row.forwards,
                                 seconds=time.perf_counter() - row.started, edits=row.edits,
                                 blocks=row.blocks, prefill_seconds=row.prefill_seconds)

@@ -180,10 +180,8 @@ class Sampler:
             if settings.eos_early_stop and first_stop(known[P:hi], stops) is not None:
                 break
 
-        generated = known[P: P + settings.gen_length]
-        eos_at = first_stop(generated, stops)
-        out = [t for t in generated[:eos_at] if t != self.mask_id]
-        finish = "cancelled" if cancelled else ("eos" if eos_at is not None else "length")
+        out, ended = reply_tokens(known, P, settings.gen_length, stops, self.mask_id)
+        finish = "cancelled" if cancelled else ended
         stats = GenerationStats(prompt_tokens=P, new_tokens=len(out), forwards=forwards,
                                 seconds=time.perf_counter() - started, edits=edits, blocks=blocks,
                                 prefill_seconds=prefill_seconds)
@@ -360,3 +358,13 @@ class Sampler:
 
 def first_stop(ids: list[int], stops: frozenset[int]) -> int | None:
     return next((i for i, t in enumerate(ids) if t in stops), None)
+
+
+def reply_tokens(canvas: list[int], prompt_tokens: int, gen_length: int,
+                 stops: frozenset[int], mask_id: int) -> tuple[list[int], str]:
+    """The reply in a decoded canvas: the generated tokens before the first stop, masks left
+    out, and how it ended ("eos" at a stop token, else "length")."""
+    generated = canvas[prompt_tokens: prompt_tokens + gen_length]
+    eos_at = first_stop(generated, stops)
+    out = [t for t in generated[:eos_at] if t != mask_id]
+    return out, "eos" if eos_at is not None else "length"
