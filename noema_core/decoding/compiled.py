@@ -20,7 +20,8 @@ import torch
 from torch import Tensor
 
 from noema_core.config import NoemaConfig
-from noema_core.model import KVCache, MoE, NoemaModel, grouped_mm_works, positional_block_mask
+from noema_core.model import KVCache, NoemaModel, positional_block_mask
+from noema_core.moe import MoE, grouped_mm_works
 
 
 def cache_capacity(positions_needed: int) -> int:

@@ -25,7 +25,8 @@ import torch
 
 from noema_core.config import noema_tiny_shape
 from noema_core.errors import SettingsError
-from noema_core.model import NoemaModel, Router, init_weights
+from noema_core.model import NoemaModel, init_weights
+from noema_core.moe import Router
 from noema_core.training.objective import NoiseConfig, loss_fn
 
 

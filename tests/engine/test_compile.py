@@ -17,7 +17,7 @@ from noema_core.decoding.events import GenerationFinished
 from noema_core.decoding.sampler import Sampler
 from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_core.loading import build_model
-from noema_core.model import MoE, grouped_mm_works
+from noema_core.moe import MoE, grouped_mm_works
 
 pytestmark = pytest.mark.slow
 MASK, EOS = 127, 126

@@ -8,7 +8,8 @@ import torch
 from noema_core.config import NoemaConfig, noema_1_shape
 from noema_core.errors import ConfigError
 from noema_core.host_syncs import HostSyncCounter
-from noema_core.model import NoemaModel, Router, block_causal_mask, grouped_mm_works
+from noema_core.model import NoemaModel, block_causal_mask
+from noema_core.moe import Router, grouped_mm_works
 
 from .conftest import tiny_model
 

@@ -9,7 +9,7 @@ from noema_core.decoding.events import BlockFinished, BlockUpdated, GenerationFi
 from noema_core.decoding.sampler import Sampler
 from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_core.host_syncs import HostSyncCounter
-from noema_core.model import grouped_mm_works
+from noema_core.moe import grouped_mm_works
 
 from .conftest import tiny_model
 from .scripted import ScriptedModel, peaked
