@@ -15,10 +15,12 @@ from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import TextArea
 
 from noema_tui.app.conversation import message_name
+from noema_tui.app.notices import NoticeBoard
 from noema_tui.app.screens.browser_screen import BrowserScreen
 from noema_tui.app.screens.chat_screen import ChatScreen
 from noema_tui.app.screens.confirm_dialog import ConfirmDialog
@@ -72,6 +74,7 @@ class NoemaChatApp(App[None]):
                  notices: list[str] | None = None, keymap: dict[str, str] | None = None
                  ) -> None:
         super().__init__()
+        self.notice_board = NoticeBoard(self)
         self.chat_screen = chat_screen
         self.notices = notices or []  # shown once the app is up (e.g. "no saved conversation")
         if keymap:
@@ -82,11 +85,19 @@ class NoemaChatApp(App[None]):
     def get_default_screen(self) -> Screen:
         return self.chat_screen
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast, Noema's and Textual's own, goes through the notice board: an identical
+        one replaces the one still showing instead of stacking below it, and the timeout
+        follows the severity. Screens name a kind with `notice_board.show(kind=...)`."""
+        self.notice_board.show(message, title=title, severity=severity, timeout=timeout,
+                               markup=markup)
+
     def on_mount(self) -> None:
         if self.noema_theme.palette in self.available_themes:
             self.theme = self.noema_theme.palette
-        for notice in self.notices:
-            self.notify(notice)
+        for notice in self.notices:  # read as the app opens: a little longer than a toast
+            self.notify(notice, timeout=8)
         self._watch_signals(True)
 
     def on_unmount(self) -> None:
@@ -132,7 +143,7 @@ class NoemaChatApp(App[None]):
         if self.noema_theme.palette in self.available_themes:
             self.theme = self.noema_theme.palette
         self.refresh_css(animate=False)
-        self.notify(f"Theme {name}.")
+        self.notice_board.show(f"Theme {name}.", kind="theme")
 
     def action_pick_theme(self) -> None:
         """The palette, listing Noema's themes (built in and the user's own)."""
