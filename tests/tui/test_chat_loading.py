@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 
@@ -15,14 +16,17 @@ from noema_tui.app.widgets.load_panel import LoadPanel
 from noema_tui.app.widgets.prompt_input import PromptInput
 from noema_tui.app.widgets.reply_view import ReplyView
 from noema_tui.app.widgets.status_line import StatusLine
+from noema_tui.app.widgets.user_message import UserMessage
 from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
     FakeChecker,
     ReplayEngine,
     ReplayLoader,
     build_app,
+    complete_turn,
     isolated_dirs,
     pilot_test,
     send_prompt,
+    toasts,
     wait_for,
 )
 
@@ -82,6 +86,90 @@ async def test_prompt_sent_while_loading_is_kept_with_a_notice(tmp_path):
         assert app.query_one(PromptInput).text == "too early"
         assert not app.query(ReplyView)
         loader.finish.set()
+
+
+QUESTIONS = ["Solve 3x + 5 = 20", "Solve 2x = 8", "Solve x + 1 = 4"]
+
+
+async def save_a_conversation() -> None:
+    """Three checked turns in the store, for --resume to open."""
+    first = build_app()
+    async with first.run_test(size=(100, 40)) as pilot:
+        for question in QUESTIONS:
+            await complete_turn(pilot, question)
+        await wait_for(pilot, lambda: first.chat_screen.session.saver.pending == 0, "saves")
+
+
+@contextlib.asynccontextmanager
+async def resumed_while_loading(**run_options):
+    """`noema chat --resume` on a saved conversation, its load held at "reading the
+    weights" until the test sets `loader.finish`: yields the pilot and the loader."""
+    await save_a_conversation()
+    loader = HeldLoader()
+    app = build_app(loader=loader, options=ChatOptions(resume=True))
+    try:
+        async with app.run_test(**run_options) as pilot:
+            await wait_for(pilot, lambda: "reading" in app.query_one(StatusLine).loading_text,
+                           "the load's step")
+            yield pilot, loader
+    finally:
+        loader.finish.set()
+
+
+@pilot_test
+async def test_resume_shows_the_conversation_while_the_model_loads(tmp_path):
+    async with resumed_while_loading(size=(80, 24)) as (pilot, loader):
+        app, status = pilot.app, pilot.app.query_one(StatusLine)
+        # Before the load ends: every turn is on screen, no panel takes their place, and
+        # the status line carries the step and its bar in one line.
+        assert app.chat_screen.info is None
+        assert [m.text for m in app.query(UserMessage)] == QUESTIONS
+        assert len(app.query(ReplyView)) == 3
+        assert not app.query(LoadPanel)
+        line = str(status.render())
+        assert "reading model.safetensors" in line and "50%" in line and "━" in line
+        transcript = app.chat_screen.transcript
+        assert transcript.max_scroll_y > 0
+        await wait_for(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y,
+                       "the last turn in view")
+        await pilot.press("pageup")  # readable: it scrolls while the model loads
+        await wait_for(pilot, lambda: transcript.scroll_y < transcript.max_scroll_y,
+                       "the scroll")
+        loader.finish.set()
+        await wait_for(pilot, lambda: app.chat_screen.info is not None, "the model")
+        assert "noema-tiny · cpu" in str(status.render())
+        assert not app.query(LoadPanel) and len(app.query(ReplyView)) == 3
+
+
+@pilot_test
+async def test_enter_during_the_load_keeps_the_prompt_and_says_when_it_can_be_sent(tmp_path):
+    async with resumed_while_loading(size=(100, 30), notifications=True) as (pilot, loader):
+        app = pilot.app
+        app.query_one(PromptInput).load_text("and x - 1 = 4?")
+        for _ in range(3):
+            await pilot.press("enter")
+        await wait_for(pilot, lambda: "still loading (50%)" in toasts(app), "the notice")
+        assert len(app.screen.query("Toast")) == 1  # three refusals, one notice
+        assert app.query_one(PromptInput).text == "and x - 1 = 4?"
+        assert len(app.query(UserMessage)) == 3  # nothing was sent
+        loader.finish.set()
+        await wait_for(pilot, lambda: "is loaded: Enter sends" in toasts(app), "ready")
+        assert len(app.screen.query("Toast")) == 1  # it replaced the refusal
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(app.query(UserMessage)) == 4, "the prompt sent")
+
+
+@pilot_test
+async def test_a_failed_load_under_a_resumed_conversation_shows_below_it(tmp_path):
+    await save_a_conversation()
+    app = build_app(loader=ReplayLoader(fail_with=MISSING), options=ChatOptions(resume=True))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.query("LoadPanel.-failed"), "the failure")
+        transcript = app.chat_screen.transcript
+        assert isinstance(transcript.children[-1], LoadPanel)  # near the prompt, in view
+        assert len(app.query(UserMessage)) == 3
+        assert "Cause: model 'noema-tiny'" in panel_text(app)
+        assert "noema-tiny failed to load" in str(app.query_one(StatusLine).render())
 
 
 @pilot_test

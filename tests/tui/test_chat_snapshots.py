@@ -6,6 +6,8 @@ Update after an intended visual change with `pytest tests/tui/test_chat_snapshot
 
 from __future__ import annotations
 
+import asyncio
+
 from noema_core.errors import ModelNotFoundError
 from noema_tui.app.factory import ChatOptions
 from noema_tui.app.widgets.reply_view import ReplyView
@@ -21,7 +23,7 @@ from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse 
     wait_for,
     wait_for_forward,
 )
-from tests.tui.test_chat_loading import HeldLoader
+from tests.tui.test_chat_loading import HeldLoader, save_a_conversation
 
 SIZE = (100, 36)
 PROMPT = load_trace()[0]
@@ -52,6 +54,21 @@ class TestLoading:
         try:
             assert snap_compare(build_app(loader=loader), run_before=steady(loading),
                                 terminal_size=SIZE)
+        finally:
+            loader.finish.set()
+
+    def test_a_resumed_conversation_while_the_model_loads(self, snap_compare):
+        """--resume: the saved turns at once, the load compact in the status line."""
+        asyncio.run(save_a_conversation())
+        loader = HeldLoader()
+
+        async def loading(pilot):
+            await wait_for(pilot, lambda: "reading" in pilot.app.query_one(
+                "StatusLine").loading_text, "progress")
+
+        try:
+            assert snap_compare(build_app(loader=loader, options=ChatOptions(resume=True)),
+                                run_before=steady(loading), terminal_size=SIZE)
         finally:
             loader.finish.set()
 
@@ -144,6 +161,9 @@ class TestScreens:
     def test_help_screen(self, snap_compare):
         """F1: the live bindings with their ids."""
         async def help_screen(pilot):
+            # The welcome behind the help: loaded first, so the picture does not depend on
+            # whether the load beat the key.
+            await wait_for(pilot, lambda: pilot.app.query("WelcomePanel"), "the welcome")
             await pilot.press("f1")
             await wait_for(pilot, lambda: pilot.app.screen.query("HelpScreen Static"), "help")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from noema_core.decoding.events import GenerationFinished, GenerationResult, GenerationStats
+from noema_tui.app.factory import ChatOptions
 from noema_tui.app.widgets.prompt_input import PromptInput
 from noema_tui.app.widgets.reply_view import ReplyView
 from noema_tui.app.widgets.turn_notice import TurnNotice
@@ -87,23 +88,46 @@ async def test_an_empty_reply_is_explained_instead_of_shown_blank():
         assert "Ctrl+N" in body
 
 
+def _notice(app) -> str:
+    """The turn notice above the prompt, '' while it is hidden."""
+    notice = app.query_one(TurnNotice)
+    return _text(notice) if notice.display else ""
+
+
 @pilot_test
-async def test_a_notice_points_at_ctrl_n_once_the_chat_passes_the_trained_turns():
+async def test_a_notice_points_at_ctrl_n_while_the_chat_is_past_the_trained_turns():
     engine = ReplayEngine(info=dataclasses.replace(TINY_INFO, max_turns_trained=2))
     app = build_app(engine=engine)
     async with app.run_test(size=(100, 60)) as pilot:
         for n in range(2):
             await complete_turn(pilot, f"Solve {n + 2}x = 4")
-        assert not app.query(TurnNotice)
+        assert _notice(app) == ""
         await complete_turn(pilot, "Solve 5x = 10")
-        notices = app.query(TurnNotice)
-        assert len(notices) == 1
-        text = _text(notices.first())
+        text = _notice(app)
         assert "up to 2 questions" in text and "Ctrl+N" in text
         await complete_turn(pilot, "Solve 6x = 12")
-        assert len(app.query(TurnNotice)) == 1  # said once
+        assert _notice(app) == text  # still true, still shown, and only one of it
+        assert len(app.query(TurnNotice)) == 1
+        app.chat_screen.transcript.scroll_home(animate=False)
+        await pilot.pause()
+        assert _notice(app) == text  # above the prompt: scrolling does not take it away
         await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: not app.query(TurnNotice), "a fresh chat")
+        await wait_for(pilot, lambda: not _notice(app), "a fresh chat")
+
+
+@pilot_test
+async def test_a_resumed_chat_past_the_trained_turns_shows_the_notice_once_loaded():
+    info = dataclasses.replace(TINY_INFO, max_turns_trained=1)
+    first = build_app(engine=ReplayEngine(info=info))
+    async with first.run_test(size=(100, 60)) as pilot:
+        for n in range(2):
+            await complete_turn(pilot, f"Solve {n + 2}x = 4")
+        await wait_for(pilot, lambda: first.chat_screen.session.saver.pending == 0, "saves")
+    resumed = build_app(engine=ReplayEngine(info=info), options=ChatOptions(resume=True))
+    async with resumed.run_test(size=(100, 60)) as pilot:
+        await wait_for(pilot, lambda: resumed.chat_screen.info is not None, "the model")
+        await pilot.pause()
+        assert "up to 1 question;" in _notice(resumed)
 
 
 @pilot_test
@@ -112,4 +136,4 @@ async def test_no_notice_for_a_model_that_does_not_declare_its_trained_turns():
     async with app.run_test(size=(100, 60)) as pilot:
         for n in range(4):
             await complete_turn(pilot, f"Solve {n + 2}x = 4")
-        assert not app.query(TurnNotice)
+        assert _notice(app) == ""

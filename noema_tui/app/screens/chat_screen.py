@@ -1,55 +1,59 @@
 """The chat: transcript, prompt and status line, driven by the engine bridge's messages.
 
-The screen owns the flow of a turn (prompt -> live blocks -> reply -> verdict); drawing lives
-in the widgets, persistence in `ChatSession`, file writing in `export`.
+The screen owns the flow of a turn (prompt -> live blocks -> reply -> verdict), split by seam
+into mixins, one per file: the model load (`LoadWatcher`), the reply in flight
+(`ReplyStreamer`), retries, copy and export, slash commands, conversation switching, replay.
+Drawing lives in the widgets, persistence in `ChatSession`, file writing in `export`.
+
+What the screen tells the user in passing is a toast (`tell`), one per kind, so repeating an
+action replaces its notice instead of stacking another; what stays true (a load failure, the
+chat past the model's trained turns, unsaved changes) stays on screen while it holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from noema_core.decoding.events import TokenState
 from noema_core.decoding.settings import DecodingSettings, ModelPresets
 from noema_core.engine import ModelInfo
 from noema_tui.app.bridge import EngineBridge
 from noema_tui.app.conversation import Conversation, Turn
-from noema_tui.app.export import ExportError, export_transcript
 from noema_tui.app.mode_memory import ModeMemory, is_custom
 from noema_tui.app.protocol import Checker, EngineLoader
 from noema_tui.app.screens.conversation_switcher import ConversationSwitcher
+from noema_tui.app.screens.load_watcher import LoadWatcher
 from noema_tui.app.screens.replay_launcher import ReplayLauncher
 from noema_tui.app.screens.reply_retrier import ReplyRetrier
-from noema_tui.app.screens.settings_screen import (
-    ChatSettings,
-    SettingsScreen,
-    switch_mode,
-    uses_card_preset,
-)
+from noema_tui.app.screens.reply_streamer import ReplyStreamer
+from noema_tui.app.screens.settings_screen import ChatSettings, SettingsScreen
 from noema_tui.app.screens.slash_command_runner import SlashCommandRunner
+from noema_tui.app.screens.transcript_exporter import TranscriptExporter
 from noema_tui.app.session import ChatSession
 from noema_tui.app.store import ConversationStore, StoreError
 from noema_tui.app.widgets.load_panel import LoadPanel
 from noema_tui.app.widgets.prompt_input import PromptInput
 from noema_tui.app.widgets.reply_view import ReplyView
 from noema_tui.app.widgets.status_line import StatusLine
-from noema_tui.app.widgets.turn_notice import TurnNotice, turn_notice
+from noema_tui.app.widgets.turn_notice import TurnNotice
 from noema_tui.app.widgets.user_message import UserMessage
 from noema_tui.app.widgets.welcome_panel import WelcomePanel
 
-DECODED = (TokenState.UNMASKED, TokenState.STABLE, TokenState.EDITED)
+if TYPE_CHECKING:
+    from noema_tui.app.chat_app import NoemaChatApp
 
 
-class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, ReplyRetrier,
-                 Screen[None]):
+class ChatScreen(LoadWatcher, ReplyStreamer, ReplyRetrier, TranscriptExporter,
+                 ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Screen[None]):
     DEFAULT_CSS = """
     ChatScreen { layout: vertical; }
     ChatScreen > #transcript { height: 1fr; padding: 0 1; }
@@ -121,30 +125,25 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Reply
         self.presets: ModelPresets = {}  # the loaded model's own Q/S thresholds, if any
         self.mode_memory = ModeMemory()  # what F3 tuned in each mode, kept across F2
         self.sendable: frozenset[str] | None = None  # what a --server takes (None: all)
-        self.load_failed = False
-        self.reply: ReplyView | None = None  # the reply being generated
-        self._reply_ids = 0
-        self._asked = ""  # the prompt of the reply in flight
         self._settings_used = settings  # what the reply in flight is decoded with
-        self._try: tuple[int, str] | None = None  # the reply in flight's try, if a retry
-        self._started = 0.0
-        self._done_tokens = self._done_forwards = 0  # of the finished blocks of this reply
-        self._checking: dict[int, tuple[ReplyView, Turn]] = {}
+        self._checking: dict[int, tuple[ReplyView, Turn]] = {}  # replies being checked
 
     # ----------------------------------------------------------------- layout and start
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="transcript"):
-            yield LoadPanel(self.loader.model)
+            if not self.session.turns:  # a resumed chat shows its turns, and loads below
+                yield LoadPanel(self.loader.model)
+        yield TurnNotice()
         yield PromptInput(self.session.conversation.prompts(), id="prompt")
         yield StatusLine()
         yield Footer()
         yield EngineBridge(self.loader, self.checker)
 
     async def on_mount(self) -> None:
-        self.status.loading_text = f"loading {self.loader.model}…"
+        self.status.show_load(f"loading {self.loader.model}…", None)
         self._show_mode()
-        for turn in self.session.turns:
+        for turn in self.session.turns:  # drawn before the load starts, so readable at once
             await self._show_saved_turn(turn)
         self.transcript.anchor()
         self.prompt.focus()
@@ -178,47 +177,24 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Reply
     def bridge(self) -> EngineBridge:
         return self.query_one(EngineBridge)
 
-    @property
-    def generating(self) -> bool:
-        return self.reply is not None
+    def tell(self, message: str, *, kind: str, title: str = "",
+             severity: SeverityLevel = "information", timeout: float | None = None) -> None:
+        """A toast that replaces the last one of its `kind` (see `noema_tui.app.notices`)."""
+        app = cast("NoemaChatApp", self.app)  # the only app this screen runs in
+        app.notice_board.show(message, kind=kind, title=title, severity=severity,
+                              timeout=timeout)
 
     @on(SaveFailed)
     def warn_unsaved(self, event: SaveFailed) -> None:
-        self.notify(str(event.error), title="Not saved", severity="error", timeout=15)
+        # The toast names the cause; the status line says "not saved" until it is.
+        self.status.unsaved = True
+        self.tell(str(event.error), kind="save", title="Not saved", severity="error")
 
     @on(SavesCaughtUp)
     def confirm_saved(self, event: SavesCaughtUp) -> None:
-        self.notify(f"Saved the {event.count} change(s) that were waiting.", title="Saved")
-
-    def on_unmount(self) -> None:
-        self.session.close(timeout=2.0)  # the writes still queued get a last chance
-
-    # ----------------------------------------------------------------- loading
-
-    @on(EngineBridge.LoadProgressed)
-    def show_load_progress(self, event: EngineBridge.LoadProgressed) -> None:
-        self.query_one(LoadPanel).show_progress(event.what, event.fraction)
-        self.status.loading_text = event.what
-
-    @on(EngineBridge.EngineLoaded)
-    def show_engine(self, event: EngineBridge.EngineLoaded) -> None:
-        self.info = self.status.info = event.info
-        self.presets = event.info.decoding_presets
-        if uses_card_preset(self.settings):  # not tuned by hand: take the model's preset
-            self.settings = switch_mode(self.settings, self.settings.mode, self.presets)
-        self._show_mode()
-        self.query_one(LoadPanel).remove()
-        engine = self.bridge.engine
-        self.sendable = getattr(engine, "sendable_settings", None)
-        if note := getattr(engine, "limits_note", ""):  # an OpenAI-only --server
-            self.notify(note, title="Server", severity="warning", timeout=15)
-        self._welcome()
-        self.offer_retry()  # a contradicted reply opened from history
-
-    def _welcome(self) -> None:
-        """On an empty conversation, the model and example prompts to start from."""
-        if self.info is not None and not self.session.turns:
-            self.transcript.mount(WelcomePanel(self.info))
+        self.status.unsaved = False
+        self.tell(f"Saved the {event.count} change(s) that were waiting.", kind="save",
+                  title="Saved")
 
     @on(WelcomePanel.ExamplePicked)
     def use_example(self, event: WelcomePanel.ExamplePicked) -> None:
@@ -226,11 +202,8 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Reply
         self.prompt.move_cursor(self.prompt.document.end)
         self.prompt.focus()
 
-    @on(EngineBridge.LoadFailed)
-    def show_load_failure(self, event: EngineBridge.LoadFailed) -> None:
-        self.load_failed = True
-        self.query_one(LoadPanel).show_failure(event.reason, event.hint)
-        self.status.loading_text = f"{event.model} failed to load"
+    def on_unmount(self) -> None:
+        self.session.close(timeout=2.0)  # the writes still queued get a last chance
 
     # ----------------------------------------------------------------- sending
 
@@ -241,130 +214,18 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Reply
             await self.run_slash_command(text)
             return
         if self.generating:
-            self.notify("A reply is being written: Esc stops it.", severity="warning")
+            self.tell("A reply is being written: Esc stops it.", kind="send",
+                      severity="warning")
             return
         if self.info is None:
-            why = ("the model failed to load (see above)" if self.load_failed
-                   else "the model is still loading")
-            self.notify(f"Cannot send: {why}.", severity="warning")
+            self.refuse_send()
             return
         self.prompt.remember(text)
         self.session.add_prompt(text)
         await self.transcript.query(WelcomePanel).remove()
-        notice = turn_notice(self.info, len(self.session.conversation.prompts()))
-        if notice:
-            await self.transcript.mount(TurnNotice(notice))
+        self.show_turn_notice()
         await self.transcript.mount(UserMessage(text))
         await self.start_reply()
-
-    async def start_reply(self, *, settings: DecodingSettings | None = None,
-                          attempt: int | None = None, how: str | None = None,
-                          messages: Sequence[dict[str, str]] | None = None) -> None:
-        """Decode a reply to the conversation as it stands (it ends with a prompt), or, for a
-        retry, try `attempt` of the last reply with `settings` from `messages`."""
-        self._reply_ids += 1
-        self._asked = self.session.last_prompt() or ""
-        self._started = self.clock()
-        self._done_tokens = self._done_forwards = 0
-        self._settings_used = settings = settings or self.settings
-        self._try = (attempt, how or "") if attempt else None
-        for view in self.transcript.query(ReplyView):
-            view.show_offer("")  # an offer applies only until something else is decoded
-        self.reply = ReplyView(settings.mode.label, reply_id=self._reply_ids, attempt=attempt,
-                               how=how)
-        await self.transcript.mount(self.reply)
-        self.transcript.anchor()
-        self.status.running_mode = settings.mode.label if attempt else self.status.mode
-        self.status.show_progress(0, 0, 0.0)
-        self.refresh_bindings()
-        if messages is None:
-            messages = self.session.conversation.engine_messages()
-        self.bridge.stream_reply(self._reply_ids, messages, settings)
-
-    def _is_current(self, reply_id: int) -> bool:
-        return self.reply is not None and reply_id == self.reply.reply_id
-
-    # ----------------------------------------------------------------- decoding events
-
-    @on(EngineBridge.BlockUpdated)
-    def show_block(self, event: EngineBridge.BlockUpdated) -> None:
-        if not self._is_current(event.reply_id):
-            return
-        update = event.update
-        self.reply.show_snapshot(update)
-        decoded = sum(state in DECODED for state in update.states)
-        self.status.show_progress(self._done_tokens + decoded,
-                                  self._done_forwards + update.forward,
-                                  self.clock() - self._started)
-
-    @on(EngineBridge.BlockFinished)
-    async def add_block(self, event: EngineBridge.BlockFinished) -> None:
-        if not self._is_current(event.reply_id):
-            return
-        self._done_tokens += len(event.block.token_ids)
-        self._done_forwards += event.block.forwards
-        await self.reply.add_block(event.block.text)
-
-    @on(EngineBridge.ReplyFinished)
-    async def finish_reply(self, event: EngineBridge.ReplyFinished) -> None:
-        if not self._is_current(event.reply_id):
-            return
-        view, result = self.reply, event.result
-        self._end_reply()
-        await view.finish(result.text, result.stats, result.finish_reason)
-        stats = result.stats
-        self.status.show_progress(stats.new_tokens, stats.forwards, stats.seconds)
-        attempt, how = self._try or (None, None)
-        turn = self.session.add_reply(result, view.mode_label, event.trace, attempt, how)
-        if attempt is None:
-            self.retry_base = (turn, self._settings_used)
-        if result.cancelled:
-            view.show_verdict(None, note="not checked: the reply was stopped")
-            if attempt is None:  # a stopped retry leaves the earlier tries as the answer
-                self.prompt.put_back(self._asked)
-            self.offer_retry()
-        elif not result.text.strip():
-            view.show_verdict(None, note="not checked: the reply is empty")
-        else:
-            view.show_checking()
-            self._checking[event.reply_id] = (view, turn)
-            earlier = tuple(self.session.conversation.prompts()[:-1])  # for a follow-up
-            self.bridge.check_reply(event.reply_id, result.text, self._asked, earlier)
-
-    @on(EngineBridge.ReplyFailed)
-    def show_reply_failure(self, event: EngineBridge.ReplyFailed) -> None:
-        if not self._is_current(event.reply_id):
-            return
-        self.reply.fail(event.reason)
-        attempt, how = self._try or (None, None)
-        self.session.add_failed_reply(self.reply.mode_label, attempt, how)
-        self._end_reply()
-        if attempt is None:
-            self.prompt.put_back(self._asked)
-        self.offer_retry()
-
-    def keep_partial_reply(self) -> None:
-        """Save the reply in flight as far as it was drawn (the app is closing before the
-        engine could hand back its partial result)."""
-        if self.reply is None:
-            return
-        text = self.reply.raw_text + self.reply.live_block.decoded_text()
-        self.session.add_stopped_reply(text, self.reply.mode_label, *(self._try or ()))
-        self._end_reply()
-
-    def _end_reply(self) -> None:
-        self.reply = None
-        self.status.running_mode = ""
-        self.refresh_bindings()
-
-    @on(EngineBridge.VerdictReached)
-    async def show_verdict(self, event: EngineBridge.VerdictReached) -> None:
-        view, turn = self._checking.pop(event.reply_id, (None, None))
-        if view is None or not view.is_attached:
-            return  # the reply was regenerated or the chat cleared meanwhile
-        view.show_verdict(event.verdict)
-        self.session.set_verdict(turn, event.verdict)
-        await self.after_check(turn)
 
     # ----------------------------------------------------------------- actions
 
@@ -405,45 +266,19 @@ class ChatScreen(ConversationSwitcher, SlashCommandRunner, ReplayLauncher, Reply
     def action_cycle_mode(self) -> None:
         self.settings = self.mode_memory.switch(self.settings, self.settings.mode.next(),
                                                 self.presets)
-        self._show_mode()
+        self._show_mode()  # the status line says it; while a reply runs, also that it waits
         if self.generating:
-            self.notify(f"Mode {self.settings.mode.label} applies from the next reply.")
+            self.tell(f"Mode {self.settings.mode.label} applies from the next reply.",
+                      kind="mode")
 
     def action_open_settings(self) -> None:
         def apply(saved: ChatSettings | None) -> None:
-            if saved is not None:
-                self.settings, self.auto_retry = saved.decoding, saved.auto_retry
-                self._show_mode()
+            if saved is None:
+                return
+            if (saved.decoding, saved.auto_retry) != (self.settings, self.auto_retry):
+                self.tell("Settings apply from the next reply.", kind="settings")
+            self.settings, self.auto_retry = saved.decoding, saved.auto_retry
+            self._show_mode()
 
         self.app.push_screen(SettingsScreen(self.settings, self.presets, self.sendable,
                                             self.auto_retry), apply)
-
-    def action_copy_reply(self) -> None:
-        replies = [t for t in self.session.turns
-                   if t.role == "assistant" and t.finish_reason != "failed"]
-        if not replies:
-            self.notify("No reply to copy yet.")
-            return
-        self.copy_text(replies[-1].content, "the last reply")
-
-    def copy_text(self, text: str, what: str) -> None:
-        """Copy through the terminal (OSC 52). Terminals never confirm that they took it, so
-        the notice says how to turn it on where it is off."""
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Sent {what} (raw LaTeX) to the clipboard. Nothing to paste? Your "
-                    "terminal must allow OSC 52 clipboard access (tmux: set -g set-clipboard on; "
-                    "or use Ctrl+S to export).", title="Copy", timeout=6)
-
-    def action_export_transcript(self, target: str | None = None) -> bool:
-        """Write the transcript (Markdown and JSON unless `target` names one file)."""
-        if not self.session.turns:
-            self.notify("Nothing to export yet.")
-            return True
-        try:
-            paths = export_transcript(self.session.conversation, self.info,
-                                      Path(target) if target else None)
-        except ExportError as error:
-            self.notify(str(error), title="Export failed", severity="error", timeout=10)
-            return False
-        self.notify("Exported to " + " and ".join(str(p) for p in paths), title="Export")
-        return True

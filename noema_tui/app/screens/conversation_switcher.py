@@ -24,16 +24,18 @@ class ConversationSwitcher:
         if self.generating:
             return
         await self._show_conversation(Conversation(model=self.session.conversation.model))
-        self.notify("New conversation.")
+        self.tell("New conversation.", kind="conversation")
 
     async def _show_conversation(self: ChatScreen, conversation: Conversation) -> None:
         """Replace the transcript with `conversation` (new, or opened from the browser)."""
         self.session.conversation = conversation
         self._checking.clear()
-        await self.transcript.query("UserMessage, ReplyView, TurnNotice, WelcomePanel").remove()
+        await self.transcript.query("UserMessage, ReplyView, WelcomePanel").remove()
         for turn in conversation.turns:
             await self._show_saved_turn(turn)
-        self._welcome()
+        await self.place_load_panel()  # while loading: the panel only on an empty chat
+        self.show_welcome()
+        self.show_turn_notice()
         self.prompt.sent_prompts = conversation.prompts()
         self.transcript.scroll_end(animate=False)
         self.status.show_progress(0, 0, 0.0)  # the last reply's speed is not this chat's
@@ -44,8 +46,9 @@ class ConversationSwitcher:
         if self.generating:
             return
         if store is None:
-            self.notify("Conversations are not saved in this session, so there are none to "
-                        "browse: see the notice at start for why.", severity="warning")
+            self.tell("Conversations are not saved in this session, so there are none to "
+                      "browse: see the notice at start for why.", kind="conversation",
+                      severity="warning")
             return
         browser = BrowserScreen(store, self.session.conversation.id)
 
@@ -64,7 +67,7 @@ class ConversationSwitcher:
         try:
             conversation = store.load(conversation_id)
         except StoreError as error:
-            self.notify(str(error), title="Cannot open", severity="error", timeout=10)
+            self.tell(str(error), kind="conversation", title="Cannot open", severity="error")
             return
         await self._show_conversation(conversation)
         if conversation.last_mode:
@@ -72,6 +75,7 @@ class ConversationSwitcher:
             self.settings = self.mode_memory.switch(self.settings, mode, self.presets)
             self._show_mode()
         for problem in store.problems:
-            self.notify(problem, severity="warning")
+            self.tell(problem, kind=f"store: {problem}", severity="warning")
         store.problems.clear()
-        self.notify(f"Opened {visible(conversation.title) or 'the conversation'!r}.")
+        self.tell(f"Opened {visible(conversation.title) or 'the conversation'!r}.",
+                  kind="conversation")

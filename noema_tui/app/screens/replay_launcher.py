@@ -40,8 +40,8 @@ class ReplayLauncher:
         replies = [t for i, t in enumerate(turns) if t.role == "assistant" and (
             number is None or message_name(turns, i).split(",")[0] == f"reply {number}")]
         if not replies:
-            self.notify("No reply to replay yet." if number is None
-                        else f"There is no reply {number} to replay.")
+            self.tell("No reply to replay yet." if number is None
+                      else f"There is no reply {number} to replay.", kind="replay")
             return
         self.replay_turn(replies[-1])
 
@@ -51,8 +51,8 @@ class ReplayLauncher:
         name = message_name(turns, index)
         frames = trace_frames(turn)
         if not frames:
-            self.notify(f"{name.capitalize()} has no decoding trace to replay (a failed reply, "
-                        f"or one saved before Noema kept traces).", title="Replay")
+            self.tell(f"{name.capitalize()} has no decoding trace to replay (a failed reply, "
+                      f"or one saved before Noema kept traces).", kind="replay", title="Replay")
             return
         question = next((t.content for t in reversed(turns[:index]) if t.role == "user"), "")
         title = f"Replay of {name}: " + " ".join(question.split())[:60]

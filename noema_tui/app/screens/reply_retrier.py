@@ -59,7 +59,8 @@ class ReplyRetrier:
 
     async def action_retry_reply(self: ChatScreen) -> None:
         if not self.retry_applies():
-            self.notify("Nothing to retry: Ctrl+T decodes again a reply the checker contradicted.")
+            self.tell("Nothing to retry: Ctrl+T decodes again a reply the checker contradicted.",
+                      kind="retry")
             return
         tries = self.session.last_tries()
         views = self.last_reply_views()
@@ -118,7 +119,7 @@ class ReplyRetrier:
         for view in self.last_reply_views():
             await view.remove()
         if not self.session.turns:
-            self.notify("Nothing to regenerate yet: send a prompt first.")
+            self.tell("Nothing to regenerate yet: send a prompt first.", kind="retry")
             return
         if self.prompt.text.strip() == (self.session.last_prompt() or "").strip():
             self.prompt.remember(self.prompt.text.strip())  # put back by Esc: now sent again

@@ -23,13 +23,13 @@ class SlashCommandRunner:
         """Run a /command; a command that fails stays in the prompt to be corrected."""
         name, argument = split_command(text)
         if name not in NAMES:
-            self.notify(f"Unknown command {name}. Commands: {usage_line()}",
-                        title="Commands", severity="warning", timeout=10)
+            self.tell(f"Unknown command {name}. Commands: {usage_line()}", kind="command",
+                      title="Commands", severity="warning", timeout=10)  # a list to read
             return
         try:
             done = await self._run_command(name, argument)
         except SettingsError as error:
-            self.notify(str(error), title=name, severity="error", timeout=10)
+            self.tell(str(error), kind="command", title=name, severity="error")
             return
         if done:
             self.prompt.remember(text)
@@ -41,21 +41,22 @@ class SlashCommandRunner:
             self.app.action_show_help()
         elif name == "/new":
             if self.generating:
-                self.notify("A reply is being written: Esc stops it first.", severity="warning")
+                self.tell("A reply is being written: Esc stops it first.", kind="send",
+                          severity="warning")
                 return False
             await self.action_new_conversation()
         elif name == "/mode":
             mode = parse_mode(argument)
             self.settings = self.mode_memory.switch(self.settings, mode, self.presets)
             self._show_mode()
-            self.notify(f"Mode {mode.label} from the next reply.")
+            self.tell(f"Mode {mode.label} from the next reply.", kind="mode")
         elif name == "/set" and argument.partition(" ")[0] == "auto_retry":
             self.auto_retry = parse_auto_retry(argument.partition(" ")[2])
-            self.notify(f"Auto-retry: a contradicted reply is decoded again up to "
-                        f"{self.auto_retry} time(s).")
+            self.tell(f"Auto-retry: a contradicted reply is decoded again up to "
+                      f"{self.auto_retry} time(s).", kind="settings")
         elif name == "/set":
             self.settings = apply_set(self.settings, argument)
             self._show_mode()
-            self.notify(f"Set {argument.split()[0]} = {argument.split(maxsplit=1)[1]} "
-                        "from the next reply.")
+            self.tell(f"Set {argument.split()[0]} = {argument.split(maxsplit=1)[1]} "
+                      "from the next reply.", kind="settings")
         return True

@@ -1,7 +1,9 @@
-"""A line in the transcript when a conversation grows past the turns the model was trained on.
+"""A line above the prompt while the conversation is past the turns the model was trained on.
 
 A small model trained on short conversations answers a question late in a long one worse
-than the same question in a fresh chat; the notice says so once and points at Ctrl+N.
+than the same question in a fresh chat. That stays true for every later question, so the
+notice stays on screen (not in the transcript, where it scrolled away, nor a toast, which
+expires) until the chat is short enough again: Ctrl+N, or opening a shorter conversation.
 """
 
 from __future__ import annotations
@@ -11,22 +13,33 @@ from textual.widgets import Static
 from noema_core.engine import ModelInfo
 
 
-def turn_notice(info: ModelInfo | None, questions: int) -> str | None:
-    """The notice for the conversation's `questions`-th question, when it is the first one
-    past `max_turns_trained` (and the model declares that figure)."""
-    if info is None or not info.max_turns_trained or questions != info.max_turns_trained + 1:
+def turn_notice(info: ModelInfo | None, questions: int, new_chat_key: str = "Ctrl+N"
+                ) -> str | None:
+    """The notice for a conversation of `questions` questions, when that is past the model's
+    `max_turns_trained` (and the model declares that figure)."""
+    if info is None or not info.max_turns_trained or questions <= info.max_turns_trained:
         return None
     trained = info.max_turns_trained
-    return (f"{info.name} was trained on conversations of up to {trained} question"
-            f"{'s' if trained != 1 else ''}; from here its answers may go wrong. "
-            f"Ctrl+N starts a new chat, where it answers best.")
+    # One line at 120 columns, two at 80: it stays on screen, so it must stay small.
+    return (f"{info.name} was trained on chats of up to {trained} question"
+            f"{'s' if trained != 1 else ''}; from here answers may go wrong: "
+            f"{new_chat_key} starts a new chat.")
 
 
 class TurnNotice(Static):
+    """Hidden while the conversation is within the trained turns (`show(None)`)."""
+
     DEFAULT_CSS = """
-    TurnNotice { height: auto; margin: 0 0 1 0; padding: 0 1; color: $text-warning;
-                 border-left: thick $warning 60%; }
+    TurnNotice { height: auto; max-height: 3; padding: 0 1; color: $text-warning;
+                 border-left: thick $warning 60%; display: none; }
+    TurnNotice.-shown { display: block; }
     """
 
-    def __init__(self, text: str) -> None:
-        super().__init__(text, markup=False)
+    def __init__(self, **kwargs: str) -> None:
+        super().__init__("", markup=False, **kwargs)
+        self.text = ""
+
+    def show(self, text: str | None) -> None:
+        self.text = text or ""
+        self.update(self.text)
+        self.set_class(bool(text), "-shown")
