@@ -17,13 +17,21 @@ so every answer block is trained as the active block in one forward. The loss is
 on every answer slot of the noisy copy (masked, corrupted and clean alike): clean slots teach
 the model to keep a right token, which S-mode's editing threshold of 0 relies on.
 
+A canvas that continues a conversation also trains its earlier answers, where the sampler
+decoded them: blocks are aligned at absolute positions (block b is b*block_length..), and the
+prompt of turn k is a prefix of the final prompt, so an earlier answer's blocks sit in the
+canvas at the positions it was decoded at, after the same clean context. Their slots are noised
+in the noisy copy only; the clean copy keeps them clean, so every later block, the final
+answer's included, sees them as at inference (as finished, cached text).
+
 Shape letters: B batch, L canvas length (a multiple of the block length), V vocabulary.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -43,14 +51,37 @@ class NoiseConfig:
 class Example:
     ids: list[int]  # the full canvas: prompt, answer, EOS fill
     prompt_length: int
+    # Token spans [start, end) of earlier answers inside the prompt that are trained too:
+    # only their whole blocks (`whole_blocks`), each starting where its answer starts.
+    earlier_answers: list[tuple[int, int]] = field(default_factory=list)
+
+
+def whole_blocks(start: int, end: int, block_length: int) -> tuple[int, int] | None:
+    """The part of the earlier answer at [start, end) that can be trained faithfully: up to
+    the start of the block it ends in, or None if nothing is left.
+
+    When the sampler decoded that answer, its last block held the answer's tail and then EOS
+    (masks while it decoded); in the conversation's canvas the same block holds the tail, the
+    template's <|role_end|> and the start of the next user turn. Trained there, the answer's
+    slots would see the next question in their own block, which they never could at decode
+    time, and learn <|role_end|> where the model writes EOS; so that block is left out. Its
+    first block is faithful: the slots before the answer are the same prompt tokens either way.
+    An answer that ends exactly at a block boundary keeps all its blocks."""
+    cut = end // block_length * block_length
+    return (start, cut) if cut > start else None
 
 
 def make_example(prompt_ids: list[int], answer_ids: list[int], eos_id: int,
-                 block_length: int) -> Example:
+                 block_length: int, earlier_answers: Iterable[tuple[int, int]] = ()
+                 ) -> Example:
+    """The canvas for `answer` after `prompt_ids`; `earlier_answers` are the token spans of
+    answers already in the prompt (answer tokens only), kept where `whole_blocks` leaves any."""
     used = len(prompt_ids) + len(answer_ids) + 1  # at least one EOS
     length = math.ceil(used / block_length) * block_length
     fill = length - len(prompt_ids) - len(answer_ids)
-    return Example(prompt_ids + answer_ids + [eos_id] * fill, len(prompt_ids))
+    spans = [kept for start, end in earlier_answers
+             if (kept := whole_blocks(start, end, block_length)) is not None]
+    return Example(prompt_ids + answer_ids + [eos_id] * fill, len(prompt_ids), spans)
 
 
 def dual_stream_mask(length: int, block_length: int, device: torch.device | str = "cpu"
@@ -70,7 +101,7 @@ class Batch:
     input_ids: Tensor  # [B, 2L] noisy copy then clean copy
     positions: Tensor  # [2L]
     targets: Tensor  # [B, L] true tokens of the canvas
-    loss_mask: Tensor  # [B, L] True on answer slots (answer and its EOS fill)
+    loss_mask: Tensor  # [B, L] True on answer slots: the answer, its EOS fill, earlier answers
     attention_mask: Tensor  # [1, 1, 2L, 2L]
 
     def to(self, device: torch.device) -> Batch:
@@ -85,7 +116,8 @@ class Batch:
 def collate(examples: list[Example], *, block_length: int, mask_id: int, eos_id: int,
             vocab_size: int, special_ids: set[int], noise: NoiseConfig,
             generator: torch.Generator) -> Batch:
-    """Pad to a common length (with EOS, outside the loss) and noise the answer blocks."""
+    """Pad to a common length (with EOS, outside the loss) and noise the answer blocks, the
+    earlier answers' whole blocks included (in the noisy copy; the clean copy stays clean)."""
     L = max(len(e.ids) for e in examples)
     B = len(examples)
     clean = torch.full((B, L), eos_id, dtype=torch.long)
@@ -93,6 +125,8 @@ def collate(examples: list[Example], *, block_length: int, mask_id: int, eos_id:
     for i, e in enumerate(examples):
         clean[i, :len(e.ids)] = torch.tensor(e.ids)
         loss_mask[i, e.prompt_length:len(e.ids)] = True
+        for start, end in e.earlier_answers:
+            loss_mask[i, start:end] = True
     noisy = add_noise(clean, loss_mask, block_length=block_length, mask_id=mask_id,
                       vocab_size=vocab_size, special_ids=special_ids, noise=noise,
                       generator=generator)
