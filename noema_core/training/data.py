@@ -32,11 +32,41 @@ class CanvasEncoder:
         self.mask_id = self.tokenizer.token_to_id(MASK_TOKEN)
         self.special_ids = {self.tokenizer.token_to_id(t) for t in SPECIAL_TOKENS}
         self.vocab_size = self.tokenizer.get_vocab_size()
+        # Earlier answers located token-exact (trained where whole blocks allow), and those
+        # left untrained because the prompt did not hold them as decoded.
+        self.spans_found = self.spans_skipped = 0
 
     def encode(self, messages: list[dict[str, str]], answer: str) -> Example:
         prompt = self.tokenizer.encode(render_prompt(messages)).ids
-        return make_example(prompt, self.tokenizer.encode(answer).ids, self.eos_id,
-                            self.block_length)
+        earlier = [(self._ids(render_prompt(messages[:i])), self._ids(m["content"]))
+                   for i, m in enumerate(messages) if m["role"] == "assistant"]
+        spans, skipped = locate_answers(prompt, earlier)
+        self.spans_found += len(spans)
+        self.spans_skipped += skipped
+        return make_example(prompt, self._ids(answer), self.eos_id, self.block_length, spans)
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text).ids
+
+
+def locate_answers(prompt: list[int], earlier: list[tuple[list[int], list[int]]]
+                   ) -> tuple[list[tuple[int, int]], int]:
+    """Spans [start, end) of earlier answers in `prompt`, and how many were skipped.
+
+    `earlier` holds, per earlier answer, the prompt it was decoded after (rendered and encoded
+    on its own, as the engine does at that turn) and the answer encoded on its own. An answer is
+    kept only where both sit in `prompt` token for token: the decode-time prompt as its prefix,
+    the answer right after it. A tokenizer merging across a boundary, or a template that
+    renders earlier turns differently once the chat goes on, would otherwise train targets or
+    positions the model never decoded."""
+    spans, skipped = [], 0
+    for before, answer in earlier:
+        start, end = len(before), len(before) + len(answer)
+        if answer and prompt[:start] == before and prompt[start:end] == answer:
+            spans.append((start, end))
+        else:
+            skipped += 1
+    return spans, skipped
 
 
 SYMPY_CHECK_SHARE = 0.1  # of training problems; every held-out problem is checked
