@@ -27,8 +27,9 @@ def toast_count(app) -> int:
 
 @pytest.fixture
 def quick_toasts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Toasts that expire in a fraction of a second, so expiry is seen without waiting 4 s."""
-    monkeypatch.setitem(notices.TIMEOUTS, "information", 0.3)
+    """Toasts that expire in 1.5 s, so expiry is seen without waiting 4 s; shorter ones can
+    come and go before a loaded 2-core CI machine lets the test look."""
+    monkeypatch.setitem(notices.TIMEOUTS, "information", 1.5)
 
 
 @pilot_test
