@@ -37,7 +37,7 @@ class CanvasEncoder:
         self.spans_found = self.spans_skipped = 0
 
     def encode(self, messages: list[dict[str, str]], answer: str) -> Example:
-        prompt = self.tokenizer.encode(render_prompt(messages)).ids
+        prompt = self._ids(render_prompt(messages))
         earlier = [(self._ids(render_prompt(messages[:i])), self._ids(m["content"]))
                    for i, m in enumerate(messages) if m["role"] == "assistant"]
         spans, skipped = locate_answers(prompt, earlier)
