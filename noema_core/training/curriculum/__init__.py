@@ -41,7 +41,7 @@ WEIGHTS: dict[str, float] = {
     "polynomial_simplify": 0.8, "derivative": 0.8,
 }
 
-SCOPE_SHARE = 0.06  # of training problems: out-of-scope messages and their reply
+SCOPE_SHARE = 0.15  # of training problems: out-of-scope messages and their reply
 
 __all__ = ["FAMILIES", "Problem", "held_out_suite", "training_stream", "generate",
            "training_problem"]

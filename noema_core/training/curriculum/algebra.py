@@ -79,7 +79,7 @@ def move_constant(lhs_a: int, b: int, rhs: Fraction, var: str) -> tuple[list[str
 def linear_equation(rng: random.Random, check: bool = True) -> Problem:
     var = rng.choice(VARIABLES)
     x0 = rng.randint(-12, 15)
-    form = rng.choice(["ax+b=c", "ax+b=c", "a(x+b)=c", "ax+b=cx+d"])
+    form = rng.choice(["ax+b=c", "ax+b=c", "a(x+b)=c", "ax+b=cx+d", "x/a+b=c"])
     steps: list[str] = []
     if form == "ax+b=c":
         a, b = _nonzero(rng, -9, 12), rng.randint(-20, 20)
@@ -99,6 +99,21 @@ def linear_equation(rng: random.Random, check: bool = True) -> Problem:
         more, rhs = move_constant(a, a * b, Fraction(c), var)
         steps += more
         lhs_a, sympy_lhs, sympy_rhs = a, (a, a * b), (0, c)
+    elif form == "x/a+b=c":
+        a, b = rng.randint(2, 9), rng.randint(-20, 20)
+        x0 = a * rng.randint(-6, 8)
+        c = x0 // a + b
+        over = f"{var}/{a}"
+        left = f"{over} {'-' if b < 0 else '+'} {abs(b)}" if b else over
+        equation = f"{left} = {c}"
+        shown = equation_as_typed(rng, left, str(c))
+        if b:
+            verb = f"Subtract {b} from" if b > 0 else f"Add {-b} to"
+            steps.append(f"{verb} both sides: {over} = {c} {'-' if b > 0 else '+'} {abs(b)} = "
+                         f"{c - b}.")
+        steps.append(f"Multiply both sides by {a}: {var} = {c - b} × {a} = {x0}.")
+        lhs_a, rhs = 1, Fraction(x0)
+        sympy_lhs, sympy_rhs = (sympy.Rational(1, a), b), (0, c)
     else:
         a, c = _nonzero(rng, -6, 9), _nonzero(rng, -6, 9)
         while a == c:

@@ -17,6 +17,7 @@ from noema_core.training.curriculum.notation import boxed, frac, frac_latex, sig
 from noema_core.training.curriculum.phrasing import (
     VALUE_Q,
     casual,
+    powers,
     product_sign,
     quotient_sign,
     spacing,
@@ -214,7 +215,8 @@ def multi_digit(rng: random.Random, check: bool = True) -> Problem:
 
 # --- order of operations ---------------------------------------------------------------
 
-PRECEDENCE = {"+": 1, "-": 1, "×": 2, "÷": 2}
+PRECEDENCE = {"+": 1, "-": 1, "×": 2, "÷": 2, "^": 3}
+POWER_SHARE = 0.08  # of leaves that are a small power, 2^3 or 7^2, as in "2^3 + 4 * 5"
 
 Tree = int | tuple[str, "Tree", "Tree"]  # (op, left, right) or a leaf
 
@@ -222,6 +224,9 @@ Tree = int | tuple[str, "Tree", "Tree"]  # (op, left, right) or a leaf
 def _random_tree(rng: random.Random, ops: int) -> Tree:
     """An expression tree (op, left, right) | int with `ops` operators; ÷ only exact."""
     if ops == 0:
+        if rng.random() < POWER_SHARE:
+            exponent = rng.choice([2, 2, 3])
+            return ("^", rng.randint(2, 12 if exponent == 2 else 5), exponent)
         return rng.randint(1, 12)
     op = rng.choice("++--××÷")
     if op == "÷":
@@ -252,10 +257,12 @@ def _show(tokens: list) -> str:
             out.append(signed(t) if after_op else frac(t))
         else:
             out.append(t)
-    return " ".join(out).replace("( ", "(").replace(" )", ")")
+    return " ".join(out).replace("( ", "(").replace(" )", ")").replace(" ^ ", "^")
 
 
 def _apply(a: int | Fraction, op: str, b: int | Fraction) -> int | Fraction:
+    if op == "^":
+        return a ** b
     if op == "÷":
         value = Fraction(a) / b
         return int(value) if value.denominator == 1 else value
@@ -271,7 +278,7 @@ def _reduce_once(tokens: list) -> list:
             lo = max(j for j in range(i) if tokens[j] == "(") + 1
             break
     span = tokens[lo:hi]
-    for group in ("×÷", "+-"):
+    for group in ("^", "×÷", "+-"):
         for k in range(1, len(span), 2):
             if span[k] in group:
                 value = _apply(span[k - 1], span[k], span[k + 1])
@@ -287,7 +294,7 @@ def _sympy_value(tree: Tree) -> sympy.Expr:
         return sympy.Integer(tree)
     op, a, b = tree
     x, y = _sympy_value(a), _sympy_value(b)
-    return {"+": x + y, "-": x - y, "×": x * y, "÷": x / y}[op]
+    return {"+": x + y, "-": x - y, "×": x * y, "÷": x / y, "^": x ** y}[op]
 
 
 def order_of_operations(rng: random.Random, check: bool = True) -> Problem:
@@ -304,6 +311,7 @@ def order_of_operations(rng: random.Random, check: bool = True) -> Problem:
     latex = rng.random() < 0.08
     times, divide = product_sign(rng, latex, letters=False), quotient_sign(rng, latex)
     question_expr = spacing(rng, expression.replace("×", times).replace("÷", divide))
+    question_expr = powers(rng, question_expr)
     if latex:
         question_expr = f"${question_expr}$"
     question = casual(rng, rng.choice(VALUE_Q).format(e=question_expr))

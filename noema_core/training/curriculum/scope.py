@@ -3,7 +3,7 @@
 A user who says "hi", asks what the model is, asks for a proof, a word problem, general
 knowledge, something in another language, or types gibberish must get an honest paragraph
 saying what noema-tiny is and what it solves, never an empty reply or a made-up calculation.
-Near-misses (integrals, trigonometry, primes, powers, decimals, inequalities, equations
+Near-misses (integrals, trigonometry, primes, large powers, decimals, inequalities, equations
 without rational roots) are out of scope too: they look like the families but are not.
 
 The reply never contains `\\boxed{}`; its opening sentence depends on the kind of message.
@@ -131,16 +131,16 @@ NEAR_MISS_Q = [
     "as x -> 1", "what is the limit of 1/x as x approaches infinity?",
     "what is sin({d} degrees)?", "cos(pi/{a})", "Is {p} prime?", "is {a} a prime?",
     "what is log base 3 of {q}", "what is ln(e^{a})?", "what is the square root of {s}?",
-    "sqrt({s})", "What is {a}^{b}?", "{a}^{b} + {c}", "what is {a}.{b} + {c}.{d}?",
+    "sqrt({s})", "What is {a}^{e}?", "{a}^{e} + {c}", "what is {a}.{b} + {c}.{d}?",
     "{a}.{d} * {b}.{c}", "What is {b}% of {c}?", "Solve {a}x + {b} > {c}", "solve x^3 - {q} = 0",
-    "Solve 2^x = {q}", "solve |x - {a}| = {b}", "solve x^2 + {a} = 0", "Solve x^2 + {a}x + 1 = 0",
+    "Solve 2^x = {q}", "solve |x - {a}| = {b}", "solve x^2 + {a} = 0", "Solve x^2 + {g}x + 1 = 0",
     "Differentiate sin(x)", "what is the derivative of e^x?", "d/dx ln(x)",
     "Factor {s}", "What is the gcd of {c} and {d}?", "lcm of {a} and {b}",
     "what is the mean of {a}, {b} and {c}?", "Convert {a} km to miles",
-    "what is the area of a circle with radius {a}?", "what is {a}!", "Expand (x + {a})^{b}",
+    "what is the area of a circle with radius {a}?", "what is {a}!", "Expand (x + {a})^{e}",
     "how many ways can {b} people sit in a row?", "What is the probability of rolling a {a}?",
     "find the inverse of the matrix [[1, {a}], [{b}, 1]]", "simplify sqrt({s})",
-    "x/{a} + {b} = {c}, find x", "what is {a}^2 - {b} * {c}?",
+    "what is {a}^{e} - {b} * {c}?",
 ]
 
 
@@ -163,6 +163,9 @@ def _gibberish(rng: random.Random) -> str:
 
 def _fill(rng: random.Random, template: str) -> str:
     values: dict[str, object] = {k: rng.randint(2, 12) for k in "abcd"}
+    # Exponents from 6 up and x^2 + gx + 1 with g > 2 are out of every family's reach;
+    # 2^3 + 4 * 5 or x^2 + 2x + 1 = 0 are in scope and must not be declined.
+    values.update(e=rng.randint(6, 12), g=rng.randint(3, 12))
     values.update(n=rng.choice(NAMES), m=rng.choice(NAMES), i=rng.choice(ITEMS),
                   s=rng.choice([7, 12, 18, 50, 2, 3, 8]), p=rng.choice([91, 97, 51, 89, 57]),
                   q=rng.choice([8, 16, 32, 64, 27, 1024]), t=rng.choice(TOPICS),
