@@ -88,3 +88,27 @@ def test_collecting_like_terms_adds_one_term_per_step():
     # a running sum of zero drops out without repeating a step
     assert _collect_like_terms([3, -3, 5], 2) == "(3x^2 - 3x^2 + 5x^2) = 5x^2"
     assert _collect_like_terms([1, -1, 1, -1], 0) == "(1 - 1 + 1 - 1) = 1 - 1 = 0"
+
+
+def test_powers_are_worked_out_before_products_and_sums():
+    from noema_core.training.curriculum.arithmetic import _reduce_once
+
+    tokens = [2, "^", 3, "+", 4, "×", 5]
+    assert _reduce_once(tokens) == [8, "+", 4, "×", 5]
+    assert _reduce_once(["(", 1, "+", 3, "^", 2, ")", "×", 2]) == ["(", 1, "+", 9, ")", "×", 2]
+
+
+def test_a_divided_unknown_is_undone_by_multiplying_both_sides():
+    from noema_core.training.curriculum.algebra import linear_equation
+
+    rng = random.Random(0)
+    undone = 0
+    for problem in (linear_equation(rng) for _ in range(400)):
+        step = re.search(r"Multiply both sides by (\d+): \w = (-?\d+) × \1 = (-?\d+)\.",
+                         problem.solution)
+        if step:
+            factor, quotient, value = map(int, step.groups())
+            assert f"/{factor}" in problem.question
+            assert quotient * factor == value == int(problem.answer)
+            undone += 1
+    assert undone > 20

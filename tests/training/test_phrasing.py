@@ -50,7 +50,9 @@ def test_the_generator_never_emits_a_hand_written_dev_question():
     ("arithmetic", [" times ", "multiplied by", "product of", "sum of", " minus ",
                     "subtract", "divided by", "difference between", r"\d ?[xX] ?\d"]),
     ("fractions", [r"\\frac", " of ", "lowest terms", "simplest form", "add ", "divide"]),
-    ("linear_equation", [r"^-?\d+ = ", r"\b[abnty]\b", "solve for", "please", "can you"]),
+    ("order_of_operations", [r"\d\^\d", r"\d\*\*\d", "²"]),
+    ("linear_equation", [r"^-?\d+ = ", r"\b[abnty]\b", "solve for", "please", "can you",
+                         r"\b[a-z]/\d"]),
     ("quadratic_equation", ["roots", "zeros", r"\*\*2", "²", r"^0 = "]),
     ("linear_system", [r"\ba\b.*\bb\b", r"\bm\b.*\bn\b", "\n", "simultaneous", "cases"]),
     ("polynomial_expand", [r"\)\^2", r"\)\(", r"\)\*\(", "multiply out", r"\([a-wyz] "]),
@@ -125,3 +127,13 @@ def test_some_canvases_continue_conversations_of_up_to_eight_earlier_exchanges()
             ["user"]
         for reply in messages[1::2]:  # earlier answers as the model writes them
             assert reply["content"].endswith("}") or "noema-tiny" in reply["content"]
+
+
+def test_questions_the_families_answer_are_never_trained_as_declined_near_misses():
+    rng = random.Random(2)
+    declined = [scope.message(rng).question for _ in range(5000)]
+    in_family = [r"\d\s*(\^|\*\*)\s*[2-5]\b",  # 2^3 + 4 * 5: order of operations
+                 r"\b[a-z]/\d+\s*[-+]\s*\d+\s*=",  # x/4 + 2 = 5: a linear equation
+                 r"x\^2 \+ 2x \+ 1"]  # a quadratic with a rational root
+    for pattern in in_family:
+        assert not [q for q in declined if re.search(pattern, q)], pattern
