@@ -68,7 +68,7 @@ def test_column_arithmetic_shows_each_carry_and_borrow():
 
 
 def test_order_of_operations_reduces_one_operation_per_step():
-    from noema_core.training.curriculum.arithmetic import order_of_operations
+    from noema_core.training.curriculum.expressions import order_of_operations
 
     rng = random.Random(11)
     problem = order_of_operations(rng)
@@ -91,7 +91,7 @@ def test_collecting_like_terms_adds_one_term_per_step():
 
 
 def test_powers_are_worked_out_before_products_and_sums():
-    from noema_core.training.curriculum.arithmetic import _reduce_once
+    from noema_core.training.curriculum.expressions import _reduce_once
 
     tokens = [2, "^", 3, "+", 4, "×", 5]
     assert _reduce_once(tokens) == [8, "+", 4, "×", 5]

@@ -1,7 +1,7 @@
 """A seeded, endless curriculum of school-math problems with step-by-step solutions.
 
-Families, each in the module named after its subject: multi-digit arithmetic, order of
-operations and fractions (`arithmetic`); linear equations, quadratics and 2x2 systems
+Families, each in the module named after its subject: multi-digit arithmetic and fractions
+(`arithmetic`), order of operations (`expressions`); linear equations, quadratics and 2x2 systems
 (`algebra`); expanding, simplifying and differentiating polynomials (`polynomials`).
 Every answer is correct by construction and rechecked with sympy as it is generated.
 
@@ -17,14 +17,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 
-from noema_core.training.curriculum import algebra, arithmetic, polynomials, scope
+from noema_core.training.curriculum import algebra, arithmetic, expressions, polynomials, scope
 from noema_core.training.curriculum.problem import HELD_OUT_SHARE, Problem, is_held_out
 
 Generator = Callable[[random.Random, bool], Problem]
 
 FAMILIES: dict[str, Generator] = {
     "arithmetic": arithmetic.multi_digit,
-    "order_of_operations": arithmetic.order_of_operations,
+    "order_of_operations": expressions.order_of_operations,
     "fractions": arithmetic.fractions,
     "linear_equation": algebra.linear_equation,
     "quadratic_equation": algebra.quadratic_equation,
