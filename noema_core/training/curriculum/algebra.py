@@ -65,13 +65,15 @@ def isolate(a: int, rhs: Fraction, var: str) -> list[str]:
     return [f"Divide both sides by {a}: {var} = {shown} = {frac(value)}."]
 
 
-def move_constant(lhs_a: int, b: int, rhs: Fraction, var: str) -> tuple[list[str], Fraction]:
-    """Steps from `a·var + b = rhs` to `a·var = rhs - b`."""
+def move_constant(lhs_a: int, b: int, rhs: Fraction, var: str,
+                  left: str | None = None) -> tuple[list[str], Fraction]:
+    """Steps from `a·var + b = rhs` to `a·var = rhs - b` (`left`: how the term without the
+    constant is written, when it is not `a·var`, e.g. `x/4`)."""
     if b == 0:
         return [], rhs
     new_rhs = rhs - b
     verb = f"Subtract {b} from" if b > 0 else f"Add {-b} to"
-    left = linear(lhs_a, 0, var)
+    left = left or linear(lhs_a, 0, var)
     return [f"{verb} both sides: {left} = {frac(rhs)} {'-' if b > 0 else '+'} {abs(b)} = "
             f"{frac(new_rhs)}."], new_rhs
 
@@ -107,10 +109,7 @@ def linear_equation(rng: random.Random, check: bool = True) -> Problem:
         left = f"{over} {'-' if b < 0 else '+'} {abs(b)}" if b else over
         equation = f"{left} = {c}"
         shown = equation_as_typed(rng, left, str(c))
-        if b:
-            verb = f"Subtract {b} from" if b > 0 else f"Add {-b} to"
-            steps.append(f"{verb} both sides: {over} = {c} {'-' if b > 0 else '+'} {abs(b)} = "
-                         f"{c - b}.")
+        steps += move_constant(1, b, Fraction(c), var, left=over)[0]
         steps.append(f"Multiply both sides by {a}: {var} = {c - b} × {a} = {x0}.")
         lhs_a, rhs = 1, Fraction(x0)
         sympy_lhs, sympy_rhs = (sympy.Rational(1, a), b), (0, c)

@@ -30,7 +30,8 @@ Tree = int | tuple[str, "Tree", "Tree"]  # (op, left, right) or a leaf
 
 
 def _random_tree(rng: random.Random, ops: int) -> Tree:
-    """An expression tree (op, left, right) | int with `ops` operators; ÷ only exact."""
+    """An expression tree (op, left, right) | int with `ops` operators besides the small
+    powers some leaves become; ÷ only exact."""
     if ops == 0:
         if rng.random() < POWER_SHARE:
             exponent = rng.choice([2, 2, 3])
