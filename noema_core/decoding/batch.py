@@ -255,11 +255,13 @@ class BatchSampler:
             unmask = policies.choose_leftmost(masked)
             edit = torch.zeros_like(masked)
         else:
-            unmask = torch.stack([
-                policies.choose_unmask(masked[i], confidence[i], settings.threshold,
-                                       self._at_least(row, settings))
-                if row.n_masked else masked[i]
-                for i, row in enumerate(active)])
+            # One call over every row (a row with no masks left unmasks nothing).
+            counts = torch.tensor([[row.n_masked, row.unmask_passes] for row in active],
+                                  device=device)
+            at_least = policies.min_unmask_for_steps(counts[:, 0], counts[:, 1],
+                                                     settings.steps)
+            at_least = at_least.clamp(min=settings.num_to_transfer)
+            unmask = policies.choose_unmask(masked, confidence, settings.threshold, at_least)
             edit = policies.choose_edits(~masked & ~prompt_slots, block, tokens, confidence,
                                          settings.editing_threshold)
         new_block = torch.where(unmask | edit, tokens, block)
@@ -296,11 +298,6 @@ class BatchSampler:
         rows, B, V = logits.shape
         proposal = policies.propose(logits.reshape(rows * B, V), **kw)
         return proposal.tokens.view(rows, B), proposal.confidence.view(rows, B)
-
-    @staticmethod
-    def _at_least(row: _Row, settings: DecodingSettings) -> int:
-        return max(settings.num_to_transfer, policies.min_unmask_for_steps(
-            row.n_masked, row.unmask_passes, settings.steps))
 
     def _observe(self, row: _Row, ids: list[int], actions: list[int],
                  settings: DecodingSettings, stops: frozenset[int]) -> bool | None:

@@ -74,6 +74,7 @@ def choose_unmask(masked: Tensor, confidence: Tensor, threshold: float,
     threshold, commit exactly the most confident that many), raised when needed by the `steps`
     cap: with n masks left and s passes left the sampler asks for ceil(n / s). It may be a
     tensor: nothing here reads the device, so the sampler's step runs without host syncs.
+    Also takes [rows, T] (batched decoding) with `at_least` a number or one per row ([rows]).
     """
     choose = masked & (confidence > threshold)
     # The `want` most confident masks always include every mask above the threshold when
@@ -81,11 +82,13 @@ def choose_unmask(masked: Tensor, confidence: Tensor, threshold: float,
     # They are the masks ranked below `want`, rank = how many masks come before (higher
     # confidence, or equal and to the left): a fixed-shape [T, T] comparison, not a
     # topk(want), whose k would have to be read from the device.
-    want = torch.minimum(torch.as_tensor(at_least, device=masked.device), masked.sum())
+    at_least = torch.as_tensor(at_least, device=masked.device)
+    want = torch.minimum(at_least, masked.sum(-1))[..., None]
     score = confidence.masked_fill(~masked, float("-inf"))
-    left = torch.ones(len(score), len(score), dtype=torch.bool, device=score.device).tril(-1)
-    before = (score[None, :] > score[:, None]) | ((score[None, :] == score[:, None]) & left)
-    rank = before.sum(-1)
+    T = score.shape[-1]
+    left = torch.ones(T, T, dtype=torch.bool, device=score.device).tril(-1)
+    above, here = score[..., None, :], score[..., :, None]
+    rank = ((above > here) | ((above == here) & left)).sum(-1)
     return choose | (masked & (rank < want))
 
 
@@ -104,6 +107,6 @@ def choose_edits(editable: Tensor, current: Tensor, proposed: Tensor, confidence
 def min_unmask_for_steps(n_masked: int | Tensor, passes_done: int | Tensor,
                          steps: int) -> Tensor:
     """How many masks must be committed this pass so the block is done within `steps` passes
-    (a 0-d tensor; the counts may be device tensors)."""
+    (a 0-d tensor; the counts may be device tensors, or one per row of a batch)."""
     passes_left = torch.as_tensor(steps - passes_done).clamp(min=1)
     return (-(-torch.as_tensor(n_masked) // passes_left)).clamp(min=1)

@@ -114,6 +114,21 @@ def test_threshold_unmasks_every_confident_slot_or_else_the_single_best():
     assert policies.choose_unmask(masked, conf, 0.95).tolist() == [False, False, True, False]
 
 
+def test_unmasking_a_batch_of_rows_at_once_decides_as_each_row_alone():
+    generator = torch.Generator().manual_seed(3)
+    masked = torch.rand(6, 8, generator=generator) > 0.3
+    masked[5] = False  # a row with nothing left to unmask
+    conf = torch.rand(6, 8, generator=generator)
+    conf[0, 1] = conf[0, 2]  # a tie goes to the left slot
+    at_least = torch.tensor([1, 3, 2, 8, 1, 2])
+    rows = policies.choose_unmask(masked, conf, 0.8, at_least)
+    for i in range(6):
+        alone = policies.choose_unmask(masked[i], conf[i], 0.8, int(at_least[i]))
+        assert rows[i].tolist() == alone.tolist()
+    assert rows[3].tolist() == masked[3].tolist()  # asked for more than are masked
+    assert not rows[5].any()
+
+
 def test_steps_cap_forces_enough_unmasking_to_finish_in_time():
     assert policies.min_unmask_for_steps(32, passes_done=0, steps=4) == 8
     assert policies.min_unmask_for_steps(5, passes_done=3, steps=4) == 5
