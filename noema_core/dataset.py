@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -230,9 +231,11 @@ def run_dataset(engine: Engine, items: Sequence[DatasetItem], settings: Decoding
                 cancel: threading.Event | None = None) -> DatasetReport:
     """Decode `items`, `batch_size` at a time, and grade each reply against its gold with
     the checker as it finishes; each graded row is appended to `output` at once (in the
-    order they finish: a batch's short replies come first)."""
-    from noema_core.verify import check
+    order they finish: a batch's short replies come first).
 
+    Grading runs on a thread of its own (the checker's sympy work is in its worker process),
+    so decoding goes on while a reply is checked instead of waiting for it; every reply
+    decoded is graded and written before this returns, after a cancel too."""
     report = DatasetReport(engine.info.name, source, mode, len(items), malformed)
     done = read_done(output) if output is not None else {}
     todo = []
@@ -247,37 +250,73 @@ def run_dataset(engine: Engine, items: Sequence[DatasetItem], settings: Decoding
             report.resumed += 1
         else:
             todo.append(item)
-    sink = output.open("a", encoding="utf-8") if output is not None else None
-    last = [time.monotonic()]
-
-    def grade(index: int, result: GenerationResult) -> None:
-        if result.cancelled:
+    grader = _Grader(todo, report, mode, output, progress)
+    try:
+        results = generate_many(engine, [i.question for i in todo], settings, cancel,
+                                batch_size=max(batch_size, 1), on_result=grader.submit)
+        if len(results) < len(todo) or (cancel is not None and cancel.is_set()):
             report.cancelled = True
-            return
-        item = todo[index]
+    finally:
+        grader.close()
+    return report
+
+
+class _Grader:
+    """Grades replies in the order they come, on one background thread, and books them."""
+
+    def __init__(self, todo: Sequence[DatasetItem], report: DatasetReport, mode: str,
+                 output: Path | None,
+                 progress: Callable[[DatasetReport], None] | None) -> None:
+        self.todo, self.report, self.mode, self.progress = todo, report, mode, progress
+        self.sink = output.open("a", encoding="utf-8") if output is not None else None
+        self.last = time.monotonic()
+        self.error: BaseException | None = None
+        self.queue: queue.SimpleQueue[tuple[int, GenerationResult] | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="noema-grader", daemon=True)
+        self.thread.start()
+
+    def submit(self, index: int, result: GenerationResult) -> None:
+        if self.error is not None:  # fail fast: the decoding thread hears it
+            raise self.error
+        if result.cancelled:
+            self.report.cancelled = True
+        else:
+            self.queue.put((index, result))
+
+    def close(self) -> None:
+        """Wait until every submitted reply is graded; re-raise a grading error."""
+        self.queue.put(None)
+        self.thread.join()
+        if self.sink is not None:
+            self.sink.close()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (job := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self._grade(*job)
+                except BaseException as err:  # re-raised on the caller's thread
+                    self.error = err
+
+    def _grade(self, index: int, result: GenerationResult) -> None:
+        from noema_core.verify import check
+
+        item = self.todo[index]
         verdict = check(result.text, question=item.question, reference=item.gold)
         now = time.monotonic()
         row = {"line": item.line, "question": item.question, "gold": item.gold,
                "response": result.text, "answer": verdict.answer,
-               "verdict": verdict.status, "mode": mode, "forwards": result.stats.forwards,
-               "new_tokens": result.stats.new_tokens,
-               # the wall time since the previous reply: a batch's rows share it, and the
-               # rows' seconds add up to the run's
-               "seconds": round(now - last[0], 4)}
-        last[0] = now
-        report.add(row)
-        if sink is not None:
-            sink.write(json.dumps(row) + "\n")
-            sink.flush()
-        if progress:
-            progress(report)
-
-    try:
-        results = generate_many(engine, [i.question for i in todo], settings, cancel,
-                                batch_size=max(batch_size, 1), on_result=grade)
-        if len(results) < len(todo) or (cancel is not None and cancel.is_set()):
-            report.cancelled = True
-    finally:
-        if sink is not None:
-            sink.close()
-    return report
+               "verdict": verdict.status, "mode": self.mode,
+               "forwards": result.stats.forwards, "new_tokens": result.stats.new_tokens,
+               # the wall time since the previous graded reply: a batch's rows share it,
+               # and the rows' seconds add up to the run's
+               "seconds": round(now - self.last, 4)}
+        self.last = now
+        self.report.add(row)
+        if self.sink is not None:
+            self.sink.write(json.dumps(row) + "\n")
+            self.sink.flush()
+        if self.progress:
+            self.progress(self.report)

@@ -61,3 +61,38 @@ def test_cancelling_a_batched_run_keeps_the_graded_rows_only(engine, items, tmp_
     # A rerun with the same file resumes: only the rest is decoded.
     again = run_dataset(engine, items, settings, mode="s", batch_size=2, output=out)
     assert (again.resumed, again.graded, again.cancelled) == (report.graded, 5, False)
+
+
+def test_decoding_goes_on_while_replies_are_graded(engine, items, monkeypatch):
+    import noema_core.dataset as dataset
+    import noema_core.verify as verify
+
+    decoded = threading.Event()
+    real_generate, real_check = dataset.generate_many, verify.check
+    waited: list[bool] = []
+
+    def generate_then_signal(*args, **kwargs):
+        results = real_generate(*args, **kwargs)
+        decoded.set()
+        return results
+
+    def check_after_decoding(*args, **kwargs):  # inline grading would wait here in vain
+        waited.append(decoded.wait(timeout=10))
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(dataset, "generate_many", generate_then_signal)
+    monkeypatch.setattr(verify, "check", check_after_decoding)
+    report = run_dataset(engine, items[:3], engine.settings_for("s", gen_length=32),
+                         mode="s", batch_size=1)
+    assert report.graded == 3 and waited == [True, True, True]
+
+
+def test_a_grading_error_reaches_the_caller(engine, items, monkeypatch):
+    import noema_core.verify as verify
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("checker broke")
+
+    monkeypatch.setattr(verify, "check", broken)
+    with pytest.raises(RuntimeError, match="checker broke"):
+        run_dataset(engine, items[:2], engine.settings_for("s", gen_length=32), mode="s")
