@@ -196,32 +196,32 @@ class Sampler:
         settings, rules = run.settings, run.rules
         B = settings.block_length
         lo, hi = b * B, (b + 1) * B
-        prompt_slots = torch.arange(lo, hi, device=canvas.device) < run.prompt_tokens
+        # One row of `policy_step`'s batch: [1, B] tensors and a [1, STATE_SIZE] state.
+        prompt_slots = (torch.arange(lo, hi, device=canvas.device) < run.prompt_tokens)[None]
         is_prompt = [lo + i < run.prompt_tokens for i in range(B)]
-        confidence = torch.zeros(B, device=canvas.device)
-        state = initial_state(canvas[lo:hi], prompt_slots, self.mask_id)
+        confidence = torch.zeros(1, B, device=canvas.device)
+        state = initial_state(canvas[None, lo:hi], prompt_slots, self.mask_id)
         masked = B - sum(is_prompt)  # a fresh block: every generated slot is masked
         next_look = earliest_done(masked, rules, run.every)
         ran = 0
         while True:
             if run.cancel is not None and run.cancel.is_set():
-                ids, head = self._read(canvas[lo:hi], state)
+                ids, head = self._read(canvas[lo:hi], state[0])
                 return _BlockOutcome(head[FORWARDS], head[EDITS], False, ids)
-            block = canvas[lo:hi]
             logits = self._block_logits(canvas, b, B, cache, pending if ran == 0 else None,
                                         settings.attention)
             ran += 1
-            step = policy_step(logits, block, prompt_slots, confidence, state, run.stop_ids,
-                               rules, run.generator)
-            canvas[lo:hi] = step.block
+            step = policy_step(logits[None], canvas[None, lo:hi], prompt_slots, confidence,
+                               state, run.stop_ids, rules, run.generator)
+            canvas[lo:hi] = step.block[0]
             confidence, state = step.confidence, step.state
             if run.stream:
-                update, ids, head = self._snapshot(b, run, step, is_prompt)
+                update, ids, head = self._snapshot(b, run, step.row(0), is_prompt)
                 yield update
             elif ran < next_look:
                 continue
             else:
-                ids, head = self._read(step.block, state)
+                ids, head = self._read(step.block[0], state[0])
             if head[DONE]:
                 return _BlockOutcome(head[FORWARDS], head[EDITS], bool(head[EXACT]), ids)
             next_look = ran + earliest_done(head[MASKED], rules, run.every)
