@@ -101,7 +101,8 @@ def run_batch_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], batch_siz
     for mode in modes:
         settings = DecodingSettings.for_mode(mode, presets=loaded.info.decoding_presets,
                                              gen_length=gen_length, eos_early_stop=False)
-        sampler = Sampler(model, mask_id=_special_ids(loaded), eos_ids=())
+        # Eager, as the batched decoder is: the comparison is of batching alone.
+        sampler = Sampler(model, mask_id=_special_ids(loaded), eos_ids=(), compile=False)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         alone = []
@@ -143,11 +144,12 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
                   gen_length: int, compare_cache: bool = True, seed: int = 0,
                   on_run: Callable[[BenchRun], None] | None = None,
                   on_progress: Callable[[str], None] | None = None,
-                  count_syncs: bool = True, compile: bool = False) -> list[BenchRun]:
+                  count_syncs: bool = True, compile: bool | None = None) -> list[BenchRun]:
     """Decode the random prompt in each mode (cached, then uncached when `compare_cache`).
     `on_progress` hears a line as each run starts and as each of its blocks finishes (and
-    the notice of a failed compile). `compile`: cached runs use the compiled block forward,
-    compiled (and timed) after one warm-up block so the figures are the steady state's."""
+    the notice of a failed compile). `compile`: cached runs use the compiled block forward
+    (None: where that is the default, on CUDA), compiled (and timed) after one warm-up
+    block so the figures are the steady state's; uncached runs are never compiled."""
     model = loaded.model
     mask_id = _special_ids(loaded)
     device = model.model.word_embeddings.weight.device
@@ -158,8 +160,8 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
                                              gen_length=gen_length, eos_early_stop=False)
         cached_tokens = None
         for use_cache in (True, False) if compare_cache else (True,):
-            sampler = Sampler(model, mask_id=mask_id, eos_ids=(), compile=compile and use_cache,
-                              notice=on_progress)
+            sampler = Sampler(model, mask_id=mask_id, eos_ids=(),
+                              compile=compile if use_cache else False, notice=on_progress)
             if sampler.compile:  # compiling takes tens of seconds: not part of the figures
                 if on_progress:
                     on_progress(f"{mode.value}: compiling the block forward")
@@ -220,7 +222,7 @@ def count_host_syncs(sampler: Sampler, prompt: list[int], settings: DecodingSett
     short = settings.replace(gen_length=min(settings.gen_length, settings.block_length))
     if sampler.compile:
         sampler = Sampler(sampler.model, mask_id=sampler.mask_id, eos_ids=sampler.eos_ids,
-                          role_end_id=sampler.role_end_id)
+                          role_end_id=sampler.role_end_id, compile=False)
     if sampler.cache is not None:  # the prefill counts, as in the timed run; the cache
         sampler.cache.truncate(0)  # keeps its size (a compiled graph's shapes follow it)
     forwards = 0

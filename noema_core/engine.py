@@ -48,18 +48,22 @@ class Engine:
     """A loaded model + tokenizer + sampler. Not thread-safe: one generation at a time."""
 
     def __init__(self, model: NoemaModel, tokenizer: NoemaTokenizer, info: ModelInfo, *,
-                 compile: bool = False, notice: Callable[[str], None] | None = None) -> None:
-        """`compile`: decode through the compiled block forward (see `Sampler`); `notice`
-        hears the one line saying so if compiling fails and decoding goes on eagerly."""
+                 compile: bool | None = None,
+                 notice: Callable[[str], None] | None = None) -> None:
+        """`compile`: decode through the compiled block forward (see `Sampler`; None: where
+        it is the default, on CUDA); `notice` hears the one line saying so if compiling fails
+        and decoding goes on eagerly. `notice` is an attribute a UI may also set after the
+        load (compiling happens at the first decode, not during the load)."""
         from noema_core.decoding.batch import BatchSampler
         from noema_core.decoding.sampler import Sampler
 
         self.model = model
         self.tokenizer = tokenizer
         self.info = info
+        self.notice = notice
         self.sampler = Sampler(model, mask_id=tokenizer.mask_id, eos_ids=[tokenizer.eos_id],
                                role_end_id=tokenizer.turn_end_id, compile=compile,
-                               notice=notice)
+                               notice=self._relay_notice)
         self.batch_sampler = BatchSampler(self.sampler)
 
     @classmethod
@@ -71,7 +75,7 @@ class Engine:
         dtype: str = "auto",
         quant: str = "none",
         progress: ProgressCallback | None = None,
-        compile: bool = False,
+        compile: bool | None = None,
         notice: Callable[[str], None] | None = None,
     ) -> Engine:
         """Load `model` (bundled name, local directory or hub id). Raises `ModelLoadError`s."""
@@ -83,6 +87,10 @@ class Engine:
             raise ModelLoadError(f"{model} has random weights and no tokenizer: it is for "
                                  f"`noema bench` only; chat with a real checkpoint")
         return cls(loaded.model, loaded.tokenizer, loaded.info, compile=compile, notice=notice)
+
+    def _relay_notice(self, line: str) -> None:
+        if self.notice is not None:
+            self.notice(line)
 
     def settings_for(self, mode: Mode | str, **overrides: object) -> DecodingSettings:
         """The preset for `mode` as this model ships it, with any parameters overridden."""

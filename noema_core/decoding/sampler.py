@@ -22,7 +22,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from noema_core.decoding.compiled import BlockForward, LayeredKVCache, cache_capacity
+from noema_core.decoding.compiled import (
+    BlockForward,
+    LayeredKVCache,
+    cache_capacity,
+    compile_by_default,
+)
 from noema_core.decoding.events import (
     BlockFinished,
     BlockUpdated,
@@ -95,14 +100,15 @@ class Sampler:
     """Decodes with one model. Keeps the KV cache between calls to reuse identical prompt blocks."""
 
     def __init__(self, model: NoemaModel, *, mask_id: int, eos_ids: Iterable[int],
-                 role_end_id: int | None = None, compile: bool = False,
+                 role_end_id: int | None = None, compile: bool | None = None,
                  notice: Callable[[str], None] | None = None) -> None:
         """`eos_ids` always end a reply; `role_end_id` (the chat template's turn end) does too
         while `settings.stop_at_role_end` is on. `compile` runs the cached block forwards
-        through one compiled fixed-shape graph (`compiled.BlockForward`); `notice` hears the
-        one line saying so if compiling fails and decoding goes on eagerly."""
+        through one compiled fixed-shape graph (`compiled.BlockForward`); None compiles where
+        that is the default (`compile_by_default`: CUDA, unquantized). `notice` hears the one
+        line saying so if compiling fails and decoding goes on eagerly."""
         self.model = model
-        self.compile = compile
+        self.compile = compile_by_default(model) if compile is None else compile
         self.notice = notice
         self._compiled: dict[int, BlockForward] = {}  # per block length
         self.mask_id = mask_id

@@ -320,8 +320,9 @@ class Trainer:
         per_family = max(1, self.config.eval_problems // len(FAMILIES))
         suite = held_out_suite(per_family, seed=1)
         self.model.eval()
+        # Eager: the weights change between evaluations, a compile would not pay for itself.
         sampler = Sampler(self.model, mask_id=self.tokenizer.mask_id,
-                          eos_ids=self.tokenizer.stop_ids)
+                          eos_ids=self.tokenizer.stop_ids, compile=False)
         settings = DecodingSettings.for_mode("s", gen_length=self.config.eval_gen_length)
         correct = forwards = new_tokens = 0
         for problem in suite:

@@ -52,6 +52,13 @@ class EngineBridge(Widget):
             super().__init__()
             self.info = info
 
+    class EngineNoticed(Message):
+        """A line from the engine while it decodes (e.g. a failed compile, decoding eagerly)."""
+
+        def __init__(self, line: str) -> None:
+            super().__init__()
+            self.line = line
+
     class LoadFailed(Message):
         def __init__(self, model: str, reason: str, hint: str = "") -> None:
             super().__init__()
@@ -119,6 +126,8 @@ class EngineBridge(Widget):
             self.post_message(self.LoadFailed(self.loader.model, describe_failure(error), hint))
             return
         self.engine = engine
+        if hasattr(engine, "notice"):  # the local engine; fakes and remote engines have none
+            engine.notice = lambda line: self.post_message(self.EngineNoticed(line))
         self.post_message(self.EngineLoaded(engine.info))  # then warm_up_engine, below
 
     def on_engine_bridge_engine_loaded(self, event: EngineLoaded) -> None:

@@ -30,7 +30,7 @@ class ChatOptions:
     device: str = "auto"
     dtype: str = "auto"
     quant: str = "none"
-    compile: bool = False  # decode through the compiled block forward
+    compile: bool | None = None  # the compiled block forward (None: on CUDA only)
     mode: str | None = None  # None: the resumed conversation's last mode, else "q"
     theme: str = DEFAULT_THEME
     resume: bool = False  # continue the most recent conversation
@@ -47,7 +47,7 @@ class EngineFromOptions:
     device: str = "auto"
     dtype: str = "auto"
     quant: str = "none"
-    compile: bool = False
+    compile: bool | None = None
 
     def __call__(self, progress: ProgressCallback) -> ChatEngine:
         from noema_core import verify

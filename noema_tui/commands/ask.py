@@ -103,7 +103,7 @@ def ask(
     device: DeviceOption = "auto",
     dtype: DtypeOption = "auto",
     quant: QuantOption = QuantChoice.none,
-    compile: CompileOption = False,
+    compile: CompileOption = None,
     threshold: Annotated[float | None, typer.Option(
         help=f"Unmask slots whose confidence reaches this [0, 1]; {preset('threshold')}.",
         rich_help_panel=DECODING,

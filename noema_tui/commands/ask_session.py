@@ -71,7 +71,7 @@ class AskSession:
 
     # -- loading ------------------------------------------------------------------------
     def load(self, model: str | None, *, device: str, dtype: str, quant: str,
-             compile: bool = False) -> Engine:
+             compile: bool | None = None) -> Engine:
         from noema_core.engine import DEFAULT_MODEL, Engine
 
         name = model or DEFAULT_MODEL

@@ -56,7 +56,7 @@ def bench(
     prompts: Annotated[int | None, typer.Option(
         min=1, max=4096, help="--batch-size: prompts to decode (default: the batch size; "
         "more keeps the batch full, as a long eval does).", show_default=False)] = None,
-    compile: CompileOption = False,
+    compile: CompileOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Measure tokens/s, tokens per forward, ms per forward, host syncs per forward and memory.

@@ -50,7 +50,7 @@ def chat(
     device: DeviceOption = "auto",
     dtype: DtypeOption = "auto",
     quant: QuantOption = QuantChoice.none,
-    compile: CompileOption = False,
+    compile: CompileOption = None,
     mode: Annotated[ModeChoice | None, typer.Option(
         help="Decoding mode to start in (F2 cycles it while chatting). Default: q, or the "
              "mode a resumed conversation last used.", show_default=False)] = None,

@@ -24,9 +24,10 @@ class QuantChoice(str, Enum):
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda[:N].")]
 DtypeOption = Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16.")]
 QuantOption = Annotated[QuantChoice, typer.Option(help="Weight quantization.")]
-CompileOption = Annotated[bool, typer.Option(
-    "--compile", help="Decode through torch.compile'd block forwards (compiling takes tens "
-    "of seconds on a CPU; falls back to eager with a notice if it fails).")]
+CompileOption = Annotated[bool | None, typer.Option(
+    "--compile/--no-compile", help="Decode through torch.compile'd block forwards, replayed as "
+    "CUDA graphs on a GPU. Default: on for CUDA, off on a CPU (compiling takes tens of "
+    "seconds there). Falls back to eager with a notice if it fails.", show_default=False)]
 ServerOption = Annotated[str | None, typer.Option(
     "--server", help="Decode on a server (noema serve, or any OpenAI-compatible one) at this "
                      "URL instead of loading a model here.", show_default=False)]

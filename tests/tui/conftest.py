@@ -124,7 +124,7 @@ def scripted_engine(monkeypatch: pytest.MonkeyPatch) -> ScriptedEngine:
     class ScriptedEngineFactory:
         @classmethod
         def load(cls, model, *, device="auto", dtype="auto", quant="none", progress=None,
-                 compile=False, notice=None):
+                 compile=None, notice=None):
             engine.loads.append(dict(model=model, device=device, dtype=dtype, quant=quant,
                                      compile=compile))
             if progress is not None:

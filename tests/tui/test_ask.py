@@ -140,9 +140,12 @@ def test_mode_presets_apply_when_no_option_overrides_them(scripted_engine):
 def test_model_device_and_quant_options_reach_the_loader(scripted_engine):
     run("--model", "some/dir", "--device", "cpu", "--quant", "int8", "--dtype", "float32", "q")
     run("--compile", "q")
+    run("--no-compile", "q")
+    # Neither flag: None, the engine's default (compiled on CUDA, eager on a CPU).
     assert scripted_engine.loads == [
-        dict(model="some/dir", device="cpu", dtype="float32", quant="int8", compile=False),
-        dict(model="noema-tiny", device="auto", dtype="auto", quant="none", compile=True)]
+        dict(model="some/dir", device="cpu", dtype="float32", quant="int8", compile=None),
+        dict(model="noema-tiny", device="auto", dtype="auto", quant="none", compile=True),
+        dict(model="noema-tiny", device="auto", dtype="auto", quant="none", compile=False)]
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [

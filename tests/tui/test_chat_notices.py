@@ -3,6 +3,9 @@ true (unsaved changes) stays on screen until it is not."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pytest
 
 from noema_tui.app import notices
@@ -100,3 +103,27 @@ async def test_unsaved_changes_stay_in_the_status_line_until_they_are_saved():
         await wait_for(pilot, lambda: "not saved" not in str(status.render()), "the marker gone")
         await wait_for(pilot, lambda: "Saved the 2 change(s)" in toasts(app), "the confirmation")
         assert toast_count(app) == 1  # the confirmation replaced the failure's toast
+
+
+@dataclass
+class NoticingEngine(ReplayEngine):
+    """An engine that, like `Engine` after a failed compile, says one line while it decodes."""
+
+    notice: Callable[[str], None] | None = None
+
+    def stream(self, messages, settings, cancel=None):
+        if self.notice is not None:
+            self.notice("compile failed, decoding eagerly: Unsupported: a test")
+        yield from super().stream(messages, settings, cancel)
+
+
+@pilot_test
+async def test_an_engine_notice_while_decoding_shows_as_a_warning():
+    engine = NoticingEngine()
+    app = build_app(engine=engine)
+    async with app.run_test(notifications=True) as pilot:
+        await send_prompt(pilot, "Solve 3x + 5 = 20")
+        await wait_for(pilot, lambda: "compile failed, decoding eagerly" in toasts(app),
+                       "the engine's notice")
+        await wait_for(pilot, lambda: not app.chat_screen.generating, "the reply to end")
+        assert engine.notice is not None  # the app listens from the load on

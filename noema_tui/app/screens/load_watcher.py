@@ -87,6 +87,10 @@ class LoadWatcher:
         self.show_turn_notice()  # a resumed chat may already be past the trained turns
         self.offer_retry()  # a contradicted reply opened from history
 
+    def on_engine_bridge_engine_noticed(self: ChatScreen,
+                                        event: EngineBridge.EngineNoticed) -> None:
+        self.tell(event.line, kind="engine", title="Engine", severity="warning")
+
     async def on_engine_bridge_load_failed(self: ChatScreen,
                                            event: EngineBridge.LoadFailed) -> None:
         self.load_failure = (event.reason, event.hint)
