@@ -1,10 +1,11 @@
 """Batched block-diffusion decoding: many prompts, one forward per step over all their blocks.
 
-Each row of the batch is one prompt with its own length, current block, unmask/edit decisions
-(the same `policies` as the single-sequence `Sampler`, applied per row), post-steps and
-stopping; greedy output is the one `Sampler.generate` gives each prompt alone. The rows share
-one KV cache addressed by position (`NoemaModel.forward(positions=...)`): every forward
-writes each row's active block at that row's positions and attends under
+Each row of the batch is one prompt with its own length, current block, unmask/edit decisions,
+post-steps and stopping, all booked on the device by the single-sequence `Sampler`'s own
+`policy_step` over every row at once (each row's counters and done / exact flags are a row of
+one [rows, STATE_SIZE] state); greedy output is the one `Sampler.generate` gives each prompt
+alone. The rows share one KV cache addressed by position (`NoemaModel.forward(positions=...)`):
+every forward writes each row's active block at that row's positions and attends under
 `positional_block_mask`, so rows at different blocks never see each other's scratch.
 
 - Prefill: a newly admitted row's full prompt blocks, padded to the longest among the rows
@@ -37,16 +38,26 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from noema_core.decoding import policies
 from noema_core.decoding.events import GenerationFinished, GenerationResult, GenerationStats
 from noema_core.decoding.sampler import Sampler, canvas_length, first_stop, reply_tokens
-from noema_core.decoding.settings import Attention, DecodingSettings, Mode
+from noema_core.decoding.settings import Attention, DecodingSettings
+from noema_core.decoding.step import (
+    DONE,
+    EDITS,
+    EXACT,
+    FORWARDS,
+    STATE_SIZE,
+    StepRules,
+    initial_state,
+    policy_step,
+)
 from noema_core.model import KVCache, positional_block_mask
 
 
 @dataclass
 class _Row:
-    """One prompt's decoding state, kept on the host (the device holds its canvas row)."""
+    """What the host must know of one prompt: the device holds its canvas row and the state of
+    its active block (`policy_step`'s counters and flags)."""
 
     index: int  # in the caller's prompt list
     prompt_length: int
@@ -55,19 +66,10 @@ class _Row:
     started: float
     prefill_seconds: float = 0.0
     generator: torch.Generator | None = None
-    n_masked: int = 0  # masks of the active block, outside the prompt
-    unmask_passes: int = 0
-    post_steps: int = 0
-    forwards: int = 0
+    forwards: int = 0  # totals over the finished blocks
     edits: int = 0
     blocks: int = 0
     stale: bool = False  # the previous block's K/V are stale: refresh before the next forward
-
-    def start_block(self, block: int, block_length: int, mask_id: int) -> None:
-        self.block, self.unmask_passes, self.post_steps = block, 0, 0
-        lo = block * block_length
-        self.n_masked = sum(t == mask_id for t in self.canvas[max(lo, self.prompt_length):
-                                                             lo + block_length])
 
 
 class BatchSampler:
@@ -132,42 +134,56 @@ class BatchSampler:
         B = settings.block_length
         device = self.sampler.device
         stops = self.sampler.stop_ids(settings)
+        rules = StepRules.of(settings, self.mask_id)
+        stop_ids = torch.tensor(sorted(stops), dtype=torch.long, device=device)
         width = min(width, len(prompts))
         capacity = max(lengths)
         cache = KVCache(self.model.config, capacity, batch=width, dtype=self.sampler.dtype,
                         device=device)
         canvas = torch.full((width, capacity), self.mask_id, dtype=torch.long, device=device)
+        # Row i of `state` is the state of active[i]'s current block: rows are admitted,
+        # restarted and dropped together with `active`, `canvas` and the cache.
+        state = torch.zeros(width, STATE_SIZE, dtype=torch.long, device=device)
         queue = deque(range(len(prompts)))
         active: list[_Row] = []
-        self._admit(cache, canvas, active, list(range(width)), queue, prompts, lengths, settings)
+        self._admit(cache, canvas, state, active, list(range(width)), queue, prompts, lengths,
+                    settings)
         while active:
             if cancel is not None and cancel.is_set():
-                for row in active:
+                # The blocks in flight count their forwards so far, as the single sampler's.
+                for row, head in zip(active, state.tolist(), strict=True):
+                    row.forwards += head[FORWARDS]
+                    row.edits += head[EDITS]
                     finish(row.index, self._result(row, settings, stops, decode, "cancelled"))
                 return
             stale = [i for i, row in enumerate(active) if row.stale]
             if stale:
                 self._refresh(cache, canvas, active, stale, B)
-            done = self._step(cache, canvas, active, settings, stops)
+            state, done = self._step(cache, canvas, state, active, settings, rules, stops,
+                                     stop_ids)
             for i in done:
                 finish(active[i].index, self._result(active[i], settings, stops, decode))
             # The next prompts take the finished rows; once none is left, drop the rest.
             refill, drop = done[:len(queue)], set(done[len(queue):])
             if refill:
-                self._admit(cache, canvas, active, refill, queue, prompts, lengths, settings)
+                self._admit(cache, canvas, state, active, refill, queue, prompts, lengths,
+                            settings)
             if drop:
                 keep = [i for i in range(len(active)) if i not in drop]
                 rows = torch.tensor(keep, dtype=torch.long, device=device)
                 cache, canvas = cache.select_rows(rows), canvas.index_select(0, rows)
+                state = state.index_select(0, rows)
                 active = [active[i] for i in keep]
 
-    def _admit(self, cache: KVCache, canvas: Tensor, active: list[_Row], slots: list[int],
-               queue: deque[int], prompts: Sequence[list[int]], lengths: list[int],
-               settings: DecodingSettings) -> None:
-        """Start the next prompts of `queue` in cache rows `slots` (in place in `active`)."""
+    def _admit(self, cache: KVCache, canvas: Tensor, state: Tensor, active: list[_Row],
+               slots: list[int], queue: deque[int], prompts: Sequence[list[int]],
+               lengths: list[int], settings: DecodingSettings) -> None:
+        """Start the next prompts of `queue` in cache rows `slots` (in place in `active` and
+        `state`)."""
         B = settings.block_length
         rows = [self._new_row(queue.popleft(), prompts, lengths, settings, B) for _ in slots]
         self._prefill(cache, canvas, slots, rows, B)
+        self._start_blocks(canvas, state, rows, slots, B)
         for slot, row in zip(slots, rows, strict=True):
             if slot < len(active):
                 active[slot] = row
@@ -181,10 +197,25 @@ class BatchSampler:
         generator = None
         if settings.temperature > 0 and settings.seed is not None:
             generator = torch.Generator(device=self.sampler.device).manual_seed(settings.seed)
-        row = _Row(index, len(prompt), canvas, len(prompt) // B, time.perf_counter(),
-                   generator=generator)
-        row.start_block(row.block, B, self.mask_id)
-        return row
+        return _Row(index, len(prompt), canvas, len(prompt) // B, time.perf_counter(),
+                    generator=generator)
+
+    @staticmethod
+    def _blocks(rows: list[_Row], B: int, device: torch.device) -> tuple[Tensor, Tensor]:
+        """The canvas positions [rows, B] of the rows' current blocks, and which hold the
+        prompt."""
+        positions = torch.tensor([row.block * B for row in rows], device=device)[:, None] \
+            + torch.arange(B, device=device)
+        prompt_length = torch.tensor([row.prompt_length for row in rows], device=device)
+        return positions, positions < prompt_length[:, None]
+
+    def _start_blocks(self, canvas: Tensor, state: Tensor, rows: list[_Row],
+                      slots: list[int], B: int) -> None:
+        """Give `rows` (in canvas rows `slots`) a fresh state for their current blocks."""
+        positions, prompt_slots = self._blocks(rows, B, canvas.device)
+        index = torch.tensor(slots, device=canvas.device)
+        block = canvas.index_select(0, index).gather(1, positions)
+        state.index_copy_(0, index, initial_state(block, prompt_slots, self.mask_id))
 
     def _prefill(self, cache: KVCache, canvas: Tensor, slots: list[int], rows: list[_Row],
                  B: int) -> None:
@@ -234,105 +265,51 @@ class BatchSampler:
         for i in stale:
             active[i].stale = False
 
-    def _step(self, cache: KVCache, canvas: Tensor, active: list[_Row],
-              settings: DecodingSettings, stops: frozenset[int]) -> list[int]:
-        """One forward over every row's active block; returns the rows that finished."""
+    def _step(self, cache: KVCache, canvas: Tensor, state: Tensor, active: list[_Row],
+              settings: DecodingSettings, rules: StepRules, stops: frozenset[int],
+              stop_ids: Tensor) -> tuple[Tensor, list[int]]:
+        """One forward over every row's active block, booked by `policy_step`; returns the
+        new state and the rows that finished."""
         B = settings.block_length
         device = canvas.device
-        positions = torch.tensor([row.block * B for row in active], device=device)[:, None] \
-            + torch.arange(B, device=device)
+        positions, prompt_slots = self._blocks(active, B, device)
         attend = max(row.block + 1 for row in active) * B
         block = canvas.gather(1, positions)
         logits = self.model(block, positions=positions, cache=cache, attend=attend,
                             mask=positional_block_mask(positions, attend, B))
         self.forwards += 1
         self.row_forwards += len(active)
-        tokens, confidence = self._propose(logits, settings, active)
-        prompt_length = torch.tensor([row.prompt_length for row in active], device=device)
-        prompt_slots = positions < prompt_length[:, None]
-        masked = (block == self.mask_id) & ~prompt_slots
-        if settings.mode is Mode.AR:
-            unmask = policies.choose_leftmost(masked)
-            edit = torch.zeros_like(masked)
-        else:
-            # One call over every row (a row with no masks left unmasks nothing).
-            counts = torch.tensor([[row.n_masked, row.unmask_passes] for row in active],
-                                  device=device)
-            at_least = policies.min_unmask_for_steps(counts[:, 0], counts[:, 1],
-                                                     settings.steps)
-            at_least = at_least.clamp(min=settings.num_to_transfer)
-            unmask = policies.choose_unmask(masked, confidence, settings.threshold, at_least)
-            edit = policies.choose_edits(~masked & ~prompt_slots, block, tokens, confidence,
-                                         settings.editing_threshold)
-        new_block = torch.where(unmask | edit, tokens, block)
-        canvas.scatter_(1, positions, new_block)
-        # The one host read of the step: every row's block and what each slot did.
-        ids, actions = torch.stack([new_block, unmask.long() + 2 * edit.long()]).tolist()
-        done = []
-        for i, row in enumerate(active):
-            exact = self._observe(row, ids[i], actions[i], settings, stops)
-            if exact is None:
+        # Seeded rows draw each from its own generator, as each would alone.
+        generators = ([row.generator for row in active]
+                      if any(row.generator is not None for row in active) else None)
+        # Nobody reads the confidences here (no snapshots): every step starts them at 0.
+        step = policy_step(logits, block, prompt_slots, torch.zeros(block.shape, device=device),
+                           state, stop_ids, rules, generators)
+        canvas.scatter_(1, positions, step.block)
+        # The one host read of the step: every row's state vector and block.
+        values = torch.cat([step.state, step.block], dim=1).tolist()
+        done, restart = [], []
+        for i, (row, row_values) in enumerate(zip(active, values, strict=True)):
+            head = row_values[:STATE_SIZE]
+            lo = row.block * B
+            row.canvas[lo:lo + B] = row_values[STATE_SIZE:]
+            if not head[DONE]:
                 continue
+            row.forwards += head[FORWARDS]
+            row.edits += head[EDITS]
             row.blocks += 1
-            row.stale = not exact
-            hi = (row.block + 1) * B
+            row.stale = not head[EXACT]
+            hi = lo + B
             if (settings.eos_early_stop
                     and first_stop(row.canvas[row.prompt_length:hi], stops) is not None) \
                     or hi >= len(row.canvas):
                 done.append(i)
             else:
-                row.start_block(row.block + 1, B, self.mask_id)
-        return done
-
-    def _propose(self, logits: Tensor, settings: DecodingSettings,
-                 active: list[_Row]) -> tuple[Tensor, Tensor]:
-        """Tokens and confidences [rows, B]: one call over every row, or one per row when
-        each row draws from its own seeded generator."""
-        kw = {"mask_id": self.mask_id, "temperature": settings.temperature,
-              "top_k": settings.top_k, "top_p": settings.top_p}
-        if any(row.generator is not None for row in active):
-            proposals = [policies.propose(logits[i], generator=row.generator, **kw)
-                         for i, row in enumerate(active)]
-            return (torch.stack([p.tokens for p in proposals]),
-                    torch.stack([p.confidence for p in proposals]))
-        rows, B, V = logits.shape
-        proposal = policies.propose(logits.reshape(rows * B, V), **kw)
-        return proposal.tokens.view(rows, B), proposal.confidence.view(rows, B)
-
-    def _observe(self, row: _Row, ids: list[int], actions: list[int],
-                 settings: DecodingSettings, stops: frozenset[int]) -> bool | None:
-        """Book one forward's outcome for `row` as `Sampler._decode_block` does: None while
-        the block goes on, else whether its K/V are exact (the last input was final)."""
-        B = settings.block_length
-        lo = row.block * B
-        had_masks = row.n_masked > 0
-        row.forwards += 1
-        row.canvas[lo:lo + B] = ids
-        n_edits = actions.count(2)  # prompt slots never act
-        committed = [t for t, a in zip(ids, actions, strict=True) if a == 1]
-        row.edits += n_edits
-        changed = n_edits > 0 or bool(committed)
-        first = max(lo, row.prompt_length)
-        if (settings.mode is Mode.AR and settings.eos_early_stop and committed
-                and committed[0] in stops):
-            # As the single sampler: nothing after an EOS can matter, close the block.
-            row.canvas[first:lo + B] = [committed[0] if t == self.mask_id else t
-                                        for t in row.canvas[first:lo + B]]
-            return False
-        if had_masks:
-            row.unmask_passes += 1
-        else:
-            row.post_steps += 1
-        row.n_masked = row.canvas[first:lo + B].count(self.mask_id)
-        if row.n_masked:
-            return None
-        if settings.mode is Mode.AR or settings.max_post_steps == 0:
-            return not changed
-        if not had_masks and not changed:
-            return True
-        if row.post_steps >= settings.max_post_steps:
-            return not changed
-        return None
+                row.block += 1
+                restart.append(i)
+        if restart:
+            self._start_blocks(canvas, step.state, [active[i] for i in restart], restart, B)
+        return step.state, done
 
     def _result(self, row: _Row, settings: DecodingSettings, stops: frozenset[int],
                 decode: Callable[[list[int]], str] | None,

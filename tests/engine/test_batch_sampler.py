@@ -13,6 +13,8 @@ from noema_core.decoding.sampler import Sampler
 from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_core.engine import Engine
 from noema_core.errors import PromptTooLongError
+from noema_core.host_syncs import HostSyncCounter
+from noema_core.moe import grouped_mm_works
 
 from .conftest import tiny_model
 
@@ -79,6 +81,20 @@ def test_rows_of_every_length_match_alone_without_early_stop(model, mode):
     batch = BatchSampler(sampler).generate_batch(prompts, settings, width=4)
     for prompt, got in zip(prompts, batch, strict=True):
         same_reply(got, alone(sampler, prompt, settings))
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_each_step_reads_the_device_once_for_every_row(mode):
+    # float32: the MoE layers run as grouped GEMMs and read nothing back, so every sync
+    # counted is the batch's own: its one read of every row's block and state per forward.
+    if not grouped_mm_works(torch.device("cpu"), torch.float32):
+        pytest.skip("torch._grouped_mm does not run on this CPU build")
+    sampler = Sampler(tiny_model(seed=2, dtype=torch.float32), mask_id=MASK, eos_ids=[EOS])
+    settings = DecodingSettings.for_mode(mode, gen_length=40, eos_early_stop=False)
+    batcher, prompts = BatchSampler(sampler), random_prompts([5, 40, 70])
+    with HostSyncCounter() as syncs:  # rows join, restart blocks and leave along the way
+        batcher.generate_batch(prompts, settings, width=2)
+    assert syncs.by_op == {"tolist": batcher.forwards}
 
 
 def test_seeded_sampling_gives_each_row_its_alone_reply_whatever_the_batch(model):
