@@ -69,17 +69,18 @@ def _peak_memory(device: torch.device) -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def _special_ids(loaded: LoadedModel) -> int:
+def mask_id_of(loaded: LoadedModel) -> int:
+    """The tokenizer's mask id; for a random-weight shape, Noema-1's (or the last id)."""
     if loaded.tokenizer is not None:
         return loaded.tokenizer.mask_id
     vocab = loaded.model.config.vocab_size
     return NOEMA1_MASK_ID if vocab > NOEMA1_MASK_ID else vocab - 1
 
 
-def _random_prompt(loaded: LoadedModel, length: int, seed: int) -> list[int]:
+def random_prompt(loaded: LoadedModel, length: int, seed: int) -> list[int]:
     """Random ids, none of them the mask or EOS, so a prompt never holds a special token."""
     model = loaded.model
-    mask_id = _special_ids(loaded)
+    mask_id = mask_id_of(loaded)
     gen = torch.Generator().manual_seed(seed)
     prompt = torch.randint(0, min(model.config.vocab_size, NOEMA1_EOS_ID) - 1, (length,),
                            generator=gen)
@@ -96,13 +97,13 @@ def run_batch_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], batch_siz
     model = loaded.model
     device = model.model.word_embeddings.weight.device
     count = prompts or batch_size
-    ids = [_random_prompt(loaded, prompt_length, seed + i) for i in range(count)]
+    ids = [random_prompt(loaded, prompt_length, seed + i) for i in range(count)]
     runs = []
     for mode in modes:
         settings = DecodingSettings.for_mode(mode, presets=loaded.info.decoding_presets,
                                              gen_length=gen_length, eos_early_stop=False)
         # Eager, as the batched decoder is: the comparison is of batching alone.
-        sampler = Sampler(model, mask_id=_special_ids(loaded), eos_ids=(), compile=False)
+        sampler = Sampler(model, mask_id=mask_id_of(loaded), eos_ids=(), compile=False)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         alone = []
@@ -151,9 +152,9 @@ def run_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], prompt_length: 
     (None: where that is the default, on CUDA), compiled (and timed) after one warm-up
     block so the figures are the steady state's; uncached runs are never compiled."""
     model = loaded.model
-    mask_id = _special_ids(loaded)
+    mask_id = mask_id_of(loaded)
     device = model.model.word_embeddings.weight.device
-    prompt = _random_prompt(loaded, prompt_length, seed)
+    prompt = random_prompt(loaded, prompt_length, seed)
     runs: list[BenchRun] = []
     for mode in modes:
         settings = DecodingSettings.for_mode(mode, presets=loaded.info.decoding_presets,
