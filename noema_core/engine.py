@@ -126,8 +126,11 @@ class Engine:
         settings: DecodingSettings,
         cancel: threading.Event | None = None,
     ) -> GenerationResult:
-        """`stream` without the intermediate events: the final result only."""
-        for event in self.stream(messages, settings, cancel):
+        """The reply alone, decoded without per-forward snapshots (nobody draws them: the
+        sampler's quiet loop, the same tokens as `stream`'s)."""
+        prompt_ids = self.tokenizer.encode_chat(messages)
+        for event in self.sampler.generate(prompt_ids, settings, cancel=cancel,
+                                           decode=self.tokenizer.decode, stream=False):
             if isinstance(event, GenerationFinished):
                 return event.result
         raise RuntimeError("sampler ended without a GenerationFinished event")  # a bug, not input

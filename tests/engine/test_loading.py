@@ -245,3 +245,25 @@ def test_a_bad_generation_config_is_a_checkpoint_error(tiny_checkpoint, tmp_path
     with pytest.raises(CheckpointError, match=message) as caught:
         load_model(str(ckpt), device="cpu")
     assert "generation_config.json" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_engine_generate_decodes_quietly_and_gives_the_streamed_reply(tiny_checkpoint):
+    """`generate` (eval, batch jobs) skips the per-forward snapshots `stream` draws from."""
+    from noema_core.decoding.events import BlockUpdated, GenerationFinished
+    from noema_core.decoding.settings import DecodingSettings
+    from noema_core.engine import Engine
+    from noema_core.host_syncs import HostSyncCounter
+
+    engine = Engine.load(str(tiny_checkpoint), device="cpu", dtype="float32")
+    messages = [{"role": "user", "content": "1+1"}]
+    settings = DecodingSettings.for_mode("s", gen_length=64, eos_early_stop=False)
+    with HostSyncCounter() as streamed_syncs:
+        events = list(engine.stream(messages, settings))
+    streamed = events[-1]
+    assert isinstance(streamed, GenerationFinished)
+    with HostSyncCounter() as quiet_syncs:
+        quiet = engine.generate(messages, settings)
+    assert quiet.token_ids == streamed.result.token_ids and quiet.text == streamed.result.text
+    assert quiet.stats.forwards == streamed.result.stats.forwards
+    assert sum(isinstance(e, BlockUpdated) for e in events) == quiet.stats.forwards
+    assert quiet_syncs.count < streamed_syncs.count
