@@ -93,13 +93,17 @@ class ScriptedEngine:
             done += chunk
         yield self._finished(done, forwards)
 
+    def generate(self, messages, settings, cancel=None) -> GenerationResult:
+        """The reply alone, as `Engine.generate` gives it: the stream's final result."""
+        return next(e.result for e in self.stream(messages, settings, cancel)
+                    if isinstance(e, GenerationFinished))
+
     def generate_batch(self, conversations, settings, cancel=None, *, batch_size=None,
                        on_result=None) -> list[GenerationResult]:
         """The batched call, scripted: each conversation through `stream` in turn."""
         results = []
         for index, messages in enumerate(conversations):
-            result = next(e.result for e in self.stream(messages, settings, cancel)
-                          if isinstance(e, GenerationFinished))
+            result = self.generate(messages, settings, cancel)
             results.append(result)
             if on_result is not None:
                 on_result(index, result)

@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from noema_core.dataset import boxed_gold, gsm8k_gold, load_dataset
-from noema_core.engine import Engine
 from noema_tui.cli import app
 from tests.tui.conftest import ScriptedEngine
 
@@ -32,7 +31,6 @@ def answering(scripted_engine: ScriptedEngine) -> dict[str, str]:
         return plain(scripted_engine, messages, settings, cancel)
 
     scripted_engine.stream = stream
-    scripted_engine.generate = Engine.generate.__get__(scripted_engine)  # the real one
     return answers
 
 
