@@ -14,7 +14,7 @@ Sections: environment; noema-1-shape bf16 S-mode at a 1k prompt eager vs compile
 graphs (the default on CUDA), both checked against the uncached reference path; the same at
 4k (with the 4k prefill's tokens/s); the expert union per block forward and layer; NF4 at
 1k (ms per forward) and 1024 + 1024 tokens (peak memory); noema-tiny S-mode with and
-without CUDA graphs.
+without CUDA graphs; noema-tiny batch 16 against one by one (issue #22's batching on a GPU).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from noema_core.bench import run_benchmark
+from noema_core.bench import run_batch_benchmark, run_benchmark
 from noema_core.decoding.settings import Mode
 from noema_core.loading import load_model
 
@@ -124,6 +124,14 @@ def main() -> None:
         if report.section(name, 60):
             bench(report, name, tiny, prompt_length=256, gen_length=64 if args.smoke else 512,
                   compile=compiled, compare_cache=False)
+    if report.section("noema-tiny S batch 16 vs one by one", 60):
+        try:
+            runs = run_batch_benchmark(tiny, modes=[Mode.SPEED], batch_size=16,
+                                       prompt_length=64, gen_length=64 if args.smoke else 128)
+            report.write("noema-tiny S batch 16 vs one by one", runs=[asdict(r) for r in runs])
+        except Exception as err:  # noqa: BLE001
+            report.write("noema-tiny S batch 16 vs one by one",
+                         error=f"{type(err).__name__}: {err}"[:500])
     report.write("done")
 
 
