@@ -137,3 +137,18 @@ def test_questions_the_families_answer_are_never_trained_as_declined_near_misses
                  r"x\^2 \+ 2x \+ 1"]  # a quadratic with a rational root
     for pattern in in_family:
         assert not [q for q in declined if re.search(pattern, q)], pattern
+
+
+def test_a_generated_question_that_a_person_wrote_is_skipped(monkeypatch):
+    from noema_core.training import curriculum
+    from noema_core.training.curriculum.decontaminate import dev_questions, is_dev_question
+    from noema_core.training.curriculum.problem import Problem
+
+    assert dev_questions() and is_dev_question("EXPAND  (-2x + 3)**2")
+    assert not is_dev_question("hi")  # short messages are what anyone types: kept
+    made = iter([Problem("polynomial_expand", "expand (-2x + 3)**2", "", "", ("e", 1)),
+                 Problem("polynomial_expand", "expand (-2x + 5)**2", "", "", ("e", 2))])
+    monkeypatch.setattr(curriculum, "generate", lambda rng, family, check: next(made))
+    monkeypatch.setattr(curriculum, "is_held_out", lambda key: False)
+    problem = curriculum.training_problem(random.Random(0), "polynomial_expand")
+    assert problem.question == "expand (-2x + 5)**2"
