@@ -256,7 +256,7 @@ def test_engine_generate_decodes_quietly_and_gives_the_streamed_reply(tiny_check
 
     engine = Engine.load(str(tiny_checkpoint), device="cpu", dtype="float32")
     messages = [{"role": "user", "content": "1+1"}]
-    settings = DecodingSettings.for_mode("s", gen_length=64, eos_early_stop=False)
+    settings = DecodingSettings.for_mode("s", gen_length=32, eos_early_stop=False)
     with HostSyncCounter() as streamed_syncs:
         events = list(engine.stream(messages, settings))
     streamed = events[-1]
