@@ -25,9 +25,11 @@ def main(out_path: str, *state_paths: str) -> None:
     for number, path in enumerate(state_paths, start=1):
         state = json.loads(Path(path).read_text())
         history = state["history"]
+        config = state["train_config"]
         ax.plot([offset + h["tokens"] / 1e6 for h in history], [h["loss"] for h in history],
-                linewidth=1.4, label=f"stage {number}: lr {state['train_config']['lr']:g}, "
-                                     f"{state['train_config']['batch_size']} canvases/step")
+                linewidth=1.4, label=f"stage {number}: lr {config['lr']:g}, "
+                                     f"{config['batch_size']} canvases/step, "
+                                     f"{state['elapsed'] / 60:.0f} min")
         if number > 1:
             ax.axvline(offset, color="grey", linestyle=":", linewidth=1)
         offset += state["tokens"] / 1e6
@@ -35,7 +37,8 @@ def main(out_path: str, *state_paths: str) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("answer tokens trained on (millions)")
     ax.set_ylabel("cross-entropy on answer slots")
-    ax.set_title(f"noema-tiny: training loss (1x H100, {minutes:.1f} min of steps)")
+    # The stages ran on different machines (the README says which): minutes, not a device.
+    ax.set_title(f"noema-tiny: training loss ({minutes:.1f} min of steps)")
     ax.grid(True, which="both", alpha=0.3)
     if len(state_paths) > 1:
         ax.legend(fontsize=8)
