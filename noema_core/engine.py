@@ -110,15 +110,7 @@ class Engine:
         result with `cancelled=True`. Raises `PromptTooLongError` before any forward when the
         prompt plus `settings.gen_length` exceeds the context.
         """
-        prompt_ids = self.tokenizer.encode_chat(messages)
-        yield from self.sampler.generate(
-            prompt_ids,
-            settings,
-            cancel=cancel,
-            use_cache=use_cache,
-            detokenize=self.tokenizer.decode_piece,
-            decode=self.tokenizer.decode,
-        )
+        yield from self._decode(messages, settings, cancel, use_cache=use_cache, stream=True)
 
     def generate(
         self,
@@ -128,12 +120,23 @@ class Engine:
     ) -> GenerationResult:
         """The reply alone, decoded without per-forward snapshots (nobody draws them: the
         sampler's quiet loop, the same tokens as `stream`'s)."""
-        prompt_ids = self.tokenizer.encode_chat(messages)
-        for event in self.sampler.generate(prompt_ids, settings, cancel=cancel,
-                                           decode=self.tokenizer.decode, stream=False):
+        for event in self._decode(messages, settings, cancel, stream=False):
             if isinstance(event, GenerationFinished):
                 return event.result
         raise RuntimeError("sampler ended without a GenerationFinished event")  # a bug, not input
+
+    def _decode(self, messages: Sequence[Message], settings: DecodingSettings,
+                cancel: threading.Event | None, *, stream: bool,
+                use_cache: bool = True) -> Iterator[DecodingEvent]:
+        yield from self.sampler.generate(
+            self.tokenizer.encode_chat(messages),
+            settings,
+            cancel=cancel,
+            use_cache=use_cache,
+            detokenize=self.tokenizer.decode_piece,
+            decode=self.tokenizer.decode,
+            stream=stream,
+        )
 
     def generate_batch(
         self,

@@ -31,6 +31,7 @@ from torch import Tensor
 from noema_core.config import NoemaConfig
 from noema_core.model import KVCache, NoemaModel, positional_block_mask
 from noema_core.moe import MoE, grouped_mm_works
+from noema_core.quantize import count_quantized
 
 
 def compile_by_default(model: NoemaModel) -> bool:
@@ -38,12 +39,7 @@ def compile_by_default(model: NoemaModel) -> bool:
     quantized (bitsandbytes layers run their own kernels and the looped experts read their
     loads on the host, so the graph would break and every load would print the fallback)."""
     on_cuda = model.model.word_embeddings.weight.device.type == "cuda"
-    return on_cuda and not is_quantized(model)
-
-
-def is_quantized(model: torch.nn.Module) -> bool:
-    """Whether any layer is a bitsandbytes one (`noema_core.quantize`)."""
-    return any(type(m).__module__.startswith("bitsandbytes") for m in model.modules())
+    return on_cuda and count_quantized(model)[0] == 0
 
 
 def cache_capacity(positions_needed: int) -> int:
