@@ -104,10 +104,11 @@ def apply_partial_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return torch.cat([rot.to(x.dtype), rest], dim=-1)
 
 
-# One layer's view of the cache: (k, v, where, attend). `where` is the int start of the
-# cache-end path, or the positions [B, T] of the position-addressed one; `attend` (that path
-# only) is how many cache columns attention covers (None: all).
-LayerCache = tuple[Tensor, Tensor, int | Tensor, int | None]
+# One layer's view of the cache: (k, v, where, attend, rows). `where` is the int start of
+# the cache-end path, or the positions [B, T] of the position-addressed one; `attend` (that
+# path only) is how many cache columns attention covers (None: all); `extra` (that path
+# only) holds the cache rows of the input rows past the cache's batch (None: there are none).
+LayerCache = tuple[Tensor, Tensor, int | Tensor, int | None, Tensor | None]
 
 
 class Attention(nn.Module):
@@ -135,16 +136,34 @@ class Attention(nn.Module):
         if cache is not None and isinstance(cache[2], Tensor):
             # Position-addressed: each row writes at its own positions [B, T] (an index
             # write, so no Python length is read) and attends the first `attend` columns.
-            k_cache, v_cache, positions, attend = cache
+            k_cache, v_cache, positions, attend, extra = cache
             # An index_put (not a scatter_): a compiled graph then writes the cache in place
             # instead of copying it whole.
-            rows = torch.arange(B, device=positions.device)[:, None]
-            k_cache[rows, :, positions] = k.transpose(1, 2)
-            v_cache[rows, :, positions] = v.transpose(1, 2)
-            k, v = k_cache[:, :, :attend], v_cache[:, :, :attend]  # [B, K, S, D]
+            own = B if extra is None else B - extra.shape[0]  # input row b is cache row b
+            rows = torch.arange(own, device=positions.device)
+            if extra is not None:
+                rows = torch.cat([rows, extra])
+            k_cache[rows[:, None], :, positions] = k.transpose(1, 2)
+            v_cache[rows[:, None], :, positions] = v.transpose(1, 2)
+            # The own rows are the cache's first `own` rows (a view: no copy).
+            k, v = k_cache[:own, :, :attend], v_cache[:own, :, :attend]  # [own, K, S, D]
+            if extra is not None:
+                # The extra rows read their cache rows as they stand after every row's
+                # write (so a block sees the blocks written beside it), gathered for them
+                # alone: the own rows attend in place.
+                split = mask is not None and mask.shape[0] > 1
+                out = torch.cat([
+                    F.scaled_dot_product_attention(
+                        q[:own], k, v, attn_mask=mask[:own] if split else mask,
+                        enable_gqa=True),
+                    F.scaled_dot_product_attention(
+                        q[own:], k_cache[:, :, :attend].index_select(0, extra),
+                        v_cache[:, :, :attend].index_select(0, extra),
+                        attn_mask=mask[own:] if split else mask, enable_gqa=True)])
+                return self.dense(out.transpose(1, 2).reshape(B, T, self.n_q * self.d))
         elif cache is not None:
             # Write this forward's K/V as scratch at the cache end; attend to prefix + self.
-            k_cache, v_cache, start, _ = cache
+            k_cache, v_cache, start, _, _ = cache
             k_cache[:, :, start:start + T] = k
             v_cache[:, :, start:start + T] = v
             k, v = k_cache[:, :, :start + T], v_cache[:, :, :start + T]  # [B, K, S, D]
@@ -189,7 +208,8 @@ class NoemaModel(nn.Module):
 
     def forward(self, input_ids: Tensor, *, start: int = 0, mask: Tensor | None = None,
                 cache: KVCache | None = None, logits_slice: slice | None = None,
-                positions: Tensor | None = None, attend: int | None = None) -> Tensor | None:
+                positions: Tensor | None = None, attend: int | None = None,
+                extra_rows: Tensor | None = None) -> Tensor | None:
         """input_ids [B, T] at absolute positions start..start+T-1 -> logits [B, T', V].
 
         With a cache, `start` must equal `cache.length`: K/V of the input are written there as
@@ -203,7 +223,10 @@ class NoemaModel(nn.Module):
         path: row b's K/V are written into cache row b at its positions, attention covers
         cache columns [0, attend) (None: the whole capacity) under `mask` (build it with
         `positional_block_mask`), and `start`/`cache.length` play no part: the caller
-        tracks what each row has committed.
+        tracks what each row has committed. There `extra_rows` [E] (long) makes the last E
+        input rows extras: each fills cache row `extra_rows[e]` at its own positions in the
+        same forward as that row's own input row (a prompt's blocks beside the row's first
+        decoding block), and gets no logits.
         """
         B, T = input_ids.shape
         positional = cache is not None and positions is not None
@@ -218,8 +241,11 @@ class NoemaModel(nn.Module):
             attend = cache.capacity if attend is None else attend
         x = self.model.word_embeddings(input_ids)
         for i, layer in enumerate(self.model.layers):
-            layer_cache = (cache.k[i], cache.v[i], where, attend) if cache is not None else None
+            layer_cache = ((cache.k[i], cache.v[i], where, attend, extra_rows)
+                           if cache is not None else None)
             x = layer(x, cos, sin, mask, layer_cache)
+        if extra_rows is not None:
+            x = x[:B - extra_rows.shape[0]]
         if logits_slice is not None:
             x = x[:, logits_slice]
             if x.shape[1] == 0:

@@ -8,14 +8,12 @@ alone. The rows share one KV cache addressed by position (`NoemaModel.forward(po
 every forward writes each row's active block at that row's positions and attends under
 `positional_block_mask`, so rows at different blocks never see each other's scratch.
 
-- Prefill: a newly admitted row's full prompt blocks, padded to the longest among the rows
-  admitted with it. Past a row's own prompt blocks the padding leaves junk K/V, but only in
-  blocks the row has not reached: its first forward overwrites its current block and the
-  mask hides later ones until it gets there.
-- A block whose last forward changed it leaves stale K/V (the single sampler lets its tokens
-  ride along with the next block's first forward). Here the rows that need it get a small
-  forward of their own before their next block, logits skipped, so the step's forward keeps
-  one shape for every row.
+- Blocks beside the step: a newly admitted row's full prompt blocks (its prefill), and the
+  previous block of a row whose last forward changed it (stale K/V; the single sampler lets
+  those tokens ride along with the next block's first forward) join the next step's forward
+  as extra input rows, each mapped to its row's cache row (`extra_rows`), logits skipped.
+  Every row writes its K/V before any row attends, so a block sees the blocks written beside
+  it and the step stays one forward however many rows were admitted.
 - `width` rows decode at once; when a row finishes, the next prompt takes its cache row
   (continuous batching), and once no prompt is left the finished rows are dropped from the
   cache (`index_select`) so they cost nothing.
@@ -33,7 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -64,12 +62,13 @@ class _Row:
     canvas: list[int]  # the host copy of the row's canvas, updated after every forward
     block: int
     started: float
-    prefill_seconds: float = 0.0
+    prefill_seconds: float = 0.0  # the row's first forward, which carries its prefill
     generator: torch.Generator | None = None
     forwards: int = 0  # totals over the finished blocks
     edits: int = 0
     blocks: int = 0
-    stale: bool = False  # the previous block's K/V are stale: refresh before the next forward
+    stale: bool = False  # the previous block's K/V are stale: refresh in the next forward
+    prefill: list[int] = field(default_factory=list)  # prompt block starts not yet in the cache
 
 
 class BatchSampler:
@@ -131,7 +130,6 @@ class BatchSampler:
                 settings: DecodingSettings, cancel: threading.Event | None, width: int,
                 decode: Callable[[list[int]], str] | None,
                 finish: Callable[[int, GenerationResult], None]) -> None:
-        B = settings.block_length
         device = self.sampler.device
         stops = self.sampler.stop_ids(settings)
         rules = StepRules.of(settings, self.mask_id)
@@ -146,7 +144,7 @@ class BatchSampler:
         state = torch.zeros(width, STATE_SIZE, dtype=torch.long, device=device)
         queue = deque(range(len(prompts)))
         active: list[_Row] = []
-        self._admit(cache, canvas, state, active, list(range(width)), queue, prompts, lengths,
+        self._admit(canvas, state, active, list(range(width)), queue, prompts, lengths,
                     settings)
         while active:
             if cancel is not None and cancel.is_set():
@@ -156,9 +154,6 @@ class BatchSampler:
                     row.edits += head[EDITS]
                     finish(row.index, self._result(row, settings, stops, decode, "cancelled"))
                 return
-            stale = [i for i, row in enumerate(active) if row.stale]
-            if stale:
-                self._refresh(cache, canvas, active, stale, B)
             state, done = self._step(cache, canvas, state, active, settings, rules, stops,
                                      stop_ids)
             for i in done:
@@ -166,7 +161,7 @@ class BatchSampler:
             # The next prompts take the finished rows; once none is left, drop the rest.
             refill, drop = done[:len(queue)], set(done[len(queue):])
             if refill:
-                self._admit(cache, canvas, state, active, refill, queue, prompts, lengths,
+                self._admit(canvas, state, active, refill, queue, prompts, lengths,
                             settings)
             if drop:
                 keep = [i for i in range(len(active)) if i not in drop]
@@ -175,14 +170,19 @@ class BatchSampler:
                 state = state.index_select(0, rows)
                 active = [active[i] for i in keep]
 
-    def _admit(self, cache: KVCache, canvas: Tensor, state: Tensor, active: list[_Row],
+    def _admit(self, canvas: Tensor, state: Tensor, active: list[_Row],
                slots: list[int], queue: deque[int], prompts: Sequence[list[int]],
                lengths: list[int], settings: DecodingSettings) -> None:
         """Start the next prompts of `queue` in cache rows `slots` (in place in `active` and
         `state`)."""
         B = settings.block_length
         rows = [self._new_row(queue.popleft(), prompts, lengths, settings, B) for _ in slots]
-        self._prefill(cache, canvas, slots, rows, B)
+        index = torch.tensor(slots, device=canvas.device)
+        fresh = torch.full((len(rows), canvas.shape[1]), self.mask_id, dtype=torch.long,
+                           device=canvas.device)
+        for i, row in enumerate(rows):
+            fresh[i, :len(row.canvas)] = torch.tensor(row.canvas, device=canvas.device)
+        canvas[index] = fresh
         self._start_blocks(canvas, state, rows, slots, B)
         for slot, row in zip(slots, rows, strict=True):
             if slot < len(active):
@@ -197,8 +197,9 @@ class BatchSampler:
         generator = None
         if settings.temperature > 0 and settings.seed is not None:
             generator = torch.Generator(device=self.sampler.device).manual_seed(settings.seed)
-        return _Row(index, len(prompt), canvas, len(prompt) // B, time.perf_counter(),
-                    generator=generator)
+        block = len(prompt) // B
+        return _Row(index, len(prompt), canvas, block, time.perf_counter(),
+                    generator=generator, prefill=[b * B for b in range(block)])
 
     @staticmethod
     def _blocks(rows: list[_Row], B: int, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -217,53 +218,24 @@ class BatchSampler:
         block = canvas.index_select(0, index).gather(1, positions)
         state.index_copy_(0, index, initial_state(block, prompt_slots, self.mask_id))
 
-    def _prefill(self, cache: KVCache, canvas: Tensor, slots: list[int], rows: list[_Row],
-                 B: int) -> None:
-        """Write the new rows' canvases into their cache rows and prefill their full prompt
-        blocks (padded to the longest), in a forward of their own."""
-        began = time.perf_counter()
-        index = torch.tensor(slots, device=canvas.device)
-        fresh = torch.full((len(rows), canvas.shape[1]), self.mask_id, dtype=torch.long,
-                           device=canvas.device)
-        for i, row in enumerate(rows):
-            fresh[i, :len(row.canvas)] = torch.tensor(row.canvas, device=canvas.device)
-        canvas[index] = fresh
-        length = max(row.block for row in rows) * B
-        if length:
-            sub = KVCache(self.model.config, length, batch=len(rows), dtype=cache.k.dtype,
-                          device=canvas.device)
-            positions = torch.arange(length, device=canvas.device).expand(len(rows), length)
-            self.model(fresh[:, :length], positions=positions, cache=sub, attend=length,
-                       mask=positional_block_mask(positions, length, B),
-                       logits_slice=slice(0, 0))
-            cache.k[:, index, :, :length] = sub.k
-            cache.v[:, index, :, :length] = sub.v
-        for row in rows:
-            row.prefill_seconds = time.perf_counter() - began
-
-    def _refresh(self, cache: KVCache, canvas: Tensor, active: list[_Row], stale: list[int],
-                 B: int) -> None:
-        """Recompute the K/V of the stale rows' previous blocks from their final tokens."""
-        starts = [(active[i].block - 1) * B for i in stale]
-        upto = max(starts) + B
-        offsets = torch.arange(B, device=canvas.device)
-        positions = torch.tensor(starts, device=canvas.device)[:, None] + offsets
-        mask = positional_block_mask(positions, upto, B)
-        if len(stale) == len(active):  # every row: write in place
-            ids = canvas.gather(1, positions)
-            self.model(ids, positions=positions, cache=cache, attend=upto, mask=mask,
-                       logits_slice=slice(0, 0))
-        else:
-            index = torch.tensor(stale, device=canvas.device)
-            sub = cache.select_rows(index, upto=upto)
-            ids = canvas.index_select(0, index).gather(1, positions)
-            self.model(ids, positions=positions, cache=sub, attend=upto, mask=mask,
-                       logits_slice=slice(0, 0))
-            for j, (i, lo) in enumerate(zip(stale, starts, strict=True)):
-                cache.k[:, i, :, lo:lo + B] = sub.k[:, j, :, lo:lo + B]
-                cache.v[:, i, :, lo:lo + B] = sub.v[:, j, :, lo:lo + B]
-        for i in stale:
-            active[i].stale = False
+    def _beside(self, canvas: Tensor, active: list[_Row], B: int
+                ) -> tuple[Tensor, Tensor, Tensor] | None:
+        """The blocks that ride along with this step (new rows' prompt blocks, stale previous
+        blocks): their ids and positions [n, B] and cache rows [n], or None if there are none.
+        """
+        rows, starts = [], []
+        for i, row in enumerate(active):
+            for lo in row.prefill + ([(row.block - 1) * B] if row.stale else []):
+                rows.append(i)
+                starts.append(lo)
+            row.prefill, row.stale = [], False
+        if not rows:
+            return None
+        device = canvas.device
+        cache_rows = torch.tensor(rows, device=device)
+        positions = torch.tensor(starts, device=device)[:, None] \
+            + torch.arange(B, device=device)
+        return canvas.index_select(0, cache_rows).gather(1, positions), positions, cache_rows
 
     def _step(self, cache: KVCache, canvas: Tensor, state: Tensor, active: list[_Row],
               settings: DecodingSettings, rules: StepRules, stops: frozenset[int],
@@ -275,8 +247,18 @@ class BatchSampler:
         positions, prompt_slots = self._blocks(active, B, device)
         attend = max(row.block + 1 for row in active) * B
         block = canvas.gather(1, positions)
-        logits = self.model(block, positions=positions, cache=cache, attend=attend,
-                            mask=positional_block_mask(positions, attend, B))
+        first = [i for i, row in enumerate(active) if row.prefill]
+        began = time.perf_counter()
+        beside = self._beside(canvas, active, B)
+        if beside is None:
+            logits = self.model(block, positions=positions, cache=cache, attend=attend,
+                                mask=positional_block_mask(positions, attend, B))
+        else:
+            ids, side_positions, side_rows = beside
+            all_positions = torch.cat([positions, side_positions])
+            logits = self.model(torch.cat([block, ids]), positions=all_positions, cache=cache,
+                                attend=attend, extra_rows=side_rows,
+                                mask=positional_block_mask(all_positions, attend, B))
         self.forwards += 1
         self.row_forwards += len(active)
         # Seeded rows draw each from its own generator, as each would alone.
@@ -288,6 +270,8 @@ class BatchSampler:
         canvas.scatter_(1, positions, step.block)
         # The one host read of the step: every row's state vector and block.
         values = torch.cat([step.state, step.block], dim=1).tolist()
+        for i in first:
+            active[i].prefill_seconds = time.perf_counter() - began
         done, restart = [], []
         for i, (row, row_values) in enumerate(zip(active, values, strict=True)):
             head = row_values[:STATE_SIZE]

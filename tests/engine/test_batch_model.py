@@ -30,6 +30,16 @@ def _alone(model, prefix: torch.Tensor, block: torch.Tensor) -> tuple[torch.Tens
     return model(block[None], start=n, cache=cache)[0], cache
 
 
+def _assert_each_row_as_alone(model, prefixes, blocks, logits, cache) -> None:
+    for row in range(len(prefixes)):
+        alone, alone_cache = _alone(model, prefixes[row], blocks[row])
+        torch.testing.assert_close(logits[row], alone, rtol=0, atol=1e-12)
+        # The row's K/V sit at its own positions, as the cache-end path wrote them.
+        end = len(prefixes[row]) + BL
+        torch.testing.assert_close(cache.k[:, row, :, :end], alone_cache.k[:, 0, :, :end],
+                                   rtol=0, atol=1e-12)
+
+
 def test_a_batched_forward_of_rows_at_different_positions_equals_each_row_alone(model):
     # Row 0 decodes its third block (positions 64..95), row 1 its second (32..63).
     prefixes = [_ids(64, 0), _ids(32, 1)]
@@ -43,13 +53,27 @@ def test_a_batched_forward_of_rows_at_different_positions_equals_each_row_alone(
     pos = torch.stack([torch.arange(64, 96), torch.arange(32, 64)])
     logits = model(torch.stack(blocks), positions=pos, cache=cache, attend=96,
                    mask=positional_block_mask(pos, 96, BL))
-    for row in range(2):
-        alone, alone_cache = _alone(model, prefixes[row], blocks[row])
-        torch.testing.assert_close(logits[row], alone, rtol=0, atol=1e-12)
-        # The row's K/V sit at its own positions, as the cache-end path wrote them.
-        end = len(prefixes[row]) + BL
-        torch.testing.assert_close(cache.k[:, row, :, :end], alone_cache.k[:, 0, :, :end],
-                                   rtol=0, atol=1e-12)
+    _assert_each_row_as_alone(model, prefixes, blocks, logits, cache)
+
+
+def test_a_rows_prompt_blocks_beside_its_first_block_fill_its_cache_row_in_one_forward(model):
+    # Cache row 0 decodes block 1 over an already cached block 0; cache row 1 is new: its
+    # two prompt blocks ride along as extra input rows mapped to it (`extra_rows`) beside its
+    # first decoding block (positions 64..95), and only the cache's two rows get logits.
+    prefixes = [_ids(32, 10), _ids(64, 11)]
+    blocks = [_ids(BL, 12), _ids(BL, 13)]
+    cache = KVCache(model.config, 128, batch=2, dtype=torch.float64)
+    pos = torch.arange(32)[None]
+    model(prefixes[0][None], positions=pos, cache=cache,
+          mask=positional_block_mask(pos, 32, BL), attend=32, logits_slice=slice(0, 0))
+    ids = torch.stack([blocks[0], blocks[1], prefixes[1][:32], prefixes[1][32:]])
+    pos = torch.stack([torch.arange(32, 64), torch.arange(64, 96), torch.arange(32),
+                       torch.arange(32, 64)])
+    logits = model(ids, positions=pos, cache=cache, attend=96,
+                   extra_rows=torch.tensor([1, 1]),
+                   mask=positional_block_mask(pos, 96, BL))
+    assert logits.shape[0] == 2
+    _assert_each_row_as_alone(model, prefixes, blocks, logits, cache)
 
 
 def test_keys_past_a_rows_block_are_masked_whatever_the_cache_holds_there(model):

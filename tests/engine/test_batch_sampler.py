@@ -97,6 +97,25 @@ def test_each_step_reads_the_device_once_for_every_row(mode):
     assert syncs.by_op == {"tolist": batcher.forwards}
 
 
+@pytest.mark.parametrize("mode", list(Mode))
+def test_prefill_and_stale_blocks_ride_along_in_the_steps_forward(model, mode):
+    # Prompts of 0-2 full blocks join as rows free up, and max_post_steps 1 leaves Q/S blocks
+    # stale: none of it costs a forward of its own, every model call is a decoding step.
+    sampler = Sampler(model, mask_id=MASK, eos_ids=[EOS])
+    settings = DecodingSettings.for_mode(mode, gen_length=70, eos_early_stop=False,
+                                         max_post_steps=1)
+    batcher, calls = BatchSampler(sampler), []
+    hook = model.register_forward_hook(lambda module, args, kwargs, out: calls.append(
+        (args[0].shape[0], out.shape[0])), with_kwargs=True)
+    try:
+        batcher.generate_batch(random_prompts([5, 40, 70, 33]), settings, width=2)
+    finally:
+        hook.remove()
+    assert len(calls) == batcher.forwards
+    # Some steps carried more input rows than rows decoding: prompt or stale blocks rode along.
+    assert any(rows > logits_rows for rows, logits_rows in calls)
+
+
 def test_seeded_sampling_gives_each_row_its_alone_reply_whatever_the_batch(model):
     sampler = Sampler(model, mask_id=MASK, eos_ids=[EOS])
     settings = DecodingSettings.for_mode("s", gen_length=48, temperature=0.9, seed=11)
