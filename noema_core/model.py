@@ -104,7 +104,7 @@ def apply_partial_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return torch.cat([rot.to(x.dtype), rest], dim=-1)
 
 
-# One layer's view of the cache: (k, v, where, attend, rows). `where` is the int start of
+# One layer's view of the cache: (k, v, where, attend, extra). `where` is the int start of
 # the cache-end path, or the positions [B, T] of the position-addressed one; `attend` (that
 # path only) is how many cache columns attention covers (None: all); `extra` (that path
 # only) holds the cache rows of the input rows past the cache's batch (None: there are none).
@@ -145,8 +145,9 @@ class Attention(nn.Module):
                 rows = torch.cat([rows, extra])
             k_cache[rows[:, None], :, positions] = k.transpose(1, 2)
             v_cache[rows[:, None], :, positions] = v.transpose(1, 2)
-            # The own rows are the cache's first `own` rows (a view: no copy).
-            k, v = k_cache[:own, :, :attend], v_cache[:own, :, :attend]  # [own, K, S, D]
+            k_all, v_all = k_cache[:, :, :attend], v_cache[:, :, :attend]  # views: no copy
+            # The own rows are the cache's first `own` rows.
+            k, v = k_all[:own], v_all[:own]  # [own, K, S, D]
             if extra is not None:
                 # The extra rows read their cache rows as they stand after every row's
                 # write (so a block sees the blocks written beside it), gathered for them
@@ -157,17 +158,21 @@ class Attention(nn.Module):
                         q[:own], k, v, attn_mask=mask[:own] if split else mask,
                         enable_gqa=True),
                     F.scaled_dot_product_attention(
-                        q[own:], k_cache[:, :, :attend].index_select(0, extra),
-                        v_cache[:, :, :attend].index_select(0, extra),
+                        q[own:], k_all.index_select(0, extra), v_all.index_select(0, extra),
                         attn_mask=mask[own:] if split else mask, enable_gqa=True)])
-                return self.dense(out.transpose(1, 2).reshape(B, T, self.n_q * self.d))
+                return self._project(out)
         elif cache is not None:
             # Write this forward's K/V as scratch at the cache end; attend to prefix + self.
             k_cache, v_cache, start, _, _ = cache
             k_cache[:, :, start:start + T] = k
             v_cache[:, :, start:start + T] = v
             k, v = k_cache[:, :, :start + T], v_cache[:, :, :start + T]  # [B, K, S, D]
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+        return self._project(F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                                            enable_gqa=True))
+
+    def _project(self, out: Tensor) -> Tensor:
+        """Heads [B, H, T, D] back to the hidden size."""
+        B, _, T, _ = out.shape
         return self.dense(out.transpose(1, 2).reshape(B, T, self.n_q * self.d))
 
 

@@ -249,16 +249,15 @@ class BatchSampler:
         block = canvas.gather(1, positions)
         first = [i for i, row in enumerate(active) if row.prefill]
         began = time.perf_counter()
+        ids, all_positions, side_rows = block, positions, None
         beside = self._beside(canvas, active, B)
-        if beside is None:
-            logits = self.model(block, positions=positions, cache=cache, attend=attend,
-                                mask=positional_block_mask(positions, attend, B))
-        else:
-            ids, side_positions, side_rows = beside
+        if beside is not None:
+            side_ids, side_positions, side_rows = beside
+            ids = torch.cat([block, side_ids])
             all_positions = torch.cat([positions, side_positions])
-            logits = self.model(torch.cat([block, ids]), positions=all_positions, cache=cache,
-                                attend=attend, extra_rows=side_rows,
-                                mask=positional_block_mask(all_positions, attend, B))
+        logits = self.model(ids, positions=all_positions, cache=cache, attend=attend,
+                            extra_rows=side_rows,
+                            mask=positional_block_mask(all_positions, attend, B))
         self.forwards += 1
         self.row_forwards += len(active)
         # Seeded rows draw each from its own generator, as each would alone.
