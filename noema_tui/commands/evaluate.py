@@ -121,12 +121,20 @@ def eval_command(
 
 
 def load_engine(model: str | None, device: str) -> Engine:
-    """The model to evaluate; a failure to load is one `error:` line."""
+    """The model to evaluate; a failure to load is one `error:` line.
+
+    The checker's worker starts first: its second of sympy imports overlaps the load instead
+    of taking a core from the first decoding steps (on 2 cores that stalls PyTorch's threads).
+    """
+    from noema_core import verify
     from noema_core.engine import DEFAULT_MODEL, Engine
     from noema_core.errors import NoemaError
 
+    verify.warm_up()
     try:
-        return Engine.load(model or DEFAULT_MODEL, device=device)
+        engine = Engine.load(model or DEFAULT_MODEL, device=device)
+        verify.warm_up(wait=10.0)  # ready, or the first check waits for it as before
+        return engine
     except NoemaError as err:
         fail(str(err), err.exit_code)
     except Exception as err:  # noqa: BLE001 - unexpected runtime failure: one line, exit 1
