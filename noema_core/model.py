@@ -64,6 +64,15 @@ class KVCache:
         picked.tokens = []
         return picked
 
+    def move_rows(self, sources: list[int], targets: list[int]) -> None:
+        """Copy each row of `sources` onto the row of `targets` at the same index, in place
+        (every layer and position; the two lists must not share rows). Batched decoding
+        fills a finished row's slot with a row from the end: one row is copied where
+        dropping it with `select_rows` would copy the whole cache."""
+        for source, target in zip(sources, targets, strict=True):
+            self.k[:, target].copy_(self.k[:, source])
+            self.v[:, target].copy_(self.v[:, source])
+
     def nbytes(self) -> int:
         return self.k.nbytes + self.v.nbytes
 

@@ -126,3 +126,17 @@ def test_selecting_cache_rows_copies_those_rows_up_to_a_position(model):
     torch.testing.assert_close(picked.v[:, 1], cache.v[:, 0, :, :40], rtol=0, atol=0)
     picked.k.zero_()
     assert cache.k[:, 2].abs().sum() > 0  # a copy, not a view
+
+
+def test_moving_cache_rows_copies_them_in_place_and_leaves_the_others(model):
+    cache = KVCache(model.config, 64, batch=4, dtype=torch.float64)
+    cache.k.normal_()
+    cache.v.normal_()
+    before_k, before_v = cache.k.clone(), cache.v.clone()
+    storage = cache.k.data_ptr()
+    cache.move_rows([3, 2], [0, 1])
+    assert cache.k.data_ptr() == storage  # in place: the cache is not reallocated
+    for source, target in ((3, 0), (2, 1)):
+        torch.testing.assert_close(cache.k[:, target], before_k[:, source], rtol=0, atol=0)
+        torch.testing.assert_close(cache.v[:, target], before_v[:, source], rtol=0, atol=0)
+    torch.testing.assert_close(cache.k[:, 2:], before_k[:, 2:], rtol=0, atol=0)
