@@ -110,7 +110,9 @@ def run_batch_benchmark(loaded: LoadedModel, *, modes: Sequence[Mode], batch_siz
         for i, prompt in enumerate(ids):
             if on_progress:
                 on_progress(f"{mode.value} batch 1: prompt {i + 1}/{count}")
-            alone.append(next(e.result for e in sampler.generate(prompt, settings)
+            # Quiet, as the batch is: neither path builds a snapshot per forward.
+            alone.append(next(e.result for e in sampler.generate(prompt, settings,
+                                                                 stream=False)
                               if isinstance(e, GenerationFinished)))
         alone_seconds = sum(r.stats.seconds for r in alone)
         if on_progress:
