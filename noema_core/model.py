@@ -54,21 +54,11 @@ class KVCache:
     def truncate(self, length: int) -> None:
         del self.tokens[length:]
 
-    def select_rows(self, rows: Tensor, *, upto: int | None = None) -> KVCache:
-        """A new cache holding rows `rows` (a long tensor) of this one, positions [0, upto)
-        (default: all). A copy: writes to it do not reach this cache. Position-addressed
-        callers use it to drop finished rows and to run a forward on a few rows only."""
-        picked = KVCache.__new__(KVCache)
-        picked.k = self.k[:, :, :, :upto].index_select(1, rows)
-        picked.v = self.v[:, :, :, :upto].index_select(1, rows)
-        picked.tokens = []
-        return picked
-
     def move_rows(self, sources: list[int], targets: list[int]) -> None:
         """Copy each row of `sources` onto the row of `targets` at the same index, in place
         (every layer and position; the two lists must not share rows). Batched decoding
-        fills a finished row's slot with a row from the end: one row is copied where
-        dropping it with `select_rows` would copy the whole cache."""
+        fills a finished row's slot with a row from the end: one row is copied, not the
+        whole cache without the finished row."""
         for source, target in zip(sources, targets, strict=True):
             self.k[:, target].copy_(self.k[:, source])
             self.v[:, target].copy_(self.v[:, source])

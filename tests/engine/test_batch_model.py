@@ -116,18 +116,6 @@ def test_rope_for_per_row_positions_equals_each_rows_own():
         torch.testing.assert_close(sin[row, 0], s, rtol=0, atol=0)
 
 
-def test_selecting_cache_rows_copies_those_rows_up_to_a_position(model):
-    cache = KVCache(model.config, 64, batch=3, dtype=torch.float64)
-    cache.k.normal_()
-    cache.v.normal_()
-    picked = cache.select_rows(torch.tensor([2, 0]), upto=40)
-    assert picked.k.shape[1] == 2 and picked.capacity == 40
-    torch.testing.assert_close(picked.k[:, 0], cache.k[:, 2, :, :40], rtol=0, atol=0)
-    torch.testing.assert_close(picked.v[:, 1], cache.v[:, 0, :, :40], rtol=0, atol=0)
-    picked.k.zero_()
-    assert cache.k[:, 2].abs().sum() > 0  # a copy, not a view
-
-
 def test_moving_cache_rows_copies_them_in_place_and_leaves_the_others(model):
     cache = KVCache(model.config, 64, batch=4, dtype=torch.float64)
     cache.k.normal_()
