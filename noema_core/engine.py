@@ -7,6 +7,7 @@ KV cache of the last prompt so a follow-up chat turn reuses every block it share
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,26 @@ class ModelInfo:
     # How many turns of one conversation the model was trained on (generation_config.json
     # `max_turns_trained`); 0 when the checkpoint does not say. Later turns may go wrong.
     max_turns_trained: int = 0
+    # How many earlier exchanges of a conversation the model reads (generation_config.json
+    # `history_exchanges`); None: all of them. See `recent_exchanges`.
+    history_exchanges: int | None = None
+
+
+def recent_exchanges(messages: Sequence[Message], exchanges: int | None) -> list[Message]:
+    """`messages` as the model reads them: leading system messages, the last `exchanges`
+    earlier exchanges (a user message and the replies after it) and the new question; None
+    keeps everything. A model trained only on conversations whose earlier questions are
+    unrelated to the new one (noema-tiny's curriculum) gains nothing from them and loses
+    accuracy: they are context it learned to ignore, imperfectly."""
+    if exchanges is None:
+        return list(messages)
+    head = 0
+    while head < len(messages) and messages[head]["role"] == "system":
+        head += 1
+    starts = [i for i in range(head, len(messages)) if messages[i]["role"] == "user"]
+    # starts[-1] is the new question; keep `exchanges` user turns before it.
+    first = starts[max(len(starts) - 1 - exchanges, 0)] if starts else head
+    return [*messages[:head], *messages[first:]]
 
 
 class Engine:
@@ -92,6 +113,13 @@ class Engine:
         if self.notice is not None:
             self.notice(line)
 
+    def set_history_exchanges(self, exchanges: int | None) -> None:
+        """Send the model the last `exchanges` earlier exchanges of a conversation (None:
+        all) instead of what its checkpoint declares; `info` says so from now on."""
+        if exchanges is not None and exchanges < 0:
+            raise ValueError(f"history_exchanges must be >= 0 or None, not {exchanges}")
+        self.info = dataclasses.replace(self.info, history_exchanges=exchanges)
+
     def settings_for(self, mode: Mode | str, **overrides: object) -> DecodingSettings:
         """The preset for `mode` as this model ships it, with any parameters overridden."""
         return DecodingSettings.for_mode(mode, presets=self.info.decoding_presets, **overrides)
@@ -129,7 +157,7 @@ class Engine:
                 cancel: threading.Event | None, *, stream: bool,
                 use_cache: bool = True) -> Iterator[DecodingEvent]:
         yield from self.sampler.generate(
-            self.tokenizer.encode_chat(messages),
+            self.tokenizer.encode_chat(recent_exchanges(messages, self.info.history_exchanges)),
             settings,
             cancel=cancel,
             use_cache=use_cache,
@@ -150,7 +178,9 @@ class Engine:
         """One reply per conversation, in order, decoding `batch_size` (default: all) at once
         (`BatchSampler`: greedy replies equal `generate`'s). `on_result(index, result)` hears
         each reply as it finishes; after `cancel`, unfinished ones come back `cancelled`."""
-        prompts = [self.tokenizer.encode_chat(messages) for messages in conversations]
+        window = self.info.history_exchanges
+        prompts = [self.tokenizer.encode_chat(recent_exchanges(messages, window))
+                   for messages in conversations]
         return self.batch_sampler.generate_batch(prompts, settings, cancel, width=batch_size,
                                                  decode=self.tokenizer.decode,
                                                  on_result=on_result)

@@ -164,6 +164,8 @@ class EvalReport:
     # The thresholds each mode decoded with (the model's own presets may differ from the card).
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
     cancelled: bool = False
+    # Earlier exchanges the model read with each later turn of a conversation (None: all).
+    history_exchanges: int | None = None
 
     def as_dict(self) -> dict:
         results = []
@@ -178,7 +180,7 @@ class EvalReport:
                 "families": {family: {mode: {"problems": t.problems, **t.summary()}
                                       for mode, t in modes.items()}
                              for family, modes in self.families.items()},
-                "cancelled": self.cancelled}
+                "history_exchanges": self.history_exchanges, "cancelled": self.cancelled}
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,8 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int = 20, see
     if items is None:
         items = held_out_items(per_family, seed=seed, families=families)
     turns = sum(len(item.turns) for item in items)
-    report = EvalReport(engine.info.name, turns, source)
+    report = EvalReport(engine.info.name, turns, source,
+                        history_exchanges=engine.info.history_exchanges)
     total = turns * len(modes)
     done = 0
     for mode in modes:

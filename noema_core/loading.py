@@ -242,15 +242,29 @@ def read_decoding_presets(directory: Path) -> dict[Mode, dict[str, float]]:
         raise CheckpointError(f"{path}: {err}, or delete the entry") from None
 
 
-def read_max_turns_trained(directory: Path) -> int:
-    """`max_turns_trained` in generation_config.json (a positive integer), else 0. Advisory:
-    a file that lacks or garbles it only loses the app's notice, never the model."""
+def _generation_config_count(directory: Path, key: str, minimum: int) -> int | None:
+    """The integer `key` of generation_config.json when it is at least `minimum`, else None.
+    Advisory: a file that lacks or garbles it costs only what the entry tunes, never the
+    model."""
     try:
         raw = json.loads((directory / "generation_config.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return 0
-    value = raw.get("max_turns_trained") if isinstance(raw, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+        return None
+    value = raw.get(key) if isinstance(raw, dict) else None
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+    return value if ok else None
+
+
+def read_max_turns_trained(directory: Path) -> int:
+    """`max_turns_trained` in generation_config.json (a positive integer), else 0: without
+    it the app only loses its notice about long chats."""
+    return _generation_config_count(directory, "max_turns_trained", 1) or 0
+
+
+def read_history_exchanges(directory: Path) -> int | None:
+    """`history_exchanges` in generation_config.json (how many earlier exchanges the model
+    reads), else None: the whole conversation."""
+    return _generation_config_count(directory, "history_exchanges", 0)
 
 
 def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: str = "none",
@@ -264,7 +278,7 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
         config, tokenizer, state, random_weights = RANDOM_SHAPES[ref](), None, None, True
         config.check_size(ref, bytes_per_parameter=torch.empty((), dtype=torch_dtype)
                           .element_size())
-        presets, max_turns = {}, 0
+        presets, max_turns, history = {}, 0, None
     else:
         directory = resolve_checkpoint_dir(ref, progress)
         if progress:
@@ -277,6 +291,7 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
                                   f"come from different checkpoints")
         presets = read_decoding_presets(directory)
         max_turns = read_max_turns_trained(directory)
+        history = read_history_exchanges(directory)
         files = weight_files(directory)
         # Before reading or building anything: a config whose sizes the files cannot hold.
         config.check_size(str(directory / "config.json"),
@@ -296,7 +311,8 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto", quant: st
                      resident_bytes=quantize.resident_bytes(model),
                      random_weights=random_weights,
                      max_context=config.max_position_embeddings,
-                     decoding_presets=presets, max_turns_trained=max_turns)
+                     decoding_presets=presets, max_turns_trained=max_turns,
+                     history_exchanges=history)
     if progress:
         progress("ready", 1.0)
     return LoadedModel(model, tokenizer, info)

@@ -383,9 +383,9 @@ class Trainer:
         self.model.train()
 
     def _write_generation_config(self, directory: Path) -> None:
-        """generation_config.json: the decoding presets of the model this run started from
-        (if any; re-tune them for the new weights) and how many turns of one conversation
-        the curriculum's canvases hold, for the app's notice."""
+        """generation_config.json: the decoding presets and history window of the model this
+        run started from (if any; re-tune them for the new weights) and how many turns of one
+        conversation the curriculum's canvases hold, for the app's notice."""
         from noema_core.training.data import MAX_EARLIER_EXCHANGES
 
         config: dict = {}
@@ -393,7 +393,7 @@ class Trainer:
         if self.config.init_from and start.is_file():
             try:
                 config = {k: v for k, v in json.loads(start.read_text()).items()
-                          if k == "decoding_presets"}
+                          if k in ("decoding_presets", "history_exchanges")}
             except (OSError, ValueError):
                 config = {}
         config["max_turns_trained"] = 1 + MAX_EARLIER_EXCHANGES

@@ -31,6 +31,7 @@ class ChatOptions:
     dtype: str = "auto"
     quant: str = "none"
     compile: bool | None = None  # the compiled block forward (None: on CUDA only)
+    history: str | None = None  # --history: "all" or a count (None: the model's own)
     mode: str | None = None  # None: the resumed conversation's last mode, else "q"
     theme: str = DEFAULT_THEME
     resume: bool = False  # continue the most recent conversation
@@ -48,6 +49,7 @@ class EngineFromOptions:
     dtype: str = "auto"
     quant: str = "none"
     compile: bool | None = None
+    history: str | None = None
 
     def __call__(self, progress: ProgressCallback) -> ChatEngine:
         from noema_core import verify
@@ -59,8 +61,11 @@ class EngineFromOptions:
         # into the first reply of a user who sent at once (scripts/measure_first_reply.py).
         verify.warm_up()
         progress(f"loading {self.model} on {resolve_device(self.device)}", None)
-        return Engine.load(self.model, device=self.device, dtype=self.dtype, quant=self.quant,
-                           progress=progress, compile=self.compile)
+        engine = Engine.load(self.model, device=self.device, dtype=self.dtype,
+                             quant=self.quant, progress=progress, compile=self.compile)
+        if self.history is not None:
+            engine.set_history_exchanges(None if self.history == "all" else int(self.history))
+        return engine
 
     def warm_up(self, engine: ChatEngine, cancel: threading.Event) -> None:
         """While the user types the first prompt: decode one short block, so the first reply
@@ -123,7 +128,7 @@ def create_app(options: ChatOptions, *, loader: EngineLoader | None = None,
         loader = EngineFromServer(options.server, options.api_key)
     screen = ChatScreen(
         loader=loader or EngineFromOptions(options.model, options.device, options.dtype,
-                                           options.quant, options.compile),
+                                           options.quant, options.compile, options.history),
         checker=checker or check_with_sympy, settings=settings, conversation=conversation,
         store=store, clock=clock, auto_retry=auto_retry)
     keymap, keymap_notices = load_keymap(binding_ids())

@@ -13,6 +13,7 @@ from noema_tui.commands.options import (
     CompileOption,
     DeviceOption,
     DtypeOption,
+    HistoryOption,
     ModeChoice,
     QuantChoice,
     QuantOption,
@@ -51,6 +52,7 @@ def chat(
     dtype: DtypeOption = "auto",
     quant: QuantOption = QuantChoice.none,
     compile: CompileOption = None,
+    history: HistoryOption = None,
     mode: Annotated[ModeChoice | None, typer.Option(
         help="Decoding mode to start in (F2 cycles it while chatting). Default: q, or the "
              "mode a resumed conversation last used.", show_default=False)] = None,
@@ -94,6 +96,10 @@ def chat(
     from noema_tui.commands.output import require_model
 
     require_model(model)
+    if server and history is not None:
+        print("error: --history and --server: the server's model decides which earlier turns "
+              "it reads; drop --history", file=sys.stderr)
+        raise typer.Exit(2)
     from noema_tui.app.factory import ChatOptions, create_app
     from noema_tui.app.store import ConversationStore, StoreError
     from noema_tui.app.themes import DEFAULT_THEME
@@ -112,7 +118,7 @@ def chat(
             raise fail(store.unavailable)
         notice = f"Conversations are not saved yet: {store.unavailable}"
     options = ChatOptions(model=server or model or DEFAULT_MODEL, device=device, dtype=dtype,
-                          quant=quant.value, compile=compile,
+                          quant=quant.value, compile=compile, history=history,
                           mode=mode.value if mode else None,
                           theme=theme or DEFAULT_THEME,
                           resume=resume, conversation_id=conversation, server=server,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from noema_tui.commands.options import DeviceOption, ModeChoice
+from noema_tui.commands.options import DeviceOption, HistoryOption, ModeChoice, apply_history
 from noema_tui.commands.output import emit, fail, require_model
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def eval_command(
         help="--dataset: append per-problem results to this JSONL; rerunning with the same "
              "file skips the problems already there.", show_default=False)] = None,
     device: DeviceOption = "auto",
+    history: HistoryOption = None,
     card_presets: Annotated[bool, typer.Option(
         "--card-presets", help="Decode with Noema-1's card thresholds, not the model's own "
         "(generation_config.json).")] = False,
@@ -101,6 +102,7 @@ def eval_command(
             fail(str(err), err.exit_code)
         source = "questions from " + ", ".join(str(q) for q in questions)
     engine = load_engine(model, device)
+    apply_history(engine, history)
 
     def progress(p: EvalProgress) -> None:
         if p.done % 10 == 0 or p.done == p.total:
@@ -180,6 +182,10 @@ def run_cancellable(work: Callable[[], T], cancel: threading.Event) -> tuple[T, 
 def _table(report: dict) -> str:
     lines = [f"{report['model']}: {report['problems']} {report.get('source', 'problems')}"
              + (" (cancelled: partial)" if report["cancelled"] else "")]
+    if any(f.startswith("turns ") for f in report["families"]):  # conversations: what it read
+        window = report.get("history_exchanges")
+        lines.append("earlier exchanges read with each turn: "
+                     + ("all" if window is None else str(window)))
     lines.append(f"{'':22} " + " ".join(f"{r['mode'].upper():>8}" for r in report["results"]))
     for key in ("problems", "accuracy", "tokens_per_forward", "tokens_per_second",
                 "edits_per_answer"):

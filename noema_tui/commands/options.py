@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from noema_core.engine import Engine
 
 
 class ModeChoice(str, Enum):
@@ -34,3 +37,22 @@ ServerOption = Annotated[str | None, typer.Option(
 ApiKeyOption = Annotated[str | None, typer.Option(
     "--api-key", envvar="NOEMA_API_KEY", help="The server's API key (or set NOEMA_API_KEY).",
     show_default=False)]
+
+
+def _check_history(value: str | None) -> str | None:
+    if value is None or value == "all" or (value.isdigit() and value.isascii()):
+        return value
+    raise typer.BadParameter(f"{value!r} is not a number of exchanges: give 0, 1, 2, ... or all")
+
+
+HistoryOption = Annotated[str | None, typer.Option(
+    "--history", metavar="N|all", callback=_check_history, show_default=False,
+    help="How many earlier exchanges of the conversation the model reads with each question: "
+         "a number, or all. Default: what the model declares (noema-tiny: 0, each question "
+         "on its own, as it answers best; other models: all).")]
+
+
+def apply_history(engine: Engine, value: str | None) -> None:
+    """`--history` as given (None: leave the model's own setting) onto a loaded engine."""
+    if value is not None:
+        engine.set_history_exchanges(None if value == "all" else int(value))

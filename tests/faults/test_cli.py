@@ -37,6 +37,8 @@ pytestmark = pytest.mark.usefixtures("deadline")
     (("eval", "--limit", "many"), "invalid value for '--limit'"),
     (("chat", "--bogus"), "no such option: --bogus"),
     (("ask", "--top-k", "2.5", "q"), "invalid value for '--top-k'"),
+    (("eval", "--history", "some"), "'some' is not a number of exchanges: give 0, 1, 2, ..."),
+    (("chat", "--history", "-1"), "invalid value for '--history'"),
 ])
 def test_usage_errors_are_one_line_with_exit_2(ws, args, cause):
     result = cli(*args)
@@ -53,6 +55,11 @@ def test_noema_alone_still_prints_the_help(ws):
 
 
 # -- values Typer accepts that are still wrong ---------------------------------------------
+def test_chat_history_with_a_server_is_refused_the_server_decides(ws):
+    line = one_line_error(cli("chat", "--server", "http://127.0.0.1:9", "--history", "2"), 2)
+    assert line.startswith("error: --history and --server:") and "drop --history" in line
+
+
 @pytest.mark.parametrize("command", ["ask", "bench", "eval", "chat"])
 @pytest.mark.parametrize("model", ["", "  "])
 def test_an_empty_model_is_a_usage_error_not_the_default(ws, command, model):

@@ -36,6 +36,18 @@ def test_it_ships_its_own_q_and_s_thresholds_stricter_than_the_cards(engine):
     assert engine.settings_for("q").threshold >= engine.settings_for("s").threshold
 
 
+def test_it_answers_a_later_question_of_a_chat_as_if_asked_alone(engine):
+    """It reads no earlier exchange (generation_config `history_exchanges: 0`): its
+    curriculum's conversations never make an answer depend on an earlier turn, and with them
+    it got later turns wrong more often (README: the conversations set)."""
+    assert engine.info.history_exchanges == 0
+    chat = [{"role": "user", "content": "What is 48 + 37?"},
+            {"role": "assistant", "content": "48 + 37 = 85. \\boxed{85}"}, *QUESTION]
+    settings = engine.settings_for("s")
+    assert engine.generate(chat, settings).token_ids == engine.generate(QUESTION,
+                                                                         settings).token_ids
+
+
 @pytest.mark.parametrize("mode", ["q", "s"])
 def test_it_solves_the_quick_start_equation_several_tokens_per_forward(engine, mode):
     result = engine.generate(QUESTION, engine.settings_for(mode))

@@ -18,6 +18,7 @@ from noema_core.training.curriculum import held_out_suite
 class Info:
     name: str = "fake"
     decoding_presets: dict = field(default_factory=dict)
+    history_exchanges: int | None = None
 
 
 class FakeEngine:
@@ -157,7 +158,9 @@ def test_the_shipped_natural_sets_cover_every_family_turns_4_to_8_and_out_of_sco
     per_family = {f: sum(i.family == f for i in singles) for f in FAMILIES}
     assert min(per_family.values()) >= 15, per_family
     conversations = load_questions([f"{NATURAL}/conversations.jsonl"])
-    assert all(4 <= len(c.turns) <= 8 and c.family in FAMILIES for c in conversations)
+    # one kind of question each, or "mixed" (a homework session moving between kinds)
+    assert all(4 <= len(c.turns) <= 8 and c.family in {*FAMILIES, "mixed"}
+               for c in conversations)
     assert sum(len(c.turns) - 3 for c in conversations) >= 30  # turns 4-8
     scope = load_questions([f"{NATURAL}/out_of_scope.jsonl"])
     assert len(scope) >= 40 and all(i.family == OUT_OF_SCOPE and i.turns[0].reference is None
@@ -182,6 +185,9 @@ def test_conversation_turns_follow_the_models_own_answers_and_are_reported_by_tu
     assert report["families"]["turns 1-3"]["q"]["accuracy"] == 1.0
     later = report["families"]["turns 4-8"]["q"]
     assert (later["problems"], later["accuracy"]) == (2, 0.5)
+    assert report["history_exchanges"] is None  # the engine's window, recorded with the figures
+    engine.info = Info(history_exchanges=0)
+    assert evaluate(engine, modes=[Mode.QUALITY], items=items).history_exchanges == 0
 
 
 def test_out_of_scope_passes_only_with_a_non_empty_reply_that_boxes_nothing(tmp_path):

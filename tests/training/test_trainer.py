@@ -151,16 +151,18 @@ def test_unknown_precision_is_a_usage_error(tmp_path):
         resolve_precision(torch.device("cpu"), "fp8")
 
 
-def test_a_continued_model_keeps_the_decoding_presets_it_started_from(tmp_path, recipe_tokenizer):
+def test_a_continued_model_keeps_the_decoding_settings_it_started_from(tmp_path, recipe_tokenizer):
     first = prepared(tmp_path / "first", recipe_tokenizer, steps=1)
     first.train()
     start = tmp_path / "first" / "model"
     (start / "generation_config.json").write_text(json.dumps(
-        {"decoding_presets": {"s": {"threshold": 0.9}}, "max_turns_trained": 2}))
+        {"decoding_presets": {"s": {"threshold": 0.9}}, "max_turns_trained": 2,
+         "history_exchanges": 0}))
     config = micro_config(tmp_path / "second", steps=1)
     config.init_from = str(start)
     second = Trainer(config)
     second.prepare()
     second.train()
     written = json.loads((tmp_path / "second" / "model" / "generation_config.json").read_text())
-    assert written == {"decoding_presets": {"s": {"threshold": 0.9}}, "max_turns_trained": 9}
+    assert written == {"decoding_presets": {"s": {"threshold": 0.9}}, "history_exchanges": 0,
+                       "max_turns_trained": 9}

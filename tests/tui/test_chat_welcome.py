@@ -137,3 +137,33 @@ async def test_no_notice_for_a_model_that_does_not_declare_its_trained_turns():
         for n in range(4):
             await complete_turn(pilot, f"Solve {n + 2}x = 4")
         assert _notice(app) == ""
+
+
+@pilot_test
+async def test_a_model_that_reads_no_earlier_turn_says_so_from_the_first_follow_up():
+    info = dataclasses.replace(TINY_INFO, max_turns_trained=2, history_exchanges=0)
+    app = build_app(engine=ReplayEngine(info=info))
+    async with app.run_test(size=(100, 60)) as pilot:
+        await wait_for(pilot, lambda: app.query(WelcomePanel), "the welcome panel")
+        summary = _text(app.query_one(WelcomePanel).query_one(".welcome-panel--summary"))
+        assert "on its own" in summary
+        await complete_turn(pilot, "Solve 2x = 4")
+        assert _notice(app) == ""
+        await complete_turn(pilot, "Solve 3x = 6")
+        text = _notice(app)
+        assert "answers each question on its own" in text and "--history" in text
+        for n in range(2):  # past max_turns_trained too: it still reads one question
+            await complete_turn(pilot, f"Solve {n + 4}x = 8")
+        assert _notice(app) == text
+
+
+def test_a_window_of_some_exchanges_is_named_once_the_chat_is_longer():
+    from noema_tui.app.widgets.turn_notice import turn_notice
+
+    info = dataclasses.replace(TINY_INFO, history_exchanges=2, max_turns_trained=9)
+    assert turn_notice(info, 3) is None  # two earlier exchanges: both read
+    assert "last 2 exchanges" in turn_notice(info, 4)
+    info = dataclasses.replace(info, history_exchanges=1)
+    assert "last 1 exchange of" in turn_notice(info, 3)
+    whole = dataclasses.replace(info, history_exchanges=None, max_turns_trained=3)
+    assert turn_notice(whole, 3) is None and "up to 3 questions" in turn_notice(whole, 4)

@@ -77,7 +77,10 @@ class WelcomePanel(Vertical):
         info = self.info
         yield Label(f"{info.name} · {_size(info.parameters)} parameters · {info.device}",
                     markup=False, classes="welcome-panel--title")
-        yield Static(self.card.summary, markup=False, classes="welcome-panel--summary")
+        summary = self.card.summary
+        if info.history_exchanges == 0:
+            summary += " It answers each question on its own, without reading earlier turns."
+        yield Static(summary, markup=False, classes="welcome-panel--summary")
         yield Static("Try one (click it, or Tab here and press Enter):", markup=False,
                      classes="welcome-panel--hint")
         yield OptionList(*self.card.examples, id="welcome-examples")
