@@ -11,6 +11,7 @@ differentiate, integrate (indefinite), definite-integral, limit, sum. Anything e
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ from noema_core.verify.scope import (
     NAMING,
     OutOfScope,
     directive_text,
+    prose_words,
     question_body,
     question_latex,
     real_odd_roots,
@@ -162,6 +164,12 @@ def _trim(text: str) -> str:
 def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task:
     """The task the question sets, or NotCheckable with the reason; `earlier` holds the
     conversation's previous questions, for a follow-up (see `followup`)."""
+    alone = followup.standalone(question)
+    if alone is not None:  # "and 406 - 177?": checked alone when it needs no earlier value
+        with contextlib.suppress(NotCheckable):
+            task = classify(alone, ctx)
+            if followup.self_contained(task):
+                return task
     question, found = split_definitions(rewrite_derivative(question))
     if earlier and followup.refers_to_earlier(question):
         try:
@@ -186,6 +194,8 @@ def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task
         raise NotCheckable(f"the question asks about {blocked.group(0).strip()!r}, which this "
                            "checker does not model")
     kind = next((k for k, pattern in _KINDS if pattern.search(statement)), None)
+    if kind is None and not prose_words(statement) and re.search(r"\d", statement):
+        kind = "evaluate"  # a bare formula ("406 - 177?", "77 x 12") asks for its value
     if kind is None:
         raise NotCheckable("the question does not ask to solve, evaluate, simplify, factor, "
                            "expand, differentiate, integrate, or take a limit or sum")

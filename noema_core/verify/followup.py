@@ -1,6 +1,8 @@
 """Follow-up questions in a conversation: "Solve x + y = 5, x - y = 1" then "Now what is x + y?".
 
-A question that points back at an earlier turn is checked only when the checker can use that
+A follow-up that states its whole task after its turn words ("and 406 - 177?", "now solve
+2x + 6 = 10") is checked on its own: nothing in it needs an earlier value. Otherwise a
+question that points back at an earlier turn is checked only when the checker can use that
 turn itself: the latest earlier question must be an equation or a system that sympy solves
 with exactly one solution (the model's earlier answer is never trusted). Its values then act
 as definitions for the follow-up, whose turn words ("now", "then") are dropped. Anything else
@@ -23,6 +25,31 @@ Definition = tuple[str, str | None, str]
 
 def refers_to_earlier(question: str) -> bool:
     return bool(EARLIER_TURN.search(mask_math(question)))
+
+
+# Tasks whose letters are their own unknowns or variables, so an earlier turn's values do not
+# apply to them ("now expand (x + 1)^2" after a system in x and y is about the polynomial).
+_OWN_VARIABLES = frozenset({"solve", "system", "inequality", "differentiate", "expand",
+                            "simplify", "factor", "integrate", "definite-integral", "limit",
+                            "sum"})
+
+
+def standalone(question: str) -> str | None:
+    """The question without its leading turn words, when nothing else in it points back at
+    an earlier turn; None when it has no turn words or still points back ("and that?")."""
+    stripped = _TURN_WORDS.sub("", question)
+    if stripped == question or not stripped.strip() or refers_to_earlier(stripped):
+        return None
+    return stripped
+
+
+def self_contained(task: object) -> bool:
+    """Whether a task needs no value from an earlier turn: one about its own variables, or a
+    value with no letters left in it ("what is x + y?" needs the earlier solution)."""
+    if getattr(task, "kind", "") in _OWN_VARIABLES:
+        return True
+    free = getattr(getattr(task, "expr", None), "free_symbols", None)
+    return free is not None and not free
 
 
 def resolve(question: str, earlier: tuple[str, ...], solve_latest: Callable[[str], dict]

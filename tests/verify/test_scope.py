@@ -140,6 +140,13 @@ SYSTEM = ("Solve the system: x + y = 5, x - y = 1",)
     ("Now what is x^2?", "4", ("Solve x^2 = 4",), "unverifiable"),  # two solutions
     ("Now what is x + y?", "5", ("Write a poem",), "unverifiable"),
     ("What is that times 2?", "10", SYSTEM, "unverifiable"),  # 'that' is not a value
+    ("and what is that times 2?", "10", SYSTEM, "unverifiable"),
+    # A follow-up that states its whole task needs no earlier value, usable or not:
+    ("and 406 - 177?", "229", ("what is 23 + 58?",), "verified"),
+    ("and 406 - 177?", "228", ("what is 23 + 58?",), "contradicted"),
+    ("Now solve 2x + 6 = 10", "2", SYSTEM, "verified"),  # its own x, not the system's 3
+    ("now differentiate x^3 - y", "3x^2", SYSTEM, "verified"),
+    ("then 3/4 + 1/8", "\\frac{7}{8}", ("Write a poem",), "verified"),
 ])
 def test_a_follow_up_is_checked_with_the_earlier_turn_sympy_can_solve(question, answer, earlier,
                                                                       want):
@@ -147,6 +154,17 @@ def test_a_follow_up_is_checked_with_the_earlier_turn_sympy_can_solve(question, 
     assert found.status == want
     if want == "unverifiable":
         assert "earlier turn" in found.reason
+
+
+@pytest.mark.parametrize(("question", "answer", "want"), [
+    ("18 + 25", "43", "verified"),
+    ("7 * 6 + 8?", "51", "contradicted"),
+    ("2x + 3 = 7", "2", "verified"),  # an equation to solve
+    ("77 x 12", "924", "unverifiable"),  # x may be a times sign or an unknown
+    ("x^2 + 2x + 1", "5", "unverifiable"),  # a value needs values for x
+])
+def test_a_bare_formula_asks_for_its_value(question, answer, want):
+    assert verdict(question, answer).status == want
 
 
 def test_a_final_exclamation_mark_in_plain_text_is_not_guessed():
