@@ -24,6 +24,7 @@ from noema_core.verify.definitions import Definitions
 from noema_core.verify.families import family_task
 from noema_core.verify.limits import MAX_MATH_CHARS, InputTooLarge, check_text
 from noema_core.verify.notation import rewrite_derivative
+from noema_core.verify.phrasing import restate
 from noema_core.verify.scope import (
     NAMING,
     OutOfScope,
@@ -164,6 +165,7 @@ def _trim(text: str) -> str:
 def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task:
     """The task the question sets, or NotCheckable with the reason; `earlier` holds the
     conversation's previous questions, for a follow-up (see `followup`)."""
+    question = restate(question)
     alone = followup.standalone(question)
     if alone is not None:  # "and 406 - 177?": checked alone when it needs no earlier value
         with contextlib.suppress(NotCheckable):
@@ -194,7 +196,7 @@ def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task
         raise NotCheckable(f"the question asks about {blocked.group(0).strip()!r}, which this "
                            "checker does not model")
     kind = next((k for k, pattern in _KINDS if pattern.search(statement)), None)
-    if kind is None and not prose_words(statement) and re.search(r"\d", statement):
+    if kind is None and set(prose_words(statement)) <= {"and"} and re.search(r"\d", statement):
         kind = "evaluate"  # a bare formula ("406 - 177?", "77 x 12") asks for its value
     if kind is None:
         raise NotCheckable("the question does not ask to solve, evaluate, simplify, factor, "

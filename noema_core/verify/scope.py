@@ -28,7 +28,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 # Words a directive may use. Not answers, not topics: the verbs of the tasks the checker
 # computes, the fillers around them, and the vocabulary of answer-format instructions.
 _TASK_WORDS = """
-find compute evaluate calculate determine work out simplify simplified solve factor factorise
+find compute evaluate calculate determine work out simplify simplified reduce solve factor factorise
 factorize factorised factorized factoring factorising factorizing expand multiply add subtract
 divide differentiate integrate rationalize rationalise write express give enter state list
 answer answers

@@ -1,0 +1,68 @@
+"""Questions as people type them are checked like the classifier's own wording; a phrase that
+could mean two things stays "could not check"."""
+
+from __future__ import annotations
+
+import pytest
+
+from noema_core.verify.judge import judge
+from noema_core.verify.phrasing import restate
+
+
+@pytest.mark.parametrize(("question", "right", "wrong"), [
+    ("how much is 47 + 18?", "65", "66"),
+    ("whats 9 * 12", "108", "107"),
+    ("What do you get for 20 - 3 * 4?", "8", "9"),
+    ("Work out 7 + 6 × 2.", "19", "26"),
+    ("What does 30 / 5 + 1 equal?", "7", "8"),
+    ("63 ÷ 9 = ?", "7", "8"),
+    ("58 minus 19 equals what", "39", "40"),
+    ("could you add 340 and 95 please", "435", "436"),
+    ("subtract 45 from 300", "255", "-255"),
+    ("I need 16 multiplied by 25", "400", "401"),
+    ("what is the difference between 70 and 26?", "44", "96"),
+    ("the product of 12 and 11", "132", "23"),
+    ("sum of 1/3 and 1/6", "\\frac{1}{2}", "\\frac{2}{9}"),
+    ("divide 2/3 by 4/9", "\\frac{3}{2}", "\\frac{8}{27}"),
+    ("what is 84 divided by 4", "21", "22"),
+    ("Can you solve 5y - 2 = 13 please", "3", "4"),
+    ("what is n if 3n + 4 = 19", "5", "6"),
+    ("If k/2 - 1 = 4, what is k?", "10", "9"),
+    ("what value of m makes 2m + 7 = 1 true?", "-3", "3"),
+    ("Solve simultaneously: p + q = 9, p - q = 3", "p = 6, q = 3", "p = 3, q = 6"),
+    ("collect like terms: 5x + 2 - 3x + 1", "2x + 3", "8x + 3"),
+    ("tidy up 4x^2 - x + 2x^2", "6x^2 - x", "6x^2 + x"),
+    ("what's (x + 2)(x - 7) expanded?", "x^2 - 5x - 14", "x^2 - 14"),
+    ("What is (y + 1)^2 multiplied out?", "y^2 + 2y + 1", "y^2 + 1"),
+    ("expand the product (3x - 1)(x + 2)", "3x^2 + 5x - 2", "3x^2 - 2"),
+    ("what does 3x + 4 - x + 1 simplify to?", "2x + 5", "4x + 5"),
+    ("Take the derivative of 4x^3 + x", "12x^2 + 1", "12x^2"),
+    ("hey, can you differentiate x^4 - 2x for me", "4x^3 - 2", "4x^3"),
+])
+def test_a_natural_phrasing_is_checked_both_ways(question, right, wrong):
+    assert judge(right, question=question).status == "verified"
+    assert judge(wrong, question=question).status == "contradicted"
+
+
+@pytest.mark.parametrize("question", [
+    "What is 7 divided by 3?",  # 7/3, or 2 remainder 1?
+    "quotient of 20 and 6",
+    "What is 10 plus 2 times 3?",  # (10 + 2) * 3 in speech, 16 by precedence
+    "the sum of 2 and 3 and 4",
+    "what is the sum of x and 3",  # not two plain numbers
+    "please",
+    "how much is it",  # points back at an earlier turn
+    "what's the area of a square of side 3",  # a word problem
+])
+def test_a_phrase_that_could_mean_more_than_one_thing_is_not_checked(question):
+    assert judge("5", question=question).status == "unverifiable"
+
+
+@pytest.mark.parametrize("question", [
+    "I want to read 4 books this month. In how many ways can I choose them?",
+    "How many zeros are at the end of (10!)(20!) when multiplied out?",
+    "Suppose we flip two coins simultaneously. What is the probability both are heads?",
+    "What is $\\frac{1}{2}$ plus $\\frac{1}{3}$?",  # LaTeX questions are read as written
+])
+def test_sentences_that_only_look_like_a_phrasing_are_left_as_written(question):
+    assert restate(question) == question
