@@ -44,6 +44,13 @@ def steady(scenario=None):
                 editor.cursor_blink = True
                 editor.cursor_blink = False
             await pilot.pause()
+        # TextArea caches rendered lines under a key that, with blinking off, leaves out
+        # whether it has focus: a line drawn while the focus was elsewhere (no cursor) would
+        # be reused once it is back. Draw the editors afresh.
+        for editor in pilot.app.screen.query("TextArea"):
+            editor._line_cache.clear()
+            editor.refresh()
+        await pilot.pause()
 
     return run_before
 
