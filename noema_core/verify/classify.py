@@ -172,6 +172,11 @@ def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task
             task = classify(alone, ctx)
             if followup.self_contained(task):
                 return task
+        with contextlib.suppress(NotCheckable):  # "now (x - 3)^2" after "expand ..."
+            inherited = earlier and followup.with_earlier_task(
+                alone, classify(earlier[-1], ctx, earlier[:-1]))
+            if inherited:
+                return classify(inherited, ctx)
     question, found = split_definitions(rewrite_derivative(question))
     if earlier and followup.refers_to_earlier(question):
         try:

@@ -16,9 +16,14 @@ from collections.abc import Callable
 
 import sympy
 
-from noema_core.verify.scope import EARLIER_TURN, OutOfScope, mask_math
+from noema_core.verify.scope import EARLIER_TURN, OutOfScope, mask_math, prose_words
 
-_TURN_WORDS = re.compile(r"^\s*(?:(?:now|then|so|and|ok(?:ay)?|next|also)\b[\s,]*)+", re.I)
+_TURN_WORDS = re.compile(r"^\s*(?:(?:now|then|so|and|ok(?:ay)?|next(?:\s+one)?|also|finally|"
+                         r"last\s+one|thanks|thank\s+you|what\s+about|how\s+about)\b"
+                         r"[\s,.:!]*)+", re.I)
+# What a bare formula after turn words asks of, when the earlier question said it.
+_EARLIER_VERBS = {"expand": "Expand", "simplify": "Simplify", "factor": "Factor",
+                  "differentiate": "Find the derivative of"}
 
 Definition = tuple[str, str | None, str]
 
@@ -46,10 +51,31 @@ def standalone(question: str) -> str | None:
 def self_contained(task: object) -> bool:
     """Whether a task needs no value from an earlier turn: one about its own variables, or a
     value with no letters left in it ("what is x + y?" needs the earlier solution)."""
-    if getattr(task, "kind", "") in _OWN_VARIABLES:
+    kind = getattr(task, "kind", "")
+    if kind in ("solve", "system") and all(_gives_a_value(eq) for eq in
+                                           getattr(task, "equations", ()) or (task.expr,)):
+        return False  # "now x = 2" after "differentiate x^3": a value for x, not an equation
+    if kind in _OWN_VARIABLES:
         return True
     free = getattr(getattr(task, "expr", None), "free_symbols", None)
     return free is not None and not free
+
+
+def with_earlier_task(alone: str, earlier_task: object) -> str | None:
+    """'now (x - 3)^2' after 'expand (x + 1)(x + 2)': 'Expand (x - 3)^2'. Only for a bare
+    formula (optionally after 'of') and an earlier task that is done to an expression."""
+    formula = re.sub(r"^\s*of\s+", "", alone, flags=re.I)
+    verb = _EARLIER_VERBS.get(getattr(earlier_task, "kind", ""))
+    if verb is None or prose_words(formula) or not re.search(r"[A-Za-z]", formula):
+        return None
+    return f"{verb} {formula}"
+
+
+def _gives_a_value(relation: object) -> bool:
+    """`x = 2` (a letter on one side, a number on the other) states a value to use."""
+    sides = (getattr(relation, "lhs", None), getattr(relation, "rhs", None))
+    return any(isinstance(a, sympy.Symbol) and getattr(b, "is_number", False)
+               for a, b in (sides, sides[::-1]))
 
 
 def resolve(question: str, earlier: tuple[str, ...], solve_latest: Callable[[str], dict]

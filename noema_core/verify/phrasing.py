@@ -77,16 +77,48 @@ _SOLVE_FOR = [re.compile(p, re.I) for p in (
 )]
 
 
+# "(t + 1)(t - 9), expand it", "7 = x - 8, solve it": the formula first, then the task.
+_FORMULA_THEN_VERB = re.compile(r"^\s*(?P<body>[^,]+?)\s*[,:]\s*(?P<verb>solve|expand|simplify|"
+                                r"factor|differentiate)\s+(?:it|this)\s*[?.!]*\s*$", re.I)
+# "10 - x = 4, x = ?", "a - b = 5, a + b = -1. what are a and b?": relations, then the ask.
+_RELATIONS_THEN_ASK = re.compile(
+    rf"^\s*(?P<eqs>[^?]*=[^?]*?)\s*[,.;]\s*(?:{_VARS}\s*=\s*\?|(?:what\s+(?:is|are)|find|"
+    r"solve\s+for)\s+(?P<vars2>[a-z](?:\s*(?:,|and)\s*[a-z])*)\s*\??)\s*$", re.I)
+# Relations joined by "and" or ";" with nothing else: a system to solve.
+_JOINED_RELATIONS = re.compile(r"\s*(?:;|\band\b)\s*", re.I)
+_LISTED_RELATIONS = re.compile(r"\s*(?:[;,\n]|\band\b)\s*", re.I)
+# "solve these: ...", "the following:": pointing at what comes next, not at an earlier turn.
+_POINTS_AHEAD = re.compile(r"\s*\b(?:these|this|the\s+following)(?:\s+(?:equations?|system))?"
+                           r"\s*:\s*", re.I)
+# "multiply (x - 9)(x - 1)": multiplying out a product with letters in it.
+_MULTIPLY_PRODUCT = re.compile(r"^\s*multiply\s+(?P<body>\(.+\)\s*(?:\(.+\)|\^\s*\d+))"
+                               r"\s*[?.!]*\s*$", re.I)
+
+
 def restate(question: str) -> str:
     """The question in the classifier's words where a rule here applies; else unchanged."""
     text = _without_courtesy(question)
     if "$" in text or "\\(" in text or "\\[" in text:
         return text  # LaTeX questions are read as written
     text = _TAKE_THE.sub("Find the ", _SIMULTANEOUSLY.sub(" ", text), count=1)
+    text = _POINTS_AHEAD.sub(" ", text, count=1)
     for pattern in _SOLVE_FOR:
         m = pattern.match(text)
         if m:
             return f"Solve {m.group('eqs').strip()} for {m.group('vars').strip()}"
+    m = _RELATIONS_THEN_ASK.match(text)
+    if m and not set(prose_words(m.group("eqs"))) - {"and"}:
+        unknowns = (m.group("vars") or m.group("vars2")).strip()
+        return f"Solve {_JOINED_RELATIONS.sub(', ', m.group('eqs').strip())} for {unknowns}"
+    m = _FORMULA_THEN_VERB.match(text)
+    if m and not prose_words(m.group("body")):
+        return f"{m.group('verb').capitalize()} {m.group('body')}"
+    m = _MULTIPLY_PRODUCT.match(text)
+    if m and re.search(r"[a-z]", m.group("body"), re.I):
+        return f"Expand {m.group('body')}"
+    system = _system(text)
+    if system is not None:
+        return system
     text = _SIMPLIFY_WORDS.sub("Simplify ", text, count=1)
     text = _EXPAND_THE_PRODUCT.sub("Expand ", text, count=1)
     for pattern, template in ((_EXPANDED, "Expand {body}"),
@@ -95,6 +127,14 @@ def restate(question: str) -> str:
         if m and not prose_words(m.group("body")):  # one formula, not a sentence
             return template.format(body=m.group("body"))
     return _value_question(text)
+
+
+def _system(text: str) -> str | None:
+    """'x + y = 10 and x - y = 2', 'x + 3y = -4; 2x - y = 6': 'Solve x + y = 10, x - y = 2'."""
+    parts = [p.strip().rstrip("?.!") for p in _LISTED_RELATIONS.split(text.strip())]
+    if len(parts) < 2 or any(p.count("=") != 1 or prose_words(p) for p in parts):
+        return None
+    return "Solve " + ", ".join(parts)
 
 
 def _without_courtesy(question: str) -> str:

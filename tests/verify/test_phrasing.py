@@ -38,6 +38,14 @@ from noema_core.verify.phrasing import restate
     ("what does 3x + 4 - x + 1 simplify to?", "2x + 5", "4x + 5"),
     ("Take the derivative of 4x^3 + x", "12x^2 + 1", "12x^2"),
     ("hey, can you differentiate x^4 - 2x for me", "4x^3 - 2", "4x^3"),
+    ("(y - 4)(y + 4), expand it", "y^2 - 16", "y^2 - 8y - 16"),
+    ("9 = 3 - 2x, solve it", "-3", "3"),
+    ("5 - t = 1, t = ?", "4", "-4"),
+    ("c + d = 7, c - d = 1. what are c and d?", "c = 4, d = 3", "c = 3, d = 4"),
+    ("3x + y = 5; x - y = -1", "x = 1, y = 2", "x = 2, y = 1"),
+    ("2p + q = 4 and p - q = 5", "p = 3, q = -2", "p = -2, q = 3"),
+    ("Solve these: u + v = 6, u - v = 2", "u = 4, v = 2", "u = 2, v = 4"),
+    ("please multiply (x + 5)(x - 3)", "x^2 + 2x - 15", "x^2 - 15"),
 ])
 def test_a_natural_phrasing_is_checked_both_ways(question, right, wrong):
     assert judge(right, question=question).status == "verified"

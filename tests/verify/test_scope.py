@@ -147,6 +147,14 @@ SYSTEM = ("Solve the system: x + y = 5, x - y = 1",)
     ("Now solve 2x + 6 = 10", "2", SYSTEM, "verified"),  # its own x, not the system's 3
     ("now differentiate x^3 - y", "3x^2", SYSTEM, "verified"),
     ("then 3/4 + 1/8", "\\frac{7}{8}", ("Write a poem",), "verified"),
+    ("how about 9 - 2 * 3", "3", ("what is 1 + 1",), "verified"),
+    ("thanks. next one: 2y = 14", "7", ("what is 1 + 1",), "verified"),
+    # A bare formula takes the task the earlier question named, through earlier follow-ups:
+    ("now (x - 3)^2", "x^2 - 6x + 9", ("expand (x + 1)(x + 2)",), "verified"),
+    ("and of x^5", "5x^4", ("differentiate x^2", "now x^3 + x"), "verified"),
+    ("and of x^5", "x^6/6", ("differentiate x^2", "now x^3 + x"), "contradicted"),
+    ("now (x - 3)^2", "9", ("what is 2 + 2",), "unverifiable"),  # no task to take
+    ("now x = 2", "12", ("differentiate x^3",), "unverifiable"),  # a value, not an equation
 ])
 def test_a_follow_up_is_checked_with_the_earlier_turn_sympy_can_solve(question, answer, earlier,
                                                                       want):
