@@ -172,6 +172,11 @@ class RemoteEngine:
         known = {f.name for f in fields(ModelInfo)}
         raw["device"] = f"{raw.get('device', '?')} at {urlsplit(url).netloc}"
         raw["name"] = str(body["id"])  # as the server lists it, not its local path
+        # Counts the app compares with: a garbled one from the server is as if it were absent.
+        for key, absent in (("max_turns_trained", 0), ("history_exchanges", None)):
+            value = raw.get(key)
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+                raw[key] = absent
         info = ModelInfo(**{k: v for k, v in raw.items() if k in known})
         return cls(url, str(body["id"]), info, per_forward=True, api_key=api_key,
                    timeout=timeout)

@@ -142,6 +142,19 @@ def test_disconnecting_mid_stream_frees_the_engine_within_one_forward(slow):
     assert not httpx.get(live.url + "/health").json()["busy"]
 
 
+@pytest.mark.parametrize(("sent", "read"), [
+    ({"history_exchanges": 0, "max_turns_trained": 9}, (0, 9)),
+    ({"history_exchanges": "all", "max_turns_trained": -2}, (None, 0)),
+    ({"history_exchanges": True, "max_turns_trained": None}, (None, 0)),
+    ({}, (None, 0)),  # an older server
+])
+def test_the_servers_conversation_counts_reach_the_app_or_are_dropped(sent, read):
+    body = {"id": "m", "info": {"name": "m", "device": "cpu", "dtype": "float32", "quant": "none",
+                                "parameters": 1, "resident_bytes": 1, **sent}}
+    info = RemoteEngine._from_noema("http://127.0.0.1:1", body, None, 5.0).info
+    assert (info.history_exchanges, info.max_turns_trained) == read
+
+
 def test_a_non_streaming_client_that_disconnects_is_cancelled_too(slow):
     live, engine = slow
     engine.ended.clear()
