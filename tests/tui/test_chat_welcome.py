@@ -164,6 +164,6 @@ def test_a_window_of_some_exchanges_is_named_once_the_chat_is_longer():
     assert turn_notice(info, 3) is None  # two earlier exchanges: both read
     assert "last 2 exchanges" in turn_notice(info, 4)
     info = dataclasses.replace(info, history_exchanges=1)
-    assert "last 1 exchange of" in turn_notice(info, 3)
+    assert "last 1 exchange with" in turn_notice(info, 3)
     whole = dataclasses.replace(info, history_exchanges=None, max_turns_trained=3)
     assert turn_notice(whole, 3) is None and "up to 3 questions" in turn_notice(whole, 4)

@@ -26,10 +26,10 @@ def turn_notice(info: ModelInfo | None, questions: int, new_chat_key: str = "Ctr
     # One line at 120 columns, two at 80: it stays on screen, so it must stay small.
     if window is not None and questions - 1 > window:  # the new question does not see all
         if window == 0:
-            return (f"{info.name} answers each question on its own: it does not read the "
-                    f"earlier turns of this chat (noema chat --history changes that).")
+            return (f"{info.name} answers each question on its own, without the earlier "
+                    f"turns (noema chat --history changes that).")
         return (f"{info.name} reads only the last {window} exchange{'s' if window != 1 else ''}"
-                f" of this chat with each question (noema chat --history changes that).")
+                f" with each question (noema chat --history changes that).")
     trained = info.max_turns_trained
     if not trained or questions <= trained:
         return None
