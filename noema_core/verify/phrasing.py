@@ -95,8 +95,15 @@ _MULTIPLY_PRODUCT = re.compile(r"^\s*multiply\s+(?P<body>\(.+\)\s*(?:\(.+\)|\^\s
                                r"\s*[?.!]*\s*$", re.I)
 
 
+# Typed questions are a line or two; the rules' patterns take quadratic time on some long
+# inputs (20,000 '=' took 9 s), so longer text is read as written.
+MAX_RESTATED_CHARS = 400
+
+
 def restate(question: str) -> str:
     """The question in the classifier's words where a rule here applies; else unchanged."""
+    if len(question) > MAX_RESTATED_CHARS:
+        return question
     text = _without_courtesy(question)
     if "$" in text or "\\(" in text or "\\[" in text:
         return text  # LaTeX questions are read as written

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from noema_core.verify.judge import judge
-from noema_core.verify.phrasing import restate
+from noema_core.verify.phrasing import MAX_RESTATED_CHARS, restate
 
 
 @pytest.mark.parametrize(("question", "right", "wrong"), [
@@ -74,3 +74,11 @@ def test_a_phrase_that_could_mean_more_than_one_thing_is_not_checked(question):
 ])
 def test_sentences_that_only_look_like_a_phrasing_are_left_as_written(question):
     assert restate(question) == question
+
+
+def test_long_text_is_read_as_written_without_scanning_it():
+    """The patterns are quadratic on some long inputs (20,000 characters of '=,' took 10 s):
+    past MAX_RESTATED_CHARS the text is returned as it came, even a phrasing they would read."""
+    padded = "can you add 2 and 3" + " " * MAX_RESTATED_CHARS
+    assert restate(padded) == padded
+    assert restate(padded.strip()) == "What is 2 + 3"
