@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+import pytest
 from typer.testing import CliRunner
 
 from noema_core.decoding.events import GenerationResult, GenerationStats
@@ -135,6 +136,7 @@ class ScriptedEngine:
         self.seen: list[list[dict]] = []
 
     settings_for = Engine.settings_for
+    set_history_exchanges = Engine.set_history_exchanges
 
     def generate(self, messages, settings):
         self.seen.append(messages)
@@ -217,6 +219,22 @@ def test_eval_questions_option_reports_per_family(monkeypatch, tmp_path):
     assert report["problems"] == 3 and report["source"].startswith("questions from ")
     assert report["families"]["fractions"]["q"]["accuracy"] == 0.5
     assert report["families"]["out_of_scope"]["q"]["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(("option", "read"), [((), "0"), (("--history", "all"), "all"),
+                                              (("--history", "2"), "2")])
+def test_eval_history_option_sets_and_reports_what_the_model_read(monkeypatch, tmp_path,
+                                                                  option, read):
+    from noema_tui.cli import app
+
+    turns = [{"question": f"what is {n} + 1?", "answer": str(n + 1)} for n in range(4)]
+    fake = ScriptedEngine({})
+    fake.info = Info(history_exchanges=0)  # what the checkpoint declares
+    monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: fake))
+    path = _write(tmp_path, [{"family": "arithmetic", "turns": turns}])
+    result = CliRunner().invoke(app, ["eval", "--questions", path, "--mode", "q", *option])
+    assert result.exit_code == 0, result.output
+    assert f"earlier exchanges read with each turn: {read}" in result.stdout
 
 
 def test_a_missing_or_malformed_question_file_exits_2_with_one_line(tmp_path):
