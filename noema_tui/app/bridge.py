@@ -130,6 +130,15 @@ class EngineBridge(Widget):
             engine.notice = lambda line: self.post_message(self.EngineNoticed(line))
         self.post_message(self.EngineLoaded(engine.info))  # then warm_up_engine, below
 
+    def set_history(self, exchanges: int | None) -> ModelInfo | None:
+        """Send the model `exchanges` earlier exchanges (None: all) from the next reply; the
+        engine's new info, or None where it cannot (not loaded, or a server's engine)."""
+        setter = getattr(self.engine, "set_history_exchanges", None)
+        if setter is None:
+            return None
+        setter(exchanges)
+        return self.engine.info
+
     def on_engine_bridge_engine_loaded(self, event: EngineLoaded) -> None:
         """Warm up (the message goes on to the screen too)."""
         self.warm_up_engine()

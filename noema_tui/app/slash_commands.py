@@ -26,7 +26,7 @@ COMMANDS = (
     SlashCommand("/new", "", "start a new conversation (this one stays saved)"),
     SlashCommand("/mode", "q|s|ar", "decoding mode from the next reply"),
     SlashCommand("/set", "name value", "set a decoding parameter, e.g. /set threshold 0.8, "
-                 "or auto_retry (0-8)"),
+                 "or auto_retry (0-8), or history (earlier exchanges the model reads: N or all)"),
     SlashCommand("/export", "[path]", "write the transcript: path.md, path.json, or a folder"),
 )
 NAMES = {command.name for command in COMMANDS}
@@ -64,3 +64,24 @@ def apply_set(settings: DecodingSettings, argument: str) -> DecodingSettings:
         hint = "use /mode to change the mode" if name == "mode" else "one of " + ", ".join(fields)
         raise SettingsError(f"unknown setting {name!r}: {hint}")
     return settings.replace(**{name: parse_value(name, value, getattr(settings, name))})
+
+
+def parse_history(value: str) -> int | None:
+    """`/set history 2` -> 2, `all` -> None (every earlier exchange); SettingsError otherwise."""
+    word = value.strip().lower()
+    if word == "all":
+        return None
+    if word.isdigit() and word.isascii():
+        return int(word)
+    raise SettingsError(f"history {value.strip()!r}: give the number of earlier exchanges the "
+                        "model reads (0, 1, 2, ...) or all")
+
+
+def describe_history(name: str, exchanges: int | None) -> str:
+    """What the model reads with each question, for the notice after `/set history`."""
+    if exchanges is None:
+        return f"{name} reads the whole conversation from the next reply."
+    if exchanges == 0:
+        return f"{name} answers each question on its own from the next reply."
+    return (f"{name} reads the last {exchanges} exchange{'s' if exchanges != 1 else ''} with "
+            "each question from the next reply.")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 from rich.console import Console
 
 from noema_core.decoding.settings import Mode
+from noema_core.engine import Engine
 from noema_tui.app.screens.help_screen import HelpScreen
 from noema_tui.app.widgets.prompt_input import PromptInput
 from noema_tui.app.widgets.reply_view import ReplyView
 from noema_tui.app.widgets.status_line import StatusLine
+from noema_tui.app.widgets.turn_notice import TurnNotice
 from tests.tui.chat_support import (  # noqa: F401 (isolated_dirs is an autouse fixture)
+    TINY_INFO,
     ReplayEngine,
     Stepper,
     build_app,
@@ -89,6 +93,41 @@ async def test_set_command_validates_and_applies_a_parameter(tmp_path):
         assert app.chat_screen.settings.threshold != 1.5
         await type_command(pilot, "/set colour blue")
         await wait_for(pilot, lambda: "unknown setting 'colour'" in toasts(app), "the name error")
+
+
+@dataclasses.dataclass
+class WindowedEngine(ReplayEngine):
+    """A local engine: it can change how much of the chat the model reads."""
+
+    set_history_exchanges = Engine.set_history_exchanges
+
+
+@pilot_test
+async def test_set_history_changes_what_the_model_reads_from_the_next_reply(tmp_path):
+    engine = WindowedEngine(info=dataclasses.replace(TINY_INFO, history_exchanges=0))
+    app = build_app(engine=engine)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await complete_turn(pilot, "Solve 2x = 4")
+        await complete_turn(pilot, "Solve 3x = 6")
+        assert "on its own" in str(app.query_one(TurnNotice).render())
+        await type_command(pilot, "/set history all")
+        await wait_for(pilot, lambda: "reads the whole conversation" in toasts(app), "notice")
+        assert engine.info.history_exchanges is None and app.chat_screen.info is engine.info
+        assert not app.query_one(TurnNotice).display  # two questions: within what it reads
+        await type_command(pilot, "/set history 1")
+        assert engine.info.history_exchanges == 1
+        await type_command(pilot, "/set history lots")
+        await wait_for(pilot, lambda: "history 'lots'" in toasts(app), "the error")
+        assert engine.info.history_exchanges == 1
+        assert app.query_one(PromptInput).text == "/set history lots"
+
+
+@pilot_test
+async def test_set_history_is_refused_where_the_engine_cannot_change_it(tmp_path):
+    app = build_app()  # like a server's engine: no set_history_exchanges
+    async with app.run_test(notifications=True) as pilot:
+        await type_command(pilot, "/set history 2")
+        await wait_for(pilot, lambda: "decodes on a server" in toasts(app), "the refusal")
 
 
 @pilot_test

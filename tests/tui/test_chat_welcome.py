@@ -151,7 +151,7 @@ async def test_a_model_that_reads_no_earlier_turn_says_so_from_the_first_follow_
         assert _notice(app) == ""
         await complete_turn(pilot, "Solve 3x = 6")
         text = _notice(app)
-        assert "answers each question on its own" in text and "--history" in text
+        assert "answers each question on its own" in text and "/set history all" in text
         for n in range(2):  # past max_turns_trained too: it still reads one question
             await complete_turn(pilot, f"Solve {n + 4}x = 8")
         assert _notice(app) == text

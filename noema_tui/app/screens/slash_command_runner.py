@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 from noema_core.errors import SettingsError
 from noema_tui.app.screens.settings_screen import parse_auto_retry
-from noema_tui.app.slash_commands import NAMES, apply_set, parse_mode, split_command, usage_line
+from noema_tui.app.slash_commands import (
+    NAMES,
+    apply_set,
+    describe_history,
+    parse_history,
+    parse_mode,
+    split_command,
+    usage_line,
+)
 
 if TYPE_CHECKING:
     from noema_tui.app.screens.chat_screen import ChatScreen
@@ -54,9 +62,21 @@ class SlashCommandRunner:
             self.auto_retry = parse_auto_retry(argument.partition(" ")[2])
             self.tell(f"Auto-retry: a contradicted reply is decoded again up to "
                       f"{self.auto_retry} time(s).", kind="settings")
+        elif name == "/set" and argument.partition(" ")[0] == "history":
+            self._set_history(argument.partition(" ")[2])
         elif name == "/set":
             self.settings = apply_set(self.settings, argument)
             self._show_mode()
             self.tell(f"Set {argument.split()[0]} = {argument.split(maxsplit=1)[1]} "
                       "from the next reply.", kind="settings")
         return True
+
+    def _set_history(self: ChatScreen, value: str) -> None:
+        exchanges = parse_history(value)
+        info = self.bridge.set_history(exchanges)
+        if info is None:
+            raise SettingsError("history: this model decodes on a server (or is not loaded "
+                                "yet), which decides how much of the chat it reads")
+        self.info = self.status.info = info
+        self.show_turn_notice()
+        self.tell(describe_history(info.name, exchanges), kind="settings")

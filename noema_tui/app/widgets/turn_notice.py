@@ -27,9 +27,9 @@ def turn_notice(info: ModelInfo | None, questions: int, new_chat_key: str = "Ctr
     if window is not None and questions - 1 > window:  # the new question does not see all
         if window == 0:
             return (f"{info.name} answers each question on its own, without the earlier "
-                    f"turns (noema chat --history changes that).")
+                    f"turns (/set history all sends them).")
         return (f"{info.name} reads only the last {window} exchange{'s' if window != 1 else ''}"
-                f" with each question (noema chat --history changes that).")
+                f" with each question (/set history all: the whole chat).")
     trained = info.max_turns_trained
     if not trained or questions <= trained:
         return None
