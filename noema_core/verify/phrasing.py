@@ -95,6 +95,11 @@ _MULTIPLY_PRODUCT = re.compile(r"^\s*multiply\s+(?P<body>\(.+\)\s*(?:\(.+\)|\^\s
                                r"\s*[?.!]*\s*$", re.I)
 
 
+# LaTeX typed without delimiters: a run of commands, braces, digits, signs and lone letters.
+_TEX_COMMAND = re.compile(r"\\[A-Za-z]+")
+_TEX_RUN = re.compile(r"(?:\\[A-Za-z]+|[{}\[\]\d^_+\-*/=().,|]|\s|"
+                      r"(?<![A-Za-z\\])[A-Za-z](?![A-Za-z]))+")
+
 # Typed questions are a line or two; the rules' patterns take quadratic time on some long
 # inputs (20,000 '=' took 9 s), so longer text is read as written.
 MAX_RESTATED_CHARS = 400
@@ -107,6 +112,8 @@ def restate(question: str) -> str:
     text = _without_courtesy(question)
     if "$" in text or "\\(" in text or "\\[" in text:
         return text  # LaTeX questions are read as written
+    if _TEX_COMMAND.search(text):
+        return _TEX_RUN.sub(_delimited, text)  # "\frac{3}{8} + \frac{5}{12}", typed bare
     text = _TAKE_THE.sub("Find the ", _SIMULTANEOUSLY.sub(" ", text), count=1)
     text = _POINTS_AHEAD.sub(" ", text, count=1)
     for pattern in _SOLVE_FOR:
@@ -134,6 +141,15 @@ def restate(question: str) -> str:
         if m and not prose_words(m.group("body")):  # one formula, not a sentence
             return template.format(body=m.group("body"))
     return _value_question(text)
+
+
+def _delimited(run: re.Match[str]) -> str:
+    """A run of LaTeX typed without `$`, between `$` (spaces around it kept outside)."""
+    body = run.group(0)
+    if "\\" not in body:
+        return body
+    lead, core = body[:len(body) - len(body.lstrip())], body.strip()
+    return f"{lead}${core}${body[len(lead) + len(core):]}"
 
 
 def _system(text: str) -> str | None:

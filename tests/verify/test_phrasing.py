@@ -46,6 +46,10 @@ from noema_core.verify.phrasing import MAX_RESTATED_CHARS, restate
     ("2p + q = 4 and p - q = 5", "p = 3, q = -2", "p = -2, q = 3"),
     ("Solve these: u + v = 6, u - v = 2", "u = 4, v = 2", "u = 2, v = 4"),
     ("please multiply (x + 5)(x - 3)", "x^2 + 2x - 15", "x^2 - 15"),
+    # LaTeX typed without $: read as the formula it is
+    ("What is \\frac{1}{4} + \\frac{1}{6}?", "\\frac{5}{12}", "\\frac{1}{5}"),
+    ("\\sqrt{49} - 2", "5", "7"),
+    ("solve 3x - \\frac{1}{2} = 1", "\\frac{1}{2}", "\\frac{1}{6}"),
 ])
 def test_a_natural_phrasing_is_checked_both_ways(question, right, wrong):
     assert judge(right, question=question).status == "verified"
