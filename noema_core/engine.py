@@ -65,6 +65,20 @@ def recent_exchanges(messages: Sequence[Message], exchanges: int | None) -> list
     return [*messages[:head], *messages[first:]]
 
 
+def parse_history_exchanges(text: str) -> int | None:
+    """`--history` / `/set history` values: "2" -> 2, "all" -> None (every earlier exchange);
+    SettingsError otherwise."""
+    from noema_core.errors import SettingsError
+
+    word = text.strip().lower()
+    if word == "all":
+        return None
+    if word.isdigit() and word.isascii():
+        return int(word)
+    raise SettingsError(f"history {text.strip()!r} is not a number of exchanges: give 0, 1, "
+                        "2, ... or all")
+
+
 class Engine:
     """A loaded model + tokenizer + sampler. Not thread-safe: one generation at a time."""
 

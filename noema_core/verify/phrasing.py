@@ -84,8 +84,7 @@ _FORMULA_THEN_VERB = re.compile(r"^\s*(?P<body>[^,]+?)\s*[,:]\s*(?P<verb>solve|e
 _RELATIONS_THEN_ASK = re.compile(
     rf"^\s*(?P<eqs>[^?]*=[^?]*?)\s*[,.;]\s*(?:{_VARS}\s*=\s*\?|(?:what\s+(?:is|are)|find|"
     r"solve\s+for)\s+(?P<vars2>[a-z](?:\s*(?:,|and)\s*[a-z])*)\s*\??)\s*$", re.I)
-# Relations joined by "and" or ";" with nothing else: a system to solve.
-_JOINED_RELATIONS = re.compile(r"\s*(?:;|\band\b)\s*", re.I)
+# Relations listed with ";", ",", new lines or "and": a system to solve.
 _LISTED_RELATIONS = re.compile(r"\s*(?:[;,\n]|\band\b)\s*", re.I)
 # "solve these: ...", "the following:": pointing at what comes next, not at an earlier turn.
 _POINTS_AHEAD = re.compile(r"\s*\b(?:these|this|the\s+following)(?:\s+(?:equations?|system))?"
@@ -123,7 +122,7 @@ def restate(question: str) -> str:
     m = _RELATIONS_THEN_ASK.match(text)
     if m and not set(prose_words(m.group("eqs"))) - {"and"}:
         unknowns = (m.group("vars") or m.group("vars2")).strip()
-        return f"Solve {_JOINED_RELATIONS.sub(', ', m.group('eqs').strip())} for {unknowns}"
+        return f"Solve {_LISTED_RELATIONS.sub(', ', m.group('eqs').strip())} for {unknowns}"
     m = _FORMULA_THEN_VERB.match(text)
     if m and not prose_words(m.group("body")):
         return f"{m.group('verb').capitalize()} {m.group('body')}"

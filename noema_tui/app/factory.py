@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from noema_core.decoding.settings import DecodingSettings
-from noema_core.engine import DEFAULT_MODEL, ProgressCallback
+from noema_core.engine import DEFAULT_MODEL, ProgressCallback, parse_history_exchanges
 from noema_core.retry import MAX_RETRIES
 from noema_tui.app.chat_app import NoemaChatApp, binding_ids
 from noema_tui.app.conversation import Conversation, mode_value
@@ -64,7 +64,7 @@ class EngineFromOptions:
         engine = Engine.load(self.model, device=self.device, dtype=self.dtype,
                              quant=self.quant, progress=progress, compile=self.compile)
         if self.history is not None:
-            engine.set_history_exchanges(None if self.history == "all" else int(self.history))
+            engine.set_history_exchanges(parse_history_exchanges(self.history))
         return engine
 
     def warm_up(self, engine: ChatEngine, cancel: threading.Event) -> None:

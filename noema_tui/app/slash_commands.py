@@ -66,17 +66,6 @@ def apply_set(settings: DecodingSettings, argument: str) -> DecodingSettings:
     return settings.replace(**{name: parse_value(name, value, getattr(settings, name))})
 
 
-def parse_history(value: str) -> int | None:
-    """`/set history 2` -> 2, `all` -> None (every earlier exchange); SettingsError otherwise."""
-    word = value.strip().lower()
-    if word == "all":
-        return None
-    if word.isdigit() and word.isascii():
-        return int(word)
-    raise SettingsError(f"history {value.strip()!r}: give the number of earlier exchanges the "
-                        "model reads (0, 1, 2, ...) or all")
-
-
 def describe_history(name: str, exchanges: int | None) -> str:
     """What the model reads with each question, for the notice after `/set history`."""
     if exchanges is None:

@@ -40,9 +40,15 @@ ApiKeyOption = Annotated[str | None, typer.Option(
 
 
 def _check_history(value: str | None) -> str | None:
-    if value is None or value == "all" or (value.isdigit() and value.isascii()):
-        return value
-    raise typer.BadParameter(f"{value!r} is not a number of exchanges: give 0, 1, 2, ... or all")
+    from noema_core.engine import parse_history_exchanges
+    from noema_core.errors import SettingsError
+
+    if value is not None:
+        try:
+            parse_history_exchanges(value)
+        except SettingsError as err:
+            raise typer.BadParameter(str(err)) from None
+    return value
 
 
 HistoryOption = Annotated[str | None, typer.Option(
@@ -54,5 +60,7 @@ HistoryOption = Annotated[str | None, typer.Option(
 
 def apply_history(engine: Engine, value: str | None) -> None:
     """`--history` as given (None: leave the model's own setting) onto a loaded engine."""
+    from noema_core.engine import parse_history_exchanges
+
     if value is not None:
-        engine.set_history_exchanges(None if value == "all" else int(value))
+        engine.set_history_exchanges(parse_history_exchanges(value))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from noema_core.engine import parse_history_exchanges
 from noema_core.errors import SettingsError
 from noema_tui.app.screens.settings_screen import parse_auto_retry
 from noema_tui.app.slash_commands import (
     NAMES,
     apply_set,
     describe_history,
-    parse_history,
     parse_mode,
     split_command,
     usage_line,
@@ -72,7 +72,7 @@ class SlashCommandRunner:
         return True
 
     def _set_history(self: ChatScreen, value: str) -> None:
-        exchanges = parse_history(value)
+        exchanges = parse_history_exchanges(value)
         info = self.bridge.set_history(exchanges)
         if info is None:
             raise SettingsError("history: this model decodes on a server (or is not loaded "
