@@ -18,11 +18,13 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from noema_core.decoding.events import GenerationStats
 from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_core.engine import Engine
 from noema_core.errors import NoemaError
+from noema_core.retry import Attempt, chosen, decode_until_verified
 
 EDITING_OFF = 1.0  # a confidence must exceed the threshold, and none exceeds 1
 
@@ -51,6 +53,36 @@ class ModeTally:
             "tokens_per_second": round(self.new_tokens / self.seconds, 2) if self.seconds else 0.0,
             "edits_per_answer": round(self.edits / max(self.problems, 1), 3),
         }
+
+
+@dataclass
+class RetryEffect:
+    """With `--retry`: what decoding a contradicted answer again bought, on the same prompts.
+    The mode's accuracy and speed count the answer shown and every decoding it took."""
+
+    correct_as_asked: int = 0
+    retried: int = 0  # answers the checker contradicted, so decoded again
+    fixed: int = 0  # wrong as asked, right after the retries
+    broken: int = 0  # right as asked, wrong after (a contradicted right answer: a checker bug)
+    seconds_as_asked: float = 0.0
+    seconds_retrying: float = 0.0
+
+    def add(self, attempts: Sequence[Attempt], right: bool, turn: Turn) -> None:
+        first = attempts[0].result
+        right_first = right if len(attempts) == 1 else grade(first.text, turn.question,
+                                                             turn.reference)
+        self.correct_as_asked += right_first
+        self.retried += len(attempts) > 1
+        self.fixed += right and not right_first
+        self.broken += right_first and not right
+        self.seconds_as_asked += first.stats.seconds
+        self.seconds_retrying += sum(a.result.stats.seconds for a in attempts[1:])
+
+    def summary(self, problems: int) -> dict:
+        return {"accuracy_as_asked": round(self.correct_as_asked / problems, 4) if problems
+                else 0.0, "retried": self.retried, "fixed": self.fixed, "broken": self.broken,
+                "extra_seconds": round(self.seconds_retrying / self.seconds_as_asked, 3)
+                if self.seconds_as_asked else 0.0}
 
 
 @dataclass
@@ -166,6 +198,8 @@ class EvalReport:
     cancelled: bool = False
     # Earlier exchanges the model read with each later turn of a conversation (None: all).
     history_exchanges: int | None = None
+    retries: int = 0  # decodings again of an answer the checker contradicts, at most
+    retry: dict[str, RetryEffect] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         results = []
@@ -174,13 +208,16 @@ class EvalReport:
                    "thresholds": self.thresholds.get(mode, {})}
             if mode in self.editing:
                 row["editing"] = self.editing[mode].summary()
+            if mode in self.retry:
+                row["retry"] = self.retry[mode].summary(tally.problems)
             results.append(row)
         return {"model": self.model, "problems": self.problems, "source": self.source,
                 "results": results,
                 "families": {family: {mode: {"problems": t.problems, **t.summary()}
                                       for mode, t in modes.items()}
                              for family, modes in self.families.items()},
-                "history_exchanges": self.history_exchanges, "cancelled": self.cancelled}
+                "history_exchanges": self.history_exchanges, "retries": self.retries,
+                "cancelled": self.cancelled}
 
 
 @dataclass(frozen=True)
@@ -205,19 +242,21 @@ def grade(text: str, question: str, reference: str | None) -> bool:
 def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int = 20, seed: int = 0,
              families: list[str] | None = None, items: Sequence[EvalItem] | None = None,
              source: str = "held-out problems", gen_length: int = 320,
-             card_presets: bool = False,
+             card_presets: bool = False, retries: int = 0,
              progress: Callable[[EvalProgress], None] | None = None,
              cancel: threading.Event | None = None) -> EvalReport:
     """Decode and grade `items` (default: `per_family` held-out problems of each family).
     A conversation's turns are asked in order, each after the model's own earlier answers.
     Setting `cancel` stops after the current answer and returns what was graded so far
     (marked cancelled). `card_presets` decodes with the card's thresholds instead of the
-    model's own."""
+    model's own. With `retries`, an answer the checker (independent mode, as in the chat)
+    contradicts is decoded again by `noema_core.retry`'s plan, and the answer it would show is
+    graded; `report.retry` compares it with the answer as asked."""
     if items is None:
         items = held_out_items(per_family, seed=seed, families=families)
     turns = sum(len(item.turns) for item in items)
     report = EvalReport(engine.info.name, turns, source,
-                        history_exchanges=engine.info.history_exchanges)
+                        history_exchanges=engine.info.history_exchanges, retries=retries)
     total = turns * len(modes)
     done = 0
     for mode in modes:
@@ -227,6 +266,7 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int = 20, see
                                          "editing_threshold": settings.editing_threshold}
         overall = report.overall.setdefault(mode.value, ModeTally())
         effect = EditingEffect()
+        retry = report.retry.setdefault(mode.value, RetryEffect()) if retries else RetryEffect()
         for item in items:
             history: list[dict[str, str]] = []
             for index, turn in enumerate(item.turns):
@@ -234,16 +274,28 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int = 20, see
                     report.cancelled = True
                     return report
                 messages = [*history, {"role": "user", "content": turn.question}]
-                result = engine.generate(messages, settings)
+                if retries:
+                    attempts = decode_until_verified(engine.generate, _independent(item, index),
+                                                     messages, settings, turn.question, retries)
+                    result = chosen(attempts).result
+                else:  # no independent check: nothing would act on it
+                    result = engine.generate(messages, settings)
+                    attempts = [Attempt("as asked", settings, result, None)]
                 right = grade(result.text, turn.question, turn.reference)
-                overall.add(right, result.stats)
+                stats = _all_decodings(attempts)
+                overall.add(right, stats)
                 report.families.setdefault(item.label(index), {}).setdefault(
-                    mode.value, ModeTally()).add(right, result.stats)
-                if result.stats.edits:
+                    mode.value, ModeTally()).add(right, stats)
+                if retries:
+                    retry.add(attempts, right, turn)
+                first = attempts[0].result
+                if first.stats.edits:  # what editing buys in this mode: the decoding as asked
                     plain = engine.generate(messages,
                                             settings.replace(editing_threshold=EDITING_OFF))
                     effect.edited_answers += 1
-                    effect.correct_with_edits += right
+                    effect.correct_with_edits += (right if first is result else
+                                                  grade(first.text, turn.question,
+                                                        turn.reference))
                     effect.correct_editing_off += grade(plain.text, turn.question,
                                                         turn.reference)
                 history = [*messages, {"role": "assistant", "content": result.text}]
@@ -253,6 +305,24 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int = 20, see
         if mode is not Mode.AR:
             report.editing[mode.value] = effect
     return report
+
+
+def _independent(item: EvalItem, index: int) -> Callable[..., Any]:
+    """The chat's check of a reply: no reference, the conversation's earlier questions."""
+    from noema_core.verify import check
+
+    earlier = tuple(turn.question for turn in item.turns[:index])
+    return lambda text, *, question: check(text, question=question, earlier=earlier)
+
+
+def _all_decodings(attempts: Sequence[Attempt]) -> GenerationStats:
+    """One answer's cost: every decoding it took (one without retries)."""
+    if len(attempts) == 1:
+        return attempts[0].result.stats
+    each = [a.result.stats for a in attempts]
+    return GenerationStats(each[0].prompt_tokens, sum(s.new_tokens for s in each),
+                           sum(s.forwards for s in each), sum(s.seconds for s in each),
+                           sum(s.edits for s in each))
 
 
 def comparisons(report: dict) -> dict[str, float | None]:

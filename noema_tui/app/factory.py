@@ -14,7 +14,7 @@ from typing import Any
 
 from noema_core.decoding.settings import DecodingSettings
 from noema_core.engine import DEFAULT_MODEL, ProgressCallback, parse_history_exchanges
-from noema_core.retry import MAX_RETRIES
+from noema_core.retry import DEFAULT_RETRIES, MAX_RETRIES
 from noema_tui.app.chat_app import NoemaChatApp, binding_ids
 from noema_tui.app.conversation import Conversation, mode_value
 from noema_tui.app.protocol import ChatEngine, Checker, EngineLoader
@@ -122,7 +122,7 @@ def create_app(options: ChatOptions, *, loader: EngineLoader | None = None,
     theme = load_theme(options.theme)
     conversation, opened = open_conversation(options, store)
     settings = DecodingSettings.for_mode(options.mode or mode_value(conversation.last_mode))
-    auto_retry, config_notices = load_auto_retry(MAX_RETRIES)
+    auto_retry, config_notices = load_auto_retry(MAX_RETRIES, DEFAULT_RETRIES)
     notices = [n for n in (notice, opened) if n] + (store.problems if store else [])
     if loader is None and options.server:
         loader = EngineFromServer(options.server, options.api_key)

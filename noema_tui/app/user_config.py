@@ -8,7 +8,7 @@
 `config.toml` holds the chat's own options:
 
     [chat]
-    auto_retry = 2  # decode a reply the checker contradicts again, up to 2 times
+    auto_retry = 2  # decode a reply the checker contradicts again, up to 2 times (default 1)
 
 A bad file never stops the app: each problem becomes a one-line notice and the defaults
 stay in force for what it could not use.
@@ -46,18 +46,18 @@ def _read_toml(path: Path) -> tuple[dict, str]:
         return {}, f"{path} could not be read ({err}): fix it; the defaults are in use"
 
 
-def load_auto_retry(most: int) -> tuple[int, list[str]]:
-    """`[chat] auto_retry` from config.toml (0 when unset: retry only when asked) and a
-    notice for a file or value that could not be used."""
+def load_auto_retry(most: int, default: int) -> tuple[int, list[str]]:
+    """`[chat] auto_retry` from config.toml (`default` when unset or unusable) and a notice
+    for a file or value that could not be used."""
     path = config_dir() / CONFIG_FILE
     table, problem = _read_toml(path)
     if problem:
-        return 0, [problem]
+        return default, [problem]
     chat = table.get("chat", {})
-    value = chat.get("auto_retry", 0) if isinstance(chat, dict) else None
+    value = chat.get("auto_retry", default) if isinstance(chat, dict) else None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
-        return 0, [f"{path}: [chat] auto_retry must be a whole number from 0 to {most}, e.g. "
-                   f"auto_retry = 2; it is off"]
+        return default, [f"{path}: [chat] auto_retry must be a whole number from 0 to {most}, "
+                         f"e.g. auto_retry = 2; the default ({default}) is in use"]
     return value, []
 
 

@@ -22,6 +22,7 @@ from noema_core.decoding.settings import (
     DecodingSettings,
     Mode,
 )
+from noema_core.retry import DEFAULT_RETRIES
 from noema_tui.commands.options import (
     ApiKeyOption,
     CompileOption,
@@ -160,7 +161,8 @@ def ask(
         "--strict", help="Exit with 4 when the checker contradicts the answer.")] = False,
     retry: Annotated[int, typer.Option(
         "--retry", min=0, max=8, help="When the checker contradicts the answer, decode again "
-        "(stricter thresholds, then other seeds) up to this many times [0, 8].")] = 0,
+        "(one token per forward, stricter thresholds, then other seeds) up to this many "
+        "times [0, 8]; 0 shows the first answer whatever its verdict.")] = DEFAULT_RETRIES,
     trace: Annotated[Path | None, typer.Option(
         "--trace", help="Write every forward of the reply to this JSON file (noema replay "
                         "plays it).", show_default=False, dir_okay=False)] = None,
@@ -234,10 +236,9 @@ def ask(
     trace_error = write_trace(trace, session.events, model, text, settings) if trace else ""
     try:
         if as_json:
-            report = outcome.as_json(mode.value)
-            if retry:
-                report["tries"] = [{"how": how, **each.as_json(mode.value)}
-                                   for how, each in tries]
+            report = outcome.as_json()
+            if len(tries) > 1:  # the checker contradicted the first answer
+                report["tries"] = [{"how": how, **each.as_json()} for how, each in tries]
             emit(json.dumps(report, ensure_ascii=False))
         else:
             session.show_other_tries(tries, outcome)

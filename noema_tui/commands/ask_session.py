@@ -43,15 +43,16 @@ class AskOutcome:
     result: GenerationResult
     verdict: Any  # noema_core.verify.Verdict
     interrupted: bool
+    mode: str  # what this answer was decoded in: a retry may differ from the mode asked
 
-    def as_json(self, mode: str) -> dict[str, Any]:
+    def as_json(self) -> dict[str, Any]:
         stats = self.result.stats.as_dict()
         return {
             "answer": self.result.text,
             "final_answer": self.verdict.answer or "",
             "verdict": {"status": self.verdict.status, "expected": self.verdict.expected,
                         "reason": self.verdict.reason},
-            "mode": mode,
+            "mode": self.mode,
             "stats": {key: stats[key] for key in ("new_tokens", "forwards",
                                                   "tokens_per_forward", "tokens_per_second",
                                                   "seconds")},
@@ -141,7 +142,8 @@ class AskSession:
             result = GenerationResult((), view.finished_text, GenerationStats(0, 0, 0, 0.0),
                                       cancelled=True, finish_reason="cancelled")
         verdict, checked = self._check(result, question, interrupted)
-        return AskOutcome(question, result, verdict, interrupted or not checked)
+        return AskOutcome(question, result, verdict, interrupted or not checked,
+                          settings.mode.value)
 
     def decode_with_retries(self, engine: Engine, question: str, settings: DecodingSettings,
                             tries: int) -> list[tuple[str, AskOutcome]]:

@@ -54,6 +54,11 @@ def eval_command(
              "file skips the problems already there.", show_default=False)] = None,
     device: DeviceOption = "auto",
     history: HistoryOption = None,
+    retry: Annotated[int, typer.Option(
+        "--retry", min=0, max=8, help="When the checker (no reference, as in the chat) "
+        "contradicts an answer, decode it again (one token per forward, stricter thresholds, "
+        "then other seeds) up to this many times [0, 8], and grade the answer that would be "
+        "shown; the report also gives the accuracy as asked. Not with --dataset.")] = 0,
     card_presets: Annotated[bool, typer.Option(
         "--card-presets", help="Decode with Noema-1's card thresholds, not the model's own "
         "(generation_config.json).")] = False,
@@ -71,6 +76,9 @@ def eval_command(
     each reply's final answer is checked against the row's gold answer;
     malformed rows are reported with their line number and skipped.
 
+    With --retry N, an answer the checker contradicts is decoded again as in
+    `noema ask --retry N`, and the answer shown is graded.
+
     Exit codes: 0 ok, 1 runtime error, 2 usage (also a missing or malformed
     --questions file, or a missing or unusable --dataset), 3 model or device
     could not load, 130 interrupted (the problems graded so far are reported).
@@ -87,6 +95,9 @@ def eval_command(
             fail("--dataset and --questions cannot be combined: pass one of them", 2)
         if mode and len(mode) > 1:
             fail("--dataset decodes one mode: pass a single --mode", 2)
+        if retry:
+            fail("--retry works with --questions and the held-out suite, not --dataset: "
+                 "drop --retry", 2)
         eval_dataset(dataset, model=model, mode=Mode(mode[0].value) if mode else Mode.SPEED,
                      limit=limit, question_field=question_field, answer_field=answer_field,
                      batch_size=batch_size, output=output, device=device,
@@ -110,7 +121,8 @@ def eval_command(
 
     report, interrupted = run_cancellable(
         lambda: evaluate(engine, modes=modes, per_family=limit or 20, seed=seed, items=items,
-                         source=source, card_presets=card_presets, progress=progress,
+                         source=source, card_presets=card_presets, retries=retry,
+                         progress=progress,
                          cancel=cancel), cancel)
     report = report.as_dict()
     report["comparisons"] = comparisons(report)
@@ -203,6 +215,13 @@ def _table(report: dict) -> str:
             lines.append(f"{r['mode'].upper()}: {e['edited_answers']} answers edited: accuracy "
                          f"{e['accuracy_with_edits']:.3f} with edits, "
                          f"{e['accuracy_editing_off']:.3f} with editing off")
+    for r in report["results"]:
+        t = r.get("retry")
+        if t:
+            lines.append(f"{r['mode'].upper()}: {t['retried']} answers retried (up to "
+                         f"{report['retries']} times): accuracy {t['accuracy_as_asked']:.3f} as "
+                         f"asked, {r['accuracy']:.3f} with retries ({t['fixed']} fixed, "
+                         f"{t['broken']} broken), {t['extra_seconds']:+.0%} decoding time")
     for key, value in report.get("comparisons", {}).items():
         lines.append(f"{key}: {value}")
     return "\n".join(lines)

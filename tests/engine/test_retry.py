@@ -28,17 +28,30 @@ def scripted(statuses: list[str]):
     return generate, check, decoded
 
 
-def test_the_plan_tries_stricter_thresholds_first_then_other_seeds():
+def test_the_plan_writes_one_token_per_forward_then_stricter_thresholds_then_other_seeds():
     settings = DecodingSettings.for_mode("s", threshold=0.9, editing_threshold=0.5)
-    plan = retry_plan(settings, 3)
-    assert [how for how, _ in plan][:2] == ["as asked", "stricter thresholds"]
+    plan = retry_plan(settings, 4)
+    assert [how for how, _ in plan][:3] == ["as asked", "one token per forward",
+                                            "stricter thresholds"]
     assert plan[0][1] == settings
-    strict = plan[1][1]
+    ar = plan[1][1]
+    assert ar.mode is Mode.AR and ar == DecodingSettings.for_mode("ar")
+    strict = plan[2][1]
     assert strict.mode is Mode.QUALITY and strict.threshold > 0.9
     assert strict.editing_threshold > 0.5
-    seeds = [each.seed for _, each in plan[2:]]
-    assert len(plan) == 4 and len(set(seeds)) == 2 and all(e.temperature > 0 for _, e in plan[2:])
+    seeds = [each.seed for _, each in plan[3:]]
+    assert len(plan) == 5 and len(set(seeds)) == 2 and all(e.temperature > 0 for _, e in plan[3:])
     assert retry_plan(settings, 0) == [("as asked", settings)]
+    assert [how for how, _ in retry_plan(settings, 1)] == ["as asked", "one token per forward"]
+
+
+def test_an_ar_answer_is_retried_in_q_mode_not_decoded_the_same_way_again():
+    settings = DecodingSettings.for_mode("ar", gen_length=256)
+    plan = retry_plan(settings, 2)
+    assert [how for how, _ in plan][:2] == ["as asked", "stricter thresholds"]
+    # AR ignores thresholds: a stricter AR decoding would repeat the greedy answer
+    assert all(each.mode is not Mode.AR for _, each in plan[1:])
+    assert plan[1][1].gen_length == 256
 
 
 def test_retries_run_only_while_the_checker_contradicts_and_stop_at_the_first_verified():

@@ -130,11 +130,17 @@ def test_markdown_export_delimits_math_and_json_keeps_the_text(tmp_path):
 
 
 def test_the_mode_is_spelled_as_ask_json_spells_it(tmp_path):
+    from types import SimpleNamespace
+
+    from noema_core.decoding.events import GenerationResult, GenerationStats
     from noema_tui.commands.ask_session import AskOutcome
 
     [document] = export_transcript(a_conversation(), None, tmp_path / "chat.json")
     assert json.loads(document.read_text())["turns"][1]["mode"] == "ar"
-    assert "mode" in AskOutcome.as_json.__code__.co_varnames  # ask --json prints mode.value
+    verdict = SimpleNamespace(status="verified", answer="5", expected="5", reason="")
+    outcome = AskOutcome("q", GenerationResult((), "\\boxed{5}", GenerationStats(1, 1, 1, 0.1)),
+                         verdict, False, "ar")
+    assert outcome.as_json()["mode"] == "ar"  # ask --json prints the mode that decoded it
 
 
 # ----------------------------------------------------------------- in the app

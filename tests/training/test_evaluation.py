@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 
@@ -246,3 +247,58 @@ def test_a_missing_or_malformed_question_file_exits_2_with_one_line(tmp_path):
     bad = CliRunner().invoke(app, ["eval", "--questions", no_answer])
     assert bad.exit_code == 2 and "set.jsonl:1 has a question without an answer" in bad.output
     assert len(bad.output.strip().splitlines()) == 1
+
+
+class TwoMindedEngine(ScriptedEngine):
+    """Replies by question as ScriptedEngine, but AR mode (one token per forward) has its own
+    table: the first retry of a contradicted Q/S answer decodes in AR."""
+
+    def __init__(self, replies: dict[str, str], ar_replies: dict[str, str]) -> None:
+        super().__init__(replies)
+        self.ar_replies = ar_replies
+        self.modes: list[Mode] = []
+
+    def generate(self, messages, settings, cancel=None):
+        self.modes.append(settings.mode)
+        result = super().generate(messages, settings)
+        if settings.mode is Mode.AR:
+            text = self.ar_replies.get(messages[-1]["content"], "")
+            return dataclasses.replace(result, text=text)
+        return result
+
+
+def test_retry_decodes_a_contradicted_answer_again_and_grades_the_answer_shown(tmp_path):
+    from noema_core.evaluation import load_questions
+
+    rows = [{"family": "arithmetic", "question": "What is 17 + 25?", "answer": "42"},
+            {"family": "arithmetic", "question": "What is 6 * 7?", "answer": "42"},
+            {"family": "out_of_scope", "question": "hello"}]
+    engine = TwoMindedEngine({"What is 17 + 25?": "\\boxed{41}", "What is 6 * 7?": "\\boxed{42}",
+                              "hello": "Hi, I solve school maths."},
+                             {"What is 17 + 25?": "17 + 25 = 42. \\boxed{42}"})
+    items = load_questions([_write(tmp_path, rows)])
+    report = evaluate(engine, modes=[Mode.QUALITY], items=items, retries=2).as_dict()
+    q = report["results"][0]
+    assert report["retries"] == 2 and q["accuracy"] == 1.0
+    assert q["retry"] == {"accuracy_as_asked": round(2 / 3, 4), "retried": 1, "fixed": 1,
+                          "broken": 0, "extra_seconds": round(0.1 / 0.3, 3)}
+    # only the contradicted answer was decoded again, and its retry stopped once verified
+    assert engine.modes == [Mode.QUALITY, Mode.AR, Mode.QUALITY, Mode.QUALITY]
+    plain = evaluate(engine, modes=[Mode.QUALITY], items=items).as_dict()
+    assert plain["results"][0]["accuracy"] == round(2 / 3, 4) and "retry" not in plain["results"][0]
+
+
+def test_eval_retry_option_reports_both_accuracies_and_is_refused_with_dataset(monkeypatch,
+                                                                               tmp_path):
+    from noema_tui.cli import app
+
+    rows = [{"family": "arithmetic", "question": "What is 17 + 25?", "answer": "42"}]
+    fake = TwoMindedEngine({"What is 17 + 25?": "\\boxed{41}"}, {"What is 17 + 25?": "\\boxed{42}"})
+    monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: fake))
+    path = _write(tmp_path, rows)
+    result = CliRunner().invoke(app, ["eval", "--questions", path, "--mode", "q", "--retry", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Q: 1 answers retried (up to 1 times): accuracy 0.000 as asked, 1.000 with retries " \
+           "(1 fixed, 0 broken)" in result.stdout
+    refused = CliRunner().invoke(app, ["eval", "--dataset", path, "--retry", "1"])
+    assert refused.exit_code == 2 and "--retry works with --questions" in refused.output

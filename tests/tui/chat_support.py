@@ -157,11 +157,16 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def build_app(*, engine: ReplayEngine | None = None,
               loader: ReplayLoader | None = None, checker: FakeChecker | None = None,
               options: ChatOptions | None = None,
-              clock: Callable[[], float] = lambda: 0.0) -> NoemaChatApp:
+              clock: Callable[[], float] = lambda: 0.0,
+              auto_retry: int | None = None) -> NoemaChatApp:
+    """The chat as `noema chat` builds it; `auto_retry` overrides the default (config.toml's)."""
     store = ConversationStore.open_default()  # under NOEMA_DATA_DIR, set by isolated_dirs
-    return create_app(options or ChatOptions(), loader=loader or ReplayLoader(engine or
-                                                                              ReplayEngine()),
-                      checker=checker or FakeChecker(), store=store, clock=clock)
+    app = create_app(options or ChatOptions(), loader=loader or ReplayLoader(engine or
+                                                                             ReplayEngine()),
+                     checker=checker or FakeChecker(), store=store, clock=clock)
+    if auto_retry is not None:
+        app.chat_screen.auto_retry = auto_retry
+    return app
 
 
 def pilot_test(scenario: Callable[..., object]) -> Callable[..., None]:

@@ -311,15 +311,26 @@ def test_retry_decodes_again_after_a_contradiction_and_json_records_every_try(
     result = run("--retry", "2", "--json", "Solve 3x + 5 = 20")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert [t["how"] for t in report["tries"]] == ["as asked", "stricter thresholds"]
+    assert [t["how"] for t in report["tries"]] == ["as asked", "one token per forward"]
     assert [t["verdict"]["status"] for t in report["tries"]] == ["contradicted", "verified"]
     assert report["verdict"]["status"] == "verified"  # the verified try is the answer
+    assert report["mode"] == "ar" and [t["mode"] for t in report["tries"]] == ["q", "ar"]
     first, second = (settings for _, settings in scripted_engine.streams)
-    assert second.threshold > first.threshold
+    assert first.mode.value == "q" and second.mode.value == "ar"
 
 
-def test_without_retry_a_contradicted_answer_is_decoded_once(scripted_engine, fake_checker):
+def test_by_default_a_contradicted_answer_is_decoded_once_more_one_token_per_forward(
+        scripted_engine, fake_checker):
     fake_checker.verdict = FakeVerdict("contradicted", answer="4", expected="5", method="solve")
     result = run("--json", "Solve 3x + 5 = 20")
+    assert result.exit_code == 0 and len(scripted_engine.streams) == 2
+    report = json.loads(result.stdout)
+    assert [t["how"] for t in report["tries"]] == ["as asked", "one token per forward"]
+    assert report["answer"] == report["tries"][0]["answer"]  # both contradicted: the first
+
+
+def test_retry_0_decodes_a_contradicted_answer_once(scripted_engine, fake_checker):
+    fake_checker.verdict = FakeVerdict("contradicted", answer="4", expected="5", method="solve")
+    result = run("--retry", "0", "--json", "Solve 3x + 5 = 20")
     assert result.exit_code == 0 and len(scripted_engine.streams) == 1
     assert "tries" not in json.loads(result.stdout)

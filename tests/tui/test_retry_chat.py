@@ -8,7 +8,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from noema_core.retry import retry_plan
+from noema_core.decoding.settings import Mode
+from noema_core.retry import DEFAULT_RETRIES, retry_plan
 from noema_core.verify.verdict import Verdict
 from noema_tui.app.factory import ChatOptions
 from noema_tui.app.screens.settings_screen import SettingsScreen
@@ -82,35 +83,36 @@ def checked(app, count: int):
 
 
 @pilot_test
-async def test_a_contradicted_reply_offers_f6_which_decodes_a_stricter_second_try():
+async def test_a_contradicted_reply_offers_ctrl_t_which_decodes_it_again_one_token_per_forward():
     engine = ReplayEngine()
-    app = build_app(engine=engine, checker=VerdictsInTurn([CONTRADICTED, VERIFIED]))
+    app = build_app(engine=engine, checker=VerdictsInTurn([CONTRADICTED, VERIFIED]), auto_retry=0)
     async with app.run_test(size=(100, 40)) as pilot:
         await complete_turn(pilot, PROMPT)
         await pilot.pause()
         [first] = replies(app)
         assert "contradicted" in verdict(first)
-        assert offer(first) == "^t: decode it again (stricter thresholds)"
+        assert offer(first) == "^t: decode it again (one token per forward)"
         await footer_shows(pilot, "ctrl+t")
         asked = app.chat_screen.settings
         await pilot.press("ctrl+t")
         await wait_for(pilot, checked(app, 2), "the second try's verdict")
         first, second = replies(app)
         assert title(first) == "Noema · Q · try 1 · as asked"
-        assert title(second) == "Noema · Q · try 2 · stricter thresholds"
+        assert title(second) == "Noema · AR · try 2 · one token per forward"
         assert "contradicted" in verdict(first) and "verified" in verdict(second)
         assert second.query_one(".reply--verdict").has_class("-verified")
         assert offer(first) == offer(second) == ""
         await footer_shows(pilot, "ctrl+t", False)  # verified: nothing to retry
         (messages_1, used_1), (messages_2, used_2) = engine.calls
         assert used_1 == asked and used_2 == retry_plan(asked, 1)[1][1]
-        assert used_2.threshold > used_1.threshold and used_2.editing_threshold > 0
+        assert used_1.mode is Mode.QUALITY and used_2.mode is Mode.AR
         assert messages_2 == messages_1  # the same question, without the contradicted try
 
 
 @pilot_test
 async def test_the_palette_offers_retry_reply_n_only_while_it_applies():
-    app = build_app(checker=VerdictsInTurn([CONTRADICTED, CONTRADICTED, VERIFIED]))
+    app = build_app(checker=VerdictsInTurn([CONTRADICTED, CONTRADICTED, CONTRADICTED,
+                                            VERIFIED]), auto_retry=0)
     async with app.run_test(size=(100, 40)) as pilot:
 
         def retry_commands():
@@ -120,15 +122,19 @@ async def test_the_palette_offers_retry_reply_n_only_while_it_applies():
         assert not retry_commands()
         await complete_turn(pilot, PROMPT)
         [command] = retry_commands()
-        assert command.title == "Retry reply 1" and "stricter thresholds" in command.help
+        assert command.title == "Retry reply 1" and "one token per forward" in command.help
         await command.callback()
         await wait_for(pilot, checked(app, 2), "try 2")
-        [command] = retry_commands()  # try 2 contradicted too: the next one uses a seed
-        assert "seed 1, temperature 0.3" in command.help
+        [command] = retry_commands()  # try 2 contradicted too: stricter thresholds next
+        assert "stricter thresholds" in command.help
         await command.callback()
         await wait_for(pilot, checked(app, 3), "try 3")
+        [command] = retry_commands()  # and then another seed
+        assert "seed 1, temperature 0.3" in command.help
+        await command.callback()
+        await wait_for(pilot, checked(app, 4), "try 4")
         assert not retry_commands()
-        assert title(replies(app)[2]) == "Noema · Q · try 3 · seed 1, temperature 0.3"
+        assert title(replies(app)[3]) == "Noema · Q · try 4 · seed 1, temperature 0.3"
 
 
 @pilot_test
@@ -159,7 +165,7 @@ async def test_auto_retry_makes_at_most_n_tries_then_offers_the_key():
         await pilot.pause()
         assert len(engine.calls) == 2
         last = replies(app)[-1]
-        assert offer(last) == "^t: decode it again (seed 1, temperature 0.3)"
+        assert offer(last) == "^t: decode it again (stricter thresholds)"
 
 
 @pilot_test
@@ -182,7 +188,7 @@ async def test_could_not_check_never_triggers_a_retry():
 async def test_esc_stops_a_retry_like_any_reply_and_the_first_try_stays():
     stepper = Stepper()
     engine = ReplayEngine(stepper=stepper)
-    app = build_app(engine=engine, checker=VerdictsInTurn([CONTRADICTED, VERIFIED]))
+    app = build_app(engine=engine, checker=VerdictsInTurn([CONTRADICTED, VERIFIED]), auto_retry=0)
     async with app.run_test(size=(100, 40)) as pilot:
         await send_prompt(pilot, PROMPT)
         stepper.release(10_000)  # the first try runs through
@@ -207,7 +213,7 @@ async def test_esc_stops_a_retry_like_any_reply_and_the_first_try_stays():
 
 @pilot_test
 async def test_every_try_is_exported_and_stored_and_shown_again_from_history():
-    app = build_app(checker=VerdictsInTurn([CONTRADICTED, VERIFIED]))
+    app = build_app(checker=VerdictsInTurn([CONTRADICTED, VERIFIED]), auto_retry=0)
     async with app.run_test(size=(100, 40)) as pilot:
         await complete_turn(pilot, PROMPT)
         await pilot.press("ctrl+t")
@@ -216,21 +222,22 @@ async def test_every_try_is_exported_and_stored_and_shown_again_from_history():
         await wait_for(pilot, lambda: app.chat_screen.session.saver.pending == 0, "the saves")
     markdown = Path("out.md").read_text(encoding="utf-8")
     assert "## Noema (mode q, try 1 · as asked)" in markdown
-    assert "## Noema (mode q, try 2 · stricter thresholds)" in markdown
+    assert "## Noema (mode ar, try 2 · one token per forward)" in markdown
     assert markdown.count("**Verdict:**") == 2 and "✗" in markdown and "✓" in markdown
     turns = json.loads(Path("out.json").read_text(encoding="utf-8"))["turns"]
     assert [(t.get("try"), t.get("how"), t["verdict"]["status"]) for t in turns[1:]] == [
-        (1, "as asked", "contradicted"), (2, "stricter thresholds", "verified")]
+        (1, "as asked", "contradicted"), (2, "one token per forward", "verified")]
     [summary] = saved_store().summaries()
     stored = saved_store().load(summary.id).turns
     assert [(t.attempt, t.how, t.status) for t in stored] == [
-        (None, None, ""), (1, "as asked", "contradicted"), (2, "stricter thresholds", "verified")]
+        (None, None, ""), (1, "as asked", "contradicted"),
+        (2, "one token per forward", "verified")]
 
-    resumed = build_app(options=ChatOptions(resume=True))
+    resumed = build_app(options=ChatOptions(resume=True), auto_retry=0)
     async with resumed.run_test(size=(100, 40)) as pilot:
         await wait_for(pilot, lambda: resumed.chat_screen.info is not None, "the model")
         assert [title(v) for v in replies(resumed)] == [
-            "Noema · Q · try 1 · as asked", "Noema · Q · try 2 · stricter thresholds"]
+            "Noema · Q · try 1 · as asked", "Noema · AR · try 2 · one token per forward"]
         commands = [c.title for c in resumed.get_system_commands(resumed.chat_screen)]
         assert any(t.startswith("Replay reply 1, try 2: ") for t in commands)
         assert not any(t.startswith("Retry") for t in commands)  # try 2 was verified
@@ -238,12 +245,12 @@ async def test_every_try_is_exported_and_stored_and_shown_again_from_history():
 
 @pilot_test
 async def test_a_contradicted_reply_from_history_can_be_retried():
-    first = build_app(checker=VerdictsInTurn([CONTRADICTED]))
+    first = build_app(checker=VerdictsInTurn([CONTRADICTED]), auto_retry=0)
     async with first.run_test(size=(100, 40)) as pilot:
         await complete_turn(pilot, PROMPT)
         await wait_for(pilot, lambda: first.chat_screen.session.saver.pending == 0, "saves")
     engine = ReplayEngine()
-    resumed = build_app(engine=engine, checker=VerdictsInTurn([VERIFIED]),
+    resumed = build_app(engine=engine, checker=VerdictsInTurn([VERIFIED]), auto_retry=0,
                         options=ChatOptions(resume=True))
     async with resumed.run_test(size=(100, 40)) as pilot:
         await wait_for(pilot, lambda: resumed.chat_screen.info is not None, "the model")
@@ -253,14 +260,14 @@ async def test_a_contradicted_reply_from_history_can_be_retried():
         await wait_for(pilot, checked(resumed, 2), "the second try")
         assert engine.calls[0][1] == retry_plan(resumed.chat_screen.settings, 1)[1][1]
         assert [title(v) for v in replies(resumed)] == [
-            "Noema · Q · try 1 · as asked", "Noema · Q · try 2 · stricter thresholds"]
+            "Noema · Q · try 1 · as asked", "Noema · AR · try 2 · one token per forward"]
     stored = saved_store().load(saved_store().summaries()[0].id).turns
     assert [t.attempt for t in stored] == [None, 1, 2]  # try 1 was relabelled in the store
 
 
 @pilot_test
 async def test_a_new_conversation_takes_the_retry_key_away():
-    app = build_app(checker=VerdictsInTurn([CONTRADICTED]))
+    app = build_app(checker=VerdictsInTurn([CONTRADICTED]), auto_retry=0)
     async with app.run_test(size=(100, 40)) as pilot:
         await complete_turn(pilot, PROMPT)
         await footer_shows(pilot, "ctrl+t")
@@ -273,7 +280,7 @@ async def test_a_new_conversation_takes_the_retry_key_away():
 async def test_regenerate_replaces_every_try_of_the_last_reply():
     engine = ReplayEngine()
     app = build_app(engine=engine, checker=VerdictsInTurn([CONTRADICTED, CONTRADICTED,
-                                                           VERIFIED]))
+                                                           VERIFIED]), auto_retry=0)
     async with app.run_test(size=(100, 40)) as pilot:
         await complete_turn(pilot, PROMPT)
         await pilot.press("ctrl+t")
@@ -310,16 +317,28 @@ async def test_f3_sets_auto_retry_and_config_toml_sets_its_default(tmp_path):
 
 
 @pilot_test
-async def test_a_bad_auto_retry_in_config_toml_is_a_notice_and_retry_stays_off(tmp_path):
+async def test_a_bad_auto_retry_in_config_toml_is_a_notice_and_the_default_stays(tmp_path):
     config = tmp_path / "config" / "noema" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text('[chat]\nauto_retry = "lots"\n', encoding="utf-8")
     app = build_app()
     async with app.run_test(notifications=True) as pilot:
         await pilot.pause()
-        assert app.chat_screen.auto_retry == 0
+        assert app.chat_screen.auto_retry == DEFAULT_RETRIES == 1
         assert any("auto_retry must be a whole number from 0 to 8" in n.message
-                   for n in app._notifications)
+                   and "the default (1) is in use" in n.message for n in app._notifications)
+
+
+@pilot_test
+async def test_without_a_config_a_contradicted_reply_is_decoded_once_more_in_ar():
+    engine = ReplayEngine()
+    app = build_app(engine=engine, checker=VerdictsInTurn([CONTRADICTED, VERIFIED]))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await send_prompt(pilot, PROMPT)
+        await wait_for(pilot, checked(app, 2), "the automatic second try")
+        assert [title(v) for v in replies(app)] == [
+            "Noema · Q · try 1 · as asked", "Noema · AR · try 2 · one token per forward"]
+        assert [s.mode for _, s in engine.calls] == [Mode.QUALITY, Mode.AR]
 
 
 @pilot_test

@@ -19,7 +19,8 @@ ABOUT_BLOCK = ("While a reply is decoded, its active 32-token block is drawn in 
                "the last reply forward by forward (Ctrl+P \u2192 \"Replay reply N\" any "
                "other): \u2190/\u2192 step, Space plays, +/- speed, c colours by confidence. "
                "When the checker contradicts the last reply, Ctrl+T decodes it again "
-               "(stricter thresholds, then other seeds), each try kept with its verdict; "
+               "(one token per forward, stricter thresholds, then other seeds), each try "
+               "kept with its verdict; "
                "auto_retry (F3) does it by itself. Up/Down in the prompt recall earlier "
                "prompts.")
 

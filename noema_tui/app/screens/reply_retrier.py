@@ -1,12 +1,13 @@
 """The chat screen's second decodings: regenerate the last reply, or retry a contradicted one.
 
 A mixin of `ChatScreen`. When the checker contradicts the last reply's answer, Ctrl+T (palette
-"Retry reply N") decodes it again by `noema_core.retry.retry_plan`: stricter thresholds
-first, then other seeds at a small temperature. With "auto-retry up to N" (F3, or
-`[chat] auto_retry` in config.toml) the screen does it by itself, up to N times, stopping at
-the first verified answer. "Could not check" says nothing about the answer, so it never
-triggers a retry. Every try stays in the transcript as its own reply ("try 2 · stricter
-thresholds") with its own verdict; the conversation goes on from the try `retry.choose` picks.
+"Retry reply N") decodes it again by `noema_core.retry.retry_plan`: one token per forward
+(AR) first, then stricter thresholds, then other seeds at a small temperature. With
+"auto-retry up to N" (F3, `[chat] auto_retry` in config.toml; by default 1) the screen does it
+by itself, up to N times, stopping at the first verified answer. "Could not check" says
+nothing about the answer, so it never triggers a retry. Every try stays in the transcript as
+its own reply ("AR · try 2 · one token per forward") with its own verdict; the conversation
+goes on from the try `retry.choose` picks.
 """
 
 from __future__ import annotations
