@@ -83,11 +83,16 @@ def prose_words(text: str) -> list[str]:
     words = []
     for word in _WORD.findall(mask_math(text).replace("⟨math⟩", " ")):
         low = word.lower()
-        if low in _MATH_NAMES or len(low) == 1 or (len(low) == 2 and low not in
-                                                    _TWO_LETTER_WORDS):
+        # "x-y" in "x-y=8" is a difference of variables, not a hyphenated word
+        if all(_is_variable_like(part) for part in low.split("-")):
             continue
         words.append(low)
     return words
+
+
+def _is_variable_like(token: str) -> bool:
+    return token in _MATH_NAMES or len(token) == 1 or (len(token) == 2 and
+                                                        token not in _TWO_LETTER_WORDS)
 
 
 def require_whole_question(question: str) -> str:

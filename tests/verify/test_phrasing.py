@@ -44,6 +44,8 @@ from noema_core.verify.phrasing import MAX_RESTATED_CHARS, restate
     ("c + d = 7, c - d = 1. what are c and d?", "c = 4, d = 3", "c = 3, d = 4"),
     ("3x + y = 5; x - y = -1", "x = 1, y = 2", "x = 2, y = 1"),
     ("2p + q = 4 and p - q = 5", "p = 3, q = -2", "p = -2, q = 3"),
+    ("x+y=0, x-y=8", "x = 4, y = -4", "x = -4, y = 4"),  # "x-y" is no hyphenated word
+    ("a+b=7\na-b=1", "a = 4, b = 3", "a = 3, b = 4"),
     ("Solve these: u + v = 6, u - v = 2", "u = 4, v = 2", "u = 2, v = 4"),
     ("please multiply (x + 5)(x - 3)", "x^2 + 2x - 15", "x^2 - 15"),
     # LaTeX typed without $: read as the formula it is
@@ -86,3 +88,11 @@ def test_long_text_is_read_as_written_without_scanning_it():
     padded = "can you add 2 and 3" + " " * MAX_RESTATED_CHARS
     assert restate(padded) == padded
     assert restate(padded.strip()) == "What is 2 + 3"
+
+
+def test_a_difference_of_variables_is_math_and_a_hyphenated_word_is_prose():
+    from noema_core.verify.scope import prose_words
+
+    assert prose_words("x-y=8") == [] and prose_words("2a-b = 3") == []
+    assert prose_words("an x-ray of a well-known case") == ["an", "x-ray", "of",
+                                                              "well-known", "case"]
