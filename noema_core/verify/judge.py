@@ -6,6 +6,8 @@ becomes an "unverifiable" verdict with the reason; only bugs raise.
 
 from __future__ import annotations
 
+import re
+
 from noema_core.verify.classify import NotCheckable
 from noema_core.verify.context import Context, context_from_question
 from noema_core.verify.independent import check_independently
@@ -38,7 +40,10 @@ def judge(answer: str, question: str | None = None, reference: str | None = None
         ctx = context_from_question(question)
         if reference is not None:
             check_text(reference, "the reference", MAX_REFERENCE_CHARS)
-            return _reference_mode(answer, reference, ctx)
+            verdict = _reference_mode(answer, reference, ctx)
+            if verdict.status == VERIFIED and question:
+                return _in_the_form_asked(verdict, question, answer, reference, ctx, earlier)
+            return verdict
         if question:
             return check_independently(question, answer, ctx, earlier)
         return unverifiable("nothing to check against: give a question or a reference")
@@ -72,3 +77,22 @@ def _reference_mode(answer: str, reference: str, ctx: Context) -> Verdict:
         reason += f": {decision.detail}"
     return Verdict(status=status, expected=expected, method=decision.method, reason=reason,
                    mode="reference")
+
+
+def _in_the_form_asked(verdict: Verdict, question: str, answer: str, reference: str,
+                       ctx: Context, earlier: tuple[str, ...]) -> Verdict:
+    """An answer equal to the reference may still not be what the question asks for: `12/9`
+    for "Simplify 48/36", `x^2 - 1` for "Factor x^2 - 1". It is contradicted when the
+    independent check finds its form wrong and the reference in the right one; whatever that
+    check cannot read leaves the reference's verdict as it was."""
+    try:
+        own = check_independently(question, answer, ctx, earlier)
+        if own.status != CONTRADICTED or not own.method.endswith(":form"):
+            return verdict
+        if check_independently(question, reference, ctx, earlier).status != VERIFIED:
+            return verdict  # the reference is not in that form either: the form is not asked
+    except (NotCheckable, ShapeError, RecursionError):
+        return verdict
+    why = re.sub(r"^equal(?: in value)?, but ", "", own.reason)  # "12/9 is not in lowest terms"
+    return Verdict(status=CONTRADICTED, expected=verdict.expected, method=own.method,
+                   reason=f"equivalent to the reference, but {why}", mode="reference")

@@ -96,3 +96,26 @@ def test_verdict_names_the_method_and_the_parsed_reference():
         "verified", "7/12", "reference:decimal")
     assert verdict.mode == "reference"
     assert "differs" in judge("6", reference="5").reason
+
+
+@pytest.mark.parametrize(("question", "answer", "reference", "why"), [
+    ("Simplify 48/36 for me", "\\frac{12}{9}", "\\frac{4}{3}", "12/9 is not in lowest terms"),
+    ("Factor x^2 - 1", "x^2 - 1", "(x - 1)(x + 1)", "can be factored further"),
+    ("Expand (x + 1)^2", "(x + 1)^2", "x^2 + 2x + 1", "not fully expanded"),
+])
+def test_an_answer_equal_to_the_reference_but_not_in_the_form_asked_is_contradicted(
+        question, answer, reference, why):
+    verdict = judge(answer, question=question, reference=reference)
+    assert verdict.status == "contradicted" and verdict.mode == "reference"
+    assert verdict.reason.startswith("equivalent to the reference, but ") and why in verdict.reason
+    assert judge(reference, question=question, reference=reference).status == "verified"
+
+
+def test_the_form_is_required_only_where_the_reference_is_in_it_and_the_question_asks_it():
+    # the reference itself is not in lowest terms: the question's form is not what is graded
+    assert judge("\\frac{12}{9}", question="Simplify 48/36",
+                 reference="\\frac{12}{9}").status == "verified"
+    # no task with a form: equal values are enough
+    assert judge("\\frac{2}{4}", question="What is 1/4 + 1/4?",
+                 reference="\\frac{1}{2}").status == "verified"
+    assert judge("\\frac{2}{4}", reference="\\frac{1}{2}").status == "verified"
