@@ -218,8 +218,10 @@ def _table(report: dict) -> str:
     for r in report["results"]:
         t = r.get("retry")
         if t:
-            lines.append(f"{r['mode'].upper()}: {t['retried']} answers retried (up to "
-                         f"{report['retries']} times): accuracy {t['accuracy_as_asked']:.3f} as "
+            most = report["retries"]
+            lines.append(f"{r['mode'].upper()}: {t['retried']} answers retried (at most {most} "
+                         f"more decoding{'s' if most != 1 else ''} each): accuracy "
+                         f"{t['accuracy_as_asked']:.3f} as "
                          f"asked, {r['accuracy']:.3f} with retries ({t['fixed']} fixed, "
                          f"{t['broken']} broken), {t['extra_seconds']:+.0%} decoding time")
     for key, value in report.get("comparisons", {}).items():

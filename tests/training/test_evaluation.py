@@ -298,7 +298,7 @@ def test_eval_retry_option_reports_both_accuracies_and_is_refused_with_dataset(m
     path = _write(tmp_path, rows)
     result = CliRunner().invoke(app, ["eval", "--questions", path, "--mode", "q", "--retry", "1"])
     assert result.exit_code == 0, result.output
-    assert "Q: 1 answers retried (up to 1 times): accuracy 0.000 as asked, 1.000 with retries " \
-           "(1 fixed, 0 broken)" in result.stdout
+    assert "Q: 1 answers retried (at most 1 more decoding each): accuracy 0.000 as asked, " \
+           "1.000 with retries (1 fixed, 0 broken)" in result.stdout
     refused = CliRunner().invoke(app, ["eval", "--dataset", path, "--retry", "1"])
     assert refused.exit_code == 2 and "--retry works with --questions" in refused.output
