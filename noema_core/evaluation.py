@@ -67,10 +67,8 @@ class RetryEffect:
     seconds_as_asked: float = 0.0
     seconds_retrying: float = 0.0
 
-    def add(self, attempts: Sequence[Attempt], right: bool, turn: Turn) -> None:
+    def add(self, attempts: Sequence[Attempt], right: bool, right_first: bool) -> None:
         first = attempts[0].result
-        right_first = right if len(attempts) == 1 else grade(first.text, turn.question,
-                                                             turn.reference)
         self.correct_as_asked += right_first
         self.retried += len(attempts) > 1
         self.fixed += right and not right_first
@@ -266,7 +264,7 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int = 20, see
                                          "editing_threshold": settings.editing_threshold}
         overall = report.overall.setdefault(mode.value, ModeTally())
         effect = EditingEffect()
-        retry = report.retry.setdefault(mode.value, RetryEffect()) if retries else RetryEffect()
+        retry = report.retry.setdefault(mode.value, RetryEffect()) if retries else None
         for item in items:
             history: list[dict[str, str]] = []
             for index, turn in enumerate(item.turns):
@@ -286,16 +284,16 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int = 20, see
                 overall.add(right, stats)
                 report.families.setdefault(item.label(index), {}).setdefault(
                     mode.value, ModeTally()).add(right, stats)
-                if retries:
-                    retry.add(attempts, right, turn)
                 first = attempts[0].result
+                right_first = right if first is result else grade(first.text, turn.question,
+                                                                  turn.reference)
+                if retry is not None:
+                    retry.add(attempts, right, right_first)
                 if first.stats.edits:  # what editing buys in this mode: the decoding as asked
                     plain = engine.generate(messages,
                                             settings.replace(editing_threshold=EDITING_OFF))
                     effect.edited_answers += 1
-                    effect.correct_with_edits += (right if first is result else
-                                                  grade(first.text, turn.question,
-                                                        turn.reference))
+                    effect.correct_with_edits += right_first
                     effect.correct_editing_off += grade(plain.text, turn.question,
                                                         turn.reference)
                 history = [*messages, {"role": "assistant", "content": result.text}]

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from noema_core.decoding.settings import PRESETS, Mode
 from noema_core.engine import Engine
 from noema_core.evaluation import grade
+from noema_core.retry import retry_plan
 
 SEEDS = (1, 2, 3, 4)
 
@@ -30,10 +30,8 @@ def main() -> None:
         wrong = [row for row in map(json.loads, lines) if row["verdict"] != "verified"]
     engine = Engine.load(args.model, device="cpu")
     q = engine.settings_for("q", gen_length=320)
-    ar = q.replace(mode=Mode.AR, **PRESETS[Mode.AR])
-    strict = q.replace(threshold=round(q.threshold + (1 - q.threshold) / 2, 4),
-                       editing_threshold=round(q.editing_threshold
-                                               + (1 - q.editing_threshold) / 2, 4))
+    plan = dict(retry_plan(q, 2))  # the shipped plan's AR and stricter-threshold decodings
+    ar, strict = plan["one token per forward"], plan["stricter thresholds"]
     ways = {"AR": [ar], "Q stricter": [strict],
             "AR, temperature 0.3": [ar.replace(temperature=0.3, seed=s) for s in SEEDS],
             "Q stricter, temperature 0.3": [strict.replace(temperature=0.3, seed=s)
