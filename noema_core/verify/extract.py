@@ -8,7 +8,9 @@ Order of rules (the first that finds something wins):
    "The final answer is ..."), `answer-is` ("The answer is ..."), `answer-label` ("Answer: ...",
    "A: ...") and `hashes` ("#### ...").
 3. Fallbacks, reported as such: `fallback:last-math` (the last `$...$`, `\\(...\\)` or `\\[...\\]`)
-   and `fallback:last-number` (the last number in the text).
+   and `fallback:last-number` (the last number standing on its own: not the `2` of `x^2` or
+   `2x`), both outside double-quoted text (a reply that declines and quotes example questions
+   answers none of them).
 
 A response whose only `\\boxed{` is never closed (a truncated reply) gets no answer and the
 rule `unclosed-box`: a number picked from inside the broken box would be a guess.
@@ -47,7 +49,13 @@ _LINE_RULES: list[tuple[str, re.Pattern[str]]] = [
 
 _MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$([^$\n]+?)\$",
                            re.DOTALL)
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?%?")
+# A number glued to a letter, caret or underscore is part of a term (`2x`, `x^2`, `a_1`), not
+# an answer on its own; `1,000` is one number (thousands separators), `1,2` two.
+_NUMBER = re.compile(r"(?<![\w^.])-?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?"
+                     r"(?:\s*/\s*\d+)?%?(?![\w^])")
+# Text in double quotes is somebody else's words (an example question, a quotation), never the
+# reply's own answer: "Try, for example: \"Expand (2x - 1)^2\"" answers nothing.
+_QUOTED = re.compile(r'"[^"\n]*"|“[^”\n]*”')
 # Where a sentence stops after an answer written in prose: ". Next" or a final period.
 _SENTENCE_END = re.compile(r"\.(?:\s+(?=[A-Z(])|\s*$)")
 
@@ -73,7 +81,7 @@ def extract_answer(response: str) -> Extraction:
     line = _last_answer_line(response)
     if line is not None:
         return Extraction(*line)
-    tail = response[-FALLBACK_TAIL:]
+    tail = _QUOTED.sub(" ", response[-FALLBACK_TAIL:])
     math = list(_MATH_SEGMENT.finditer(tail))
     if math:
         text = next(g for g in math[-1].groups() if g is not None)

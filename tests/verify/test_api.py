@@ -65,6 +65,15 @@ def test_a_fallback_extraction_is_named_in_the_reason(checker):
     assert "fallback" in verdict.reason
 
 
+def test_a_reply_that_declines_is_never_graded_by_its_example_questions(checker):
+    declined = ("I can't answer that one. Try, for example: \"What is 1 + 1?\" or "
+                "\"Expand (2x - 1)^2\".")
+    for question in ("what is 1 + 1", "Solve 3x + 5 = 20"):
+        verdict = checker(declined, question=question)
+        assert verdict.status == "unverifiable" and verdict.rule == "none"
+    assert checker(declined, reference="2").status == "unverifiable"
+
+
 def test_nothing_to_check_against_or_no_answer_could_not_be_checked(checker):
     assert "nothing to check against" in checker("\\boxed{5}").reason
     verdict = checker("I don't know.", reference="5")

@@ -66,6 +66,24 @@ def test_fallback_to_the_last_number_is_reported():
     assert (found.answer, found.rule) == ("5", "fallback:last-number")
 
 
+def test_the_last_number_fallback_skips_numbers_inside_terms():
+    assert extract_answer("So the curve is y = 3x^2").rule == "none"
+    assert extract_answer("We get 10x").rule == "none"
+    assert extract_answer("It is 3.5.").answer == "3.5"
+
+
+def test_the_last_number_fallback_reads_thousands_separators_whole():
+    assert extract_answer("The total is 1,000 apples").answer == "1,000"
+    assert extract_answer("The roots are 1,2").answer == "2"
+
+
+def test_quoted_example_questions_are_not_the_answer():
+    declined = ("I can't answer that one. I solve school-math exercises. Try, for example: "
+                "\"What is 48 + 37?\", \"Solve 3x + 5 = 20\" or \"Expand (2x - 1)^2\".")
+    assert (extract_answer(declined).answer, extract_answer(declined).rule) == ("", "none")
+    assert extract_answer("He guessed “7”, but it is 9").answer == "9"
+
+
 def test_no_answer_at_all():
     found = extract_answer("I am not sure how to do this.")
     assert (found.answer, found.rule) == ("", "none")
