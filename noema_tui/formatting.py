@@ -15,6 +15,7 @@ MODE_NAMES = {"q": "quality", "s": "speed", "ar": "autoregressive"}
 VERDICT_MARKS = {"verified": "✓", "contradicted": "✗", "unverifiable": "?"}
 VERDICT_LABELS = {"verified": "verified", "contradicted": "contradicted",
                   "unverifiable": "could not check"}
+NO_ANSWER_LINE = "– no answer to check: the reply has no \\boxed{}, answer line or number"
 
 
 class StatsLike(Protocol):
@@ -65,12 +66,21 @@ def stats_line(stats: StatsLike | Mapping[str, float]) -> str:
     ])
 
 
+def has_no_answer(verdict: VerdictLike) -> bool:
+    """Whether the checker found no answer at all in the reply (a greeting's reply, a
+    refusal): nothing was left unchecked, so it is shown as a quiet note, not a warning."""
+    return (verdict.status == "unverifiable" and getattr(verdict, "rule", "") == "none"
+            and verdict.method == "extract")  # not a limit or an interruption, which say so
+
+
 def verdict_line(verdict: VerdictLike) -> str:
     """One line saying what the checker concluded and why.
 
     '✓ verified: 5 · <reason>', '✗ contradicted: the reply says 4, sympy found 5 · <reason>',
-    '? could not check: <reason>'.
+    '? could not check: <reason>', or NO_ANSWER_LINE when the reply holds no answer.
     """
+    if has_no_answer(verdict):
+        return NO_ANSWER_LINE
     mark = VERDICT_MARKS.get(verdict.status, "?")
     label = VERDICT_LABELS.get(verdict.status, verdict.status)
     if verdict.status == "unverifiable":

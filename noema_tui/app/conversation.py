@@ -16,7 +16,7 @@ from noema_core.decoding.settings import Mode
 from noema_core.retry import choose
 
 TITLE_LENGTH = 60
-VERDICT_FIELDS = ("status", "answer", "expected", "method", "reason")
+VERDICT_FIELDS = ("status", "answer", "expected", "method", "reason", "rule")
 
 
 @dataclass

@@ -24,7 +24,13 @@ from noema_core.decoding.events import (
     GenerationStats,
 )
 from noema_tui.commands.output import emit, flush_quietly
-from noema_tui.formatting import load_line, mode_label, stats_line, verdict_line
+from noema_tui.formatting import (
+    has_no_answer,
+    load_line,
+    mode_label,
+    stats_line,
+    verdict_line,
+)
 from noema_tui.terminal_text import visible
 
 if TYPE_CHECKING:  # annotations only: the real imports are deferred to keep startup fast
@@ -263,6 +269,7 @@ class AskSession:
             self.stderr.print("interrupted: the answer above is partial", style="yellow")
         elif outcome.result.text.strip():  # an empty answer is an error line instead (ask)
             self.stderr.print(visible(verdict_line(outcome.verdict)),
-                              style=VERDICT_STYLES.get(outcome.verdict.status, ""))
+                              style="dim" if has_no_answer(outcome.verdict)
+                              else VERDICT_STYLES.get(outcome.verdict.status, ""))
         if outcome.result.stats.forwards:  # none reported when a second Ctrl-C cut it short
             self.stderr.print(stats_line(outcome.result.stats), style="dim")

@@ -9,6 +9,7 @@ from textual import events
 from noema_core.decoding.events import TokenState
 from noema_core.decoding.settings import Mode
 from noema_core.errors import PromptTooLongError
+from noema_core.verify import Verdict
 from noema_tui.app.factory import ChatOptions
 from noema_tui.app.screens.chat_screen import ChatScreen
 from noema_tui.app.widgets.live_block import MASK_GLYPH, LiveBlock
@@ -311,6 +312,20 @@ async def test_a_resumed_failed_reply_is_shown_as_failed_and_regenerate_retries_
         await wait_for(pilot, lambda: replies(app) and replies(app)[-1].finished, "the reply")
         assert not app.query(".reply--failure")
         assert [t.finish_reason for t in chat(app).session.turns] == [None, "eos"]
+
+
+@pilot_test
+async def test_a_reply_with_no_answer_to_check_gets_a_quiet_note(tmp_path):
+    nothing = Verdict("unverifiable", method="extract", rule="none",
+                      reason="no final answer found (no \\boxed{}, answer line or number)")
+    app = build_app(checker=FakeChecker(verdict=nothing))
+    async with app.run_test() as pilot:
+        await send_prompt(pilot, PROMPT)
+        await wait_for(pilot, lambda: replies(app) and replies(app)[0].finished, "the reply")
+        line = replies(app)[0].query_one(".reply--verdict")
+        await wait_for(pilot, lambda: line.has_class("-no-answer"), "the note")
+        assert "no answer to check" in str(line.render())
+        assert not line.has_class("-unverifiable")
 
 
 @pilot_test

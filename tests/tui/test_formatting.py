@@ -9,9 +9,9 @@ from noema_core.decoding.settings import Mode
 from noema_tui.formatting import block_line, load_line, mode_label, stats_line, verdict_line
 
 
-def verdict(status, answer="", expected="", method="", reason=""):
+def verdict(status, answer="", expected="", method="", reason="", rule="boxed"):
     return SimpleNamespace(status=status, answer=answer, expected=expected, method=method,
-                           reason=reason)
+                           reason=reason, rule=rule)
 
 
 def test_stats_line_shows_speed_tokens_per_forward_forwards_tokens_and_time():
@@ -41,6 +41,17 @@ def test_contradicted_verdict_says_what_sympy_found_instead():
 def test_unverifiable_verdict_says_why_it_could_not_check():
     line = verdict_line(verdict("unverifiable", reason="no final answer found"))
     assert line == "? could not check: no final answer found"
+
+
+def test_a_reply_with_no_answer_at_all_is_a_quiet_note_not_a_warning():
+    line = verdict_line(verdict("unverifiable", method="extract", reason="no final answer found",
+                                rule="none"))
+    assert line.startswith("– no answer to check") and "could not" not in line
+    truncated = verdict("unverifiable", method="extract", reason="never closed",
+                        rule="unclosed-box")
+    assert verdict_line(truncated) == "? could not check: never closed"
+    too_long = verdict("unverifiable", method="limits", reason="too long", rule="none")
+    assert verdict_line(too_long) == "? could not check: too long"
 
 
 def test_mode_labels_accept_modes_and_their_values():

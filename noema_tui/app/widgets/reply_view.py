@@ -18,11 +18,11 @@ from noema_core.decoding.events import BlockUpdated, GenerationStats
 from noema_tui.app.conversation import verdict_record
 from noema_tui.app.reply_text import split_settled
 from noema_tui.app.widgets.live_block import LiveBlock
-from noema_tui.formatting import stats_line, verdict_line
+from noema_tui.formatting import has_no_answer, stats_line, verdict_line
 from noema_tui.mathtext import render_markdown
 from noema_tui.terminal_text import visible
 
-VERDICT_CLASSES = ("-checking", "-verified", "-contradicted", "-unverifiable")
+VERDICT_CLASSES = ("-checking", "-verified", "-contradicted", "-unverifiable", "-no-answer")
 
 
 def empty_reply(finish_reason: str) -> str:
@@ -148,7 +148,8 @@ class ReplyView(Vertical):
             self._set_verdict(note, "-unverifiable" if note else "")
             return
         record = verdict_record(verdict)
-        self._set_verdict(verdict_line(record), f"-{record.status or 'unverifiable'}")
+        state = "-no-answer" if has_no_answer(record) else f"-{record.status or 'unverifiable'}"
+        self._set_verdict(verdict_line(record), state)
 
     def _set_verdict(self, text: str, state: str) -> None:
         line = self.query_one(".reply--verdict", Static)
