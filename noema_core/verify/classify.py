@@ -1,12 +1,9 @@
 """Independent mode, step one: what does the question ask, and about which object?
 
-The question's statement is its first line (plus the next one when the first ends with a
-colon): instructions after it often contain example formulas that must not be mistaken for
-the problem. The mathematical object comes from LaTeX segments (`$...$`, `\\(...\\)`,
-`\\[...\\]`) or, in plain text, from what follows a colon or the longest run of math tokens.
-Kinds: solve (one equation), system, inequality, evaluate, simplify, factor, expand,
-differentiate, integrate (indefinite), definite-integral, limit, sum. Anything else raises
-`NotCheckable` with the reason.
+The object is read from the question's statement (`statement`: its first line, LaTeX
+segments or the math between words). Kinds: solve (one equation), system, inequality,
+evaluate, simplify, factor, expand, differentiate, integrate (indefinite), definite-integral,
+limit, sum. Anything else raises `NotCheckable` with the reason.
 """
 
 from __future__ import annotations
@@ -28,7 +25,6 @@ from noema_core.verify.phrasing import restate
 from noema_core.verify.scope import (
     NAMING,
     OutOfScope,
-    directive_text,
     prose_words,
     question_body,
     question_latex,
@@ -36,7 +32,8 @@ from noema_core.verify.scope import (
     require_whole_question,
     split_definitions,
 )
-from noema_core.verify.shapes import ShapeError, clean, parse_math, split_top
+from noema_core.verify.shapes import ShapeError, parse_math
+from noema_core.verify.statement import MATH_SEGMENT, math_texts, plain_spans, statement_of, trim
 from noema_core.verify.trees import MathObject, fold_case, rebuild
 
 
@@ -56,8 +53,6 @@ class Task:
     extras: dict = field(default_factory=dict)
 
 
-_MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$([^$]+?)\$",
-                           re.DOTALL)
 _KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("integrate", re.compile(r"integra|antiderivative|anti-derivative|∫|\\int\b", re.I)),
     ("differentiate", re.compile(r"derivative|differentiat|\bd/d[a-z]\b|\\frac\s*\{\s*d\^?\d?"
@@ -80,86 +75,9 @@ _NOT_PLAIN = re.compile(
     r"\bsketch\b|\bgraph\b|\barea\b|\bvolume\b|\bperimeter\b|\bcommon\s+factor|\bprime\b|"
     r"\bfactorial\b|\bremainder\b|\bdigits?\b|\bmod\b|\bdomain\b|\brange\b|\btangent\s+line\b",
     re.I)
-_PROSE_WORD = re.compile(r"[A-Za-z]{2,}")
-_MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan", "arcsin",
-               "arccos", "arctan", "sinh", "cosh", "tanh", "exp", "log", "ln", "sqrt", "abs",
-               "pi", "dx", "dy", "dt", "du", "oo", "inf", "cbrt"}
 _ZEROS = re.compile(r"\b(?:roots?|zeros?|zeroes|x-intercepts?)\b", re.I)
 _FUNCTION_DEFINITION = re.compile(r"^\s*(?:[a-zA-Z]\s*\(\s*[a-zA-Z]\s*\)|y)\s*=\s*(?!.*=)")
 _ORDERS = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
-
-
-def statement_of(question: str) -> str:
-    """The problem statement: the first line, and the next one if the first ends with ':'.
-    Relations on the lines that follow ("Solve the system:" then one equation per line) are
-    joined with commas, so a system typed one equation per line reads as a system."""
-    lines = [line.strip() for line in question_body(question).strip().splitlines()
-             if line.strip()]
-    if not lines:
-        return ""
-    relations = []
-    for line in lines[1:]:
-        if not _is_bare_relation(line):
-            break
-        relations.append(_trim(line))
-    if relations and _is_bare_relation(lines[0]):
-        return ", ".join([_trim(lines[0]), *relations])
-    if len(relations) > 1:
-        return lines[0].rstrip(":") + ": " + ", ".join(relations)
-    return directive_text("\n".join(lines)) or lines[0]
-
-
-_RELATION = re.compile(r"[=<>≤≥]")
-
-
-def _is_bare_relation(line: str) -> bool:
-    """A line that is only an equation or inequality, with no prose around it."""
-    words = (w.lower() for w in _PROSE_WORD.findall(line.replace("\\", " ")))
-    return bool(_RELATION.search(line)) and all(w in _MATH_WORDS for w in words)
-
-
-def math_texts(statement: str) -> tuple[list[str], str]:
-    """The mathematical objects of a statement and where they came from: LaTeX segments
-    ("latex"), the text after a colon ("colon"), or runs of math between words ("words")."""
-    segments = [next(g for g in m.groups() if g) for m in _MATH_SEGMENT.finditer(statement)]
-    if segments:
-        texts, source = [clean(s) for s in segments], "latex"
-    elif ":" in statement and statement.rsplit(":", 1)[1].strip():
-        texts, source = [_trim(statement.rsplit(":", 1)[1])], "colon"
-    else:
-        texts, source = [_trim(s) for s in _plain_spans(statement)], "words"
-    return [part for text in texts for part in _split_relations(text)], source
-
-
-_ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{(?:cases|aligned|align\*?|array)\}(?:\{[^}]*\})?")
-
-
-def _split_relations(text: str) -> list[str]:
-    """`x + y = 5, x - y = 1` (or a cases environment) as separate equations."""
-    text = _ENVIRONMENT.sub("", text)
-    text = text.replace("&", "").replace("\\\\", ",")
-    parts, _ = split_top(text)
-    if len(parts) > 1 and all(re.search(r"[=<>≤≥]", p) for p in parts):
-        return [_trim(p) for p in parts]
-    return [_trim(text)] if text.strip() else []
-
-
-def _plain_spans(text: str) -> list[str]:
-    """Maximal runs of the text with no prose words in them, longest first."""
-    cuts = [m.span() for m in _PROSE_WORD.finditer(text) if m.group(0).lower() not in _MATH_WORDS]
-    spans, start = [], 0
-    for a, b in cuts + [(len(text), len(text))]:
-        piece = text[start:a].strip()
-        if re.search(r"\d|[=<>^*/+∫√(]", piece):
-            spans.append(piece)
-        start = b
-    return sorted(spans, key=len, reverse=True)
-
-
-def _trim(text: str) -> str:
-    """Without end punctuation; a `!` after a number, letter or bracket is a factorial."""
-    text = text.strip().rstrip(".?,;:").strip()
-    return text if re.search(r"[\w)}\]]!$", text) else text.rstrip("!").strip()
 
 
 def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task:
@@ -195,7 +113,7 @@ def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task
     statement = statement_of(question)
     if not statement:
         raise NotCheckable("the question is empty")
-    prose = _MATH_SEGMENT.sub(" ", question_body(question))
+    prose = MATH_SEGMENT.sub(" ", question_body(question))
     blocked = _NOT_PLAIN.search(prose)
     if blocked:
         raise NotCheckable(f"the question asks about {blocked.group(0).strip()!r}, which this "
@@ -401,10 +319,10 @@ def _plain_limit(statement: str, ctx: Context) -> Task:
     for pattern in _PLAIN_LIMIT:
         m = pattern.search(statement)
         if m:
-            spans = _plain_spans(m.group("body"))
+            spans = plain_spans(m.group("body"))
             if not spans:
                 break
-            body, var = _parse(_trim(spans[0]), ctx), sympy.Symbol(m.group("var").lower())
+            body, var = _parse(trim(spans[0]), ctx), sympy.Symbol(m.group("var").lower())
             point_text = m.group("point").lower()
             point = sympy.oo if point_text in ("infinity", "∞", "oo", "inf") else _parse(
                 point_text, ctx)
