@@ -95,6 +95,12 @@ def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task
                 alone, classify(earlier[-1], ctx, earlier[:-1]))
             if inherited:
                 return classify(inherited, ctx)
+    elif earlier and followup.bare_expression(question):  # the earlier turn's task again
+        with contextlib.suppress(NotCheckable):
+            inherited = followup.with_earlier_task(
+                question, classify(earlier[-1], ctx, earlier[:-1]))
+            if inherited:
+                return classify(inherited, ctx)
     question, found = split_definitions(rewrite_derivative(question))
     if earlier and followup.refers_to_earlier(question):
         try:
@@ -120,7 +126,9 @@ def classify(question: str, ctx: Context, earlier: tuple[str, ...] = ()) -> Task
                            "checker does not model")
     kind = next((k for k, pattern in _KINDS if pattern.search(statement)), None)
     if kind is None and set(prose_words(statement)) <= {"and"} and re.search(r"\d", statement):
-        kind = "evaluate"  # a bare formula ("406 - 177?", "77 x 12") asks for its value
+        # A bare formula ("406 - 177?") asks for its value, bare relations for their solution
+        # (all of them: two equations in a LaTeX cases environment are a system).
+        kind = "solve" if re.search(r"[=<>≤≥]", statement) else "evaluate"
     if kind is None:
         raise NotCheckable("the question does not ask to solve, evaluate, simplify, factor, "
                            "expand, differentiate, integrate, or take a limit or sum")

@@ -61,6 +61,13 @@ def self_contained(task: object) -> bool:
     return free is not None and not free
 
 
+def bare_expression(question: str) -> bool:
+    """A formula with letters and nothing else ("(x - 7)(x - 8)"): alone it asks nothing a
+    checker can answer, after "expand ..." it is the next one to expand."""
+    return (not prose_words(question) and bool(re.search(r"[A-Za-z]", question))
+            and not re.search(r"[=<>≤≥]", question))
+
+
 def with_earlier_task(alone: str, earlier_task: object) -> str | None:
     """'now (x - 3)^2' after 'expand (x + 1)(x + 2)': 'Expand (x - 3)^2'. Only for a bare
     formula (optionally after 'of') and an earlier task that is done to an expression."""

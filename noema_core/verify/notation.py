@@ -82,7 +82,10 @@ def rewrite_derivative(question: str) -> str:
     order = int(named.group("n1") or named.group("n2") or 0) or \
         (primes.count("'") + 2 * primes.count("\\prime\\prime") or primes.count("\\prime") or 1)
     var = named.group("v1") or named.group("v2") or named.group("v3")
-    rest = question[:named.start()] + " " + question[named.end():]
+    # "f(x) = x^2 + 1, f'(x) = ?": the "= ?" asks for it, as a question mark would.
+    asked = re.match(r"\s*=\s*\?", question[named.end():])
+    end = named.end() + (asked.end() if asked else 0)
+    rest = question[:named.start()] + " " + question[end:]
     found = _definition(rest, name)
     if found is None:
         return question
@@ -90,6 +93,6 @@ def rewrite_derivative(question: str) -> str:
     var = var or defined_var or "x"
     if defined_var and defined_var != var:
         return question
-    if not _only_directive_left(question, named.group(0), written):
+    if not _only_directive_left(question, question[named.start():end], written):
         return question
     return _say(expr, var, order, latex)

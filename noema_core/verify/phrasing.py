@@ -1,8 +1,8 @@
 """Questions as people type them, restated in the words the classifier reads.
 
 "Can you expand (2x - 1)^2 please", "how much is 36 times 24?", "84 ÷ 7 = ?", "what's the
-difference between 812 and 395?" ask for one task each, in words the classifier did not read
-(it refused them as word problems). Each rule here removes words that carry no math
+difference between 812 and 395?", "56 x 7" ask for one task each, in words the classifier
+did not read (it refused them as word problems). Each rule here removes words that carry no math
 (courtesy, "how much is") or turns a phrase naming one operation on two plain numbers into
 that operation, and gives up (returns the question unchanged) where a phrase could mean more
 than one thing: several operation words ("10 plus 2 times 3"), operands that are not plain
@@ -51,6 +51,10 @@ _OPERATIONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.I), t) for p
     (rf"{_A}\s+(?:times|multiplied\s+by)\s+{_B}", "{a} * {b}"),
     (rf"{_A}\s+(?:divided\s+by|over)\s+{_B}", "{a} / {b}"),
 ]]
+# "56 x 7", "2 x 3 x 4": a spaced x between two numbers is a multiplication sign, where no
+# other lone letter could be an unknown and nothing is being solved.
+_TIMES_SIGN = re.compile(r"(?<=\d)\s+[xX]\s+(?=-?\d)")
+_LONE_LETTER = re.compile(r"(?<![A-Za-z'])[A-Za-z](?![A-Za-z'])")
 _OPERATION_WORD = re.compile(r"\b(?:sum|difference|product|quotient|add|subtract|multiply|"
                              r"multiplied|divide|divided|plus|minus|times|over)\b", re.I)
 _ARITHMETIC_SIGN = re.compile(r"[-+*/×÷^]")
@@ -139,7 +143,15 @@ def restate(question: str) -> str:
         m = pattern.match(text)
         if m and not prose_words(m.group("body")):  # one formula, not a sentence
             return template.format(body=m.group("body"))
-    return _value_question(text)
+    return _value_question(_times_signs(text))
+
+
+def _times_signs(text: str) -> str:
+    """'what is 56 x 7' -> 'what is 56 * 7'; unchanged where an x could be the unknown."""
+    if not _TIMES_SIGN.search(text) or re.search(r"[=<>]", text):
+        return text
+    signed = _TIMES_SIGN.sub(" * ", text)
+    return text if _LONE_LETTER.search(signed) else signed
 
 
 def _delimited(run: re.Match[str]) -> str:
@@ -156,6 +168,8 @@ def _system(text: str) -> str | None:
     parts = [p.strip().rstrip("?.!") for p in _LISTED_RELATIONS.split(text.strip())]
     if len(parts) < 2 or any(p.count("=") != 1 or prose_words(p) for p in parts):
         return None
+    if any(not side.strip() for p in parts for side in p.split("=")):
+        return None  # "f(x) = x^2, f'(x) = ?": the last part asks, it is no equation
     return "Solve " + ", ".join(parts)
 
 

@@ -74,6 +74,14 @@ class TestSystemsAndInequalities:
         assert status(question, "(3, 2)") == "contradicted"
 
     @pytest.mark.parametrize("question", [
+        "$\\begin{cases} x + 2y = 5 \\\\ 3x - y = 1 \\end{cases}$",
+        "$x + 2y = 5, 3x - y = 1$",
+    ])
+    def test_bare_equations_with_no_words_are_a_system_to_solve(self, question):
+        assert status(question, "x = 1, y = 2") == "verified"
+        assert status(question, "x = 2, y = 1") == "contradicted"
+
+    @pytest.mark.parametrize("question", [
         "Solve the system:\nx + y = 5\nx - y = -1",
         "Find x and y\n$x + y = 5$\n$x - y = -1$\nShow your work.",
     ])

@@ -24,6 +24,8 @@ def status(question: str, answer: str) -> str:
     ("Find $\\frac{dy}{dx}$ where $y = x^3 e^x$", "3x^2 e^x + x^3 e^x", "3x^2 e^x"),
     ("Compute $\\frac{d}{dx} \\ln x$", "\\frac{1}{x}", "\\frac{1}{x^2}"),
     ("What is the derivative of sin(x)?", "cos(x)", "-cos(x)"),
+    ("f(x)=x²+x+1, f'(x)=?", "2x + 1", "2x"),  # "= ?" asks, as a question mark would
+    ("y = x^3 - x, y' = ?", "3x^2 - 1", "3x^2"),
 ])
 def test_derivative_notations(question, right, wrong):
     assert status(question, right) == "verified"

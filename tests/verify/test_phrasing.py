@@ -25,6 +25,8 @@ from noema_core.verify.phrasing import MAX_RESTATED_CHARS, restate
     ("sum of 1/3 and 1/6", "\\frac{1}{2}", "\\frac{2}{9}"),
     ("divide 2/3 by 4/9", "\\frac{3}{2}", "\\frac{8}{27}"),
     ("what is 84 divided by 4", "21", "22"),
+    ("56 x 7", "392", "393"),  # x between two numbers: a times sign
+    ("what is 2 x 3 X 4?", "24", "9"),
     ("Can you solve 5y - 2 = 13 please", "3", "4"),
     ("what is n if 3n + 4 = 19", "5", "6"),
     ("If k/2 - 1 = 4, what is k?", "10", "9"),
@@ -67,6 +69,7 @@ def test_a_natural_phrasing_is_checked_both_ways(question, right, wrong):
     "please",
     "how much is it",  # points back at an earlier turn
     "what's the area of a square of side 3",  # a word problem
+    "what is 3 x 4 + x",  # an x that is an unknown: not a times sign
 ])
 def test_a_phrase_that_could_mean_more_than_one_thing_is_not_checked(question):
     assert judge("5", question=question).status == "unverifiable"
@@ -77,6 +80,7 @@ def test_a_phrase_that_could_mean_more_than_one_thing_is_not_checked(question):
     "How many zeros are at the end of (10!)(20!) when multiplied out?",
     "Suppose we flip two coins simultaneously. What is the probability both are heads?",
     "What is $\\frac{1}{2}$ plus $\\frac{1}{3}$?",  # LaTeX questions are read as written
+    "Solve 2 x 3 = 6x",  # an equation: its x is the unknown
 ])
 def test_sentences_that_only_look_like_a_phrasing_are_left_as_written(question):
     assert restate(question) == question

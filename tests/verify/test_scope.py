@@ -155,6 +155,12 @@ SYSTEM = ("Solve the system: x + y = 5, x - y = 1",)
     ("and of x^5", "x^6/6", ("differentiate x^2", "now x^3 + x"), "contradicted"),
     ("now (x - 3)^2", "9", ("what is 2 + 2",), "unverifiable"),  # no task to take
     ("now x = 2", "12", ("differentiate x^3",), "unverifiable"),  # a value, not an equation
+    # ... and so does one with no turn words, which alone asks nothing:
+    ("(x - 7)(x - 8)", "x^2 - 15x + 56", ("expand (3x - 2)(x + 5)",), "verified"),
+    ("(x - 7)(x - 8)", "x^2 - 56", ("expand (3x - 2)(x + 5)",), "contradicted"),
+    ("and (2x + 3)^2 please", "4x^2 + 12x + 9", ("expand (x + 1)^2", "(x - 7)(x - 8)"),
+     "verified"),
+    ("x^2 - 4 = 0", "x = 2, x = -2", ("expand (x + 1)^2",), "verified"),  # its own task
 ])
 def test_a_follow_up_is_checked_with_the_earlier_turn_sympy_can_solve(question, answer, earlier,
                                                                       want):
@@ -164,11 +170,17 @@ def test_a_follow_up_is_checked_with_the_earlier_turn_sympy_can_solve(question, 
         assert "earlier turn" in found.reason
 
 
+def test_a_bare_polynomial_after_a_task_it_cannot_take_stays_unchecked():
+    found = judge("1", question="(x - 7)(x - 8)", earlier=("solve x + 1 = 2",))
+    assert found.status == "unverifiable" and "unknowns" in found.reason
+
+
 @pytest.mark.parametrize(("question", "answer", "want"), [
     ("18 + 25", "43", "verified"),
     ("7 * 6 + 8?", "51", "contradicted"),
     ("2x + 3 = 7", "2", "verified"),  # an equation to solve
-    ("77 x 12", "924", "unverifiable"),  # x may be a times sign or an unknown
+    ("77 x 12", "924", "verified"),  # a spaced x between numbers, no unknown: times
+    ("77 x 12 + x", "924", "unverifiable"),  # an x that is an unknown: no times sign
     ("x^2 + 2x + 1", "5", "unverifiable"),  # a value needs values for x
 ])
 def test_a_bare_formula_asks_for_its_value(question, answer, want):
