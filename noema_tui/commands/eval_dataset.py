@@ -14,7 +14,7 @@ import typer
 from noema_tui.commands.output import emit, fail
 
 if TYPE_CHECKING:
-    from noema_core.dataset import DatasetReport
+    from noema_core.dataset_grading import DatasetReport
     from noema_core.decoding.settings import Mode
 
 BAR = 24  # characters of the stderr progress bar
@@ -22,9 +22,10 @@ BAR = 24  # characters of the stderr progress bar
 
 def eval_dataset(path: Path, *, model: str | None, mode: Mode, limit: int | None,
                  question_field: str | None, answer_field: str | None, batch_size: int,
-                 output: Path | None, device: str, card_presets: bool,
+                 output: Path | None, device: str, card_presets: bool, retries: int,
                  as_json: bool) -> None:
-    from noema_core.dataset import load_dataset, run_dataset
+    from noema_core.dataset import load_dataset
+    from noema_core.dataset_grading import run_dataset
     from noema_core.decoding.settings import DecodingSettings
     from noema_core.errors import NoemaError
     from noema_tui.commands.evaluate import load_engine, run_cancellable
@@ -60,7 +61,8 @@ def eval_dataset(path: Path, *, model: str | None, mode: Mode, limit: int | None
     report, interrupted = run_cancellable(
         lambda: run_dataset(engine, items, settings, mode=mode.value, source=str(path),
                             batch_size=batch_size, output=output,
-                            malformed=len(data.malformed), progress=progress,
+                            malformed=len(data.malformed), retries=retries,
+                            progress=progress,
                             cancel=cancel), cancel)
     if report.resumed and not shown["resumed"]:
         print(f"[eval] resuming {output}: all {report.resumed} problems already graded",
@@ -93,6 +95,11 @@ def _table(s: dict) -> str:
                  f"{s['contradicted']} wrong, {s['could_not_check']} could not check)")
     lines.append(f"{s['problems_per_second']:.3f} problems/s  {s['tokens_per_second']:.1f} "
                  f"tok/s  {s['tokens_per_forward']:.2f} tok/fwd")
+    retry = s.get("retry")
+    if retry:
+        lines.append(f"as asked {retry['accuracy_as_asked']:.3f}; with --retry "
+                     f"{retry['retries']}: {retry['retried']} decoded again, {retry['fixed']} "
+                     f"fixed, {retry['broken']} broken")
     if s["malformed"]:
         lines.append(f"{s['malformed']} malformed rows skipped (see the warnings above)")
     if s["resumed"]:

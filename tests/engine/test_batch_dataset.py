@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from noema_core.dataset import load_dataset, run_dataset
+from noema_core.dataset import load_dataset
+from noema_core.dataset_grading import run_dataset
 from noema_core.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,26 @@ def test_a_batched_run_grades_every_problem_as_the_one_at_a_time_run(engine, ite
             (other["response"], other["verdict"], other["forwards"])
 
 
+def test_retries_decode_the_contradicted_replies_again_batched_as_one_at_a_time(engine, items,
+                                                                                tmp_path):
+    settings = engine.settings_for("q", gen_length=40)  # short: some replies are cut wrong
+    runs = {}
+    for batch_size in (1, 3):
+        report = run_dataset(engine, items, settings, mode="q", batch_size=batch_size,
+                             retries=2, output=tmp_path / f"r{batch_size}.jsonl")
+        rows = [json.loads(line) for line in (tmp_path / f"r{batch_size}.jsonl").read_text()
+                .splitlines()]
+        assert report.graded == len(rows) == 5 and report.retries == 2
+        assert report.retried == sum(row["tries"] > 1 for row in rows)
+        assert all(1 <= row["tries"] <= 3 for row in rows)
+        runs[batch_size] = {row["line"]: row for row in rows}
+    assert any(row["tries"] > 1 for row in runs[1].values())  # the plan was exercised
+    for line, row in runs[1].items():
+        other = runs[3][line]
+        assert (row["response"], row["verdict"], row["tries"], row["verdict_as_asked"]) == \
+            (other["response"], other["verdict"], other["tries"], other["verdict_as_asked"])
+
+
 def test_cancelling_a_batched_run_keeps_the_graded_rows_only(engine, items, tmp_path):
     settings = engine.settings_for("s", gen_length=48)
     cancel = threading.Event()
@@ -64,7 +85,7 @@ def test_cancelling_a_batched_run_keeps_the_graded_rows_only(engine, items, tmp_
 
 
 def test_decoding_goes_on_while_replies_are_graded(engine, items, monkeypatch):
-    import noema_core.dataset as dataset
+    import noema_core.dataset_grading as dataset
     import noema_core.verify as verify
 
     decoded = threading.Event()

@@ -288,8 +288,8 @@ def test_retry_decodes_a_contradicted_answer_again_and_grades_the_answer_shown(t
     assert plain["results"][0]["accuracy"] == round(2 / 3, 4) and "retry" not in plain["results"][0]
 
 
-def test_eval_retry_option_reports_both_accuracies_and_is_refused_with_dataset(monkeypatch,
-                                                                               tmp_path):
+def test_eval_retry_option_reports_both_accuracies_on_questions_and_datasets(monkeypatch,
+                                                                              tmp_path):
     from noema_tui.cli import app
 
     rows = [{"family": "arithmetic", "question": "What is 17 + 25?", "answer": "42"}]
@@ -300,5 +300,13 @@ def test_eval_retry_option_reports_both_accuracies_and_is_refused_with_dataset(m
     assert result.exit_code == 0, result.output
     assert "Q: 1 answers retried (at most 1 more decoding each): accuracy 0.000 as asked, " \
            "1.000 with retries (1 fixed, 0 broken)" in result.stdout
-    refused = CliRunner().invoke(app, ["eval", "--dataset", path, "--retry", "1"])
-    assert refused.exit_code == 2 and "--retry works with --questions" in refused.output
+    out = tmp_path / "rows.jsonl"
+    result = CliRunner().invoke(app, ["eval", "--dataset", path, "--mode", "q", "--retry", "1",
+                                      "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "accuracy 1.000" in result.stdout
+    assert "as asked 0.000; with --retry 1: 1 decoded again, 1 fixed, 0 broken" in result.stdout
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert (row["tries"], row["shown"], row["verdict"], row["verdict_as_asked"]) == \
+        (2, "one token per forward", "verified", "contradicted")
+    assert row["response"] == "\\boxed{42}"
