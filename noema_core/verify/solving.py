@@ -161,8 +161,42 @@ def _claimed_solutions(ans: Parsed, variables: tuple) -> list[dict]:
                        "(tuples follow alphabetical order)")
 
 
+def _partial_assignments(ans: Parsed, variables: tuple) -> list[tuple[str, Parsed]] | None:
+    """`m = 2, m = 5` or `x = 3` for a system in two unknowns: assignments that do not give
+    each unknown exactly once, all to unknowns of the system; None for any other answer."""
+    items = [ans] if ans.shape == "assign" else ans.items if ans.shape == "list" else []
+    if not items or any(i.shape != "assign" for i in items):
+        return None
+    named = [(i.name.lower(), i.items[0]) for i in items]
+    names = sorted(v.name for v in variables)
+    if sorted(n for n, _ in named) == names or not {n for n, _ in named} <= set(names):
+        return None
+    return named
+
+
+def _check_partial(task: Task, named: list[tuple[str, Parsed]], variables: tuple) -> Verdict:
+    """A value the system's only solution does not have is wrong, whatever else is missing;
+    right values with an unknown left out are not judged (the question may ask for one)."""
+    found = sympy.solve(list(task.equations), list(variables), dict=True)
+    names = sorted(v.name for v in variables)
+    if len(found) != 1 or set(found[0]) != set(variables) or any(
+            x.free_symbols for x in found[0].values()):
+        raise NotCheckable(f"the answer names {sorted({n for n, _ in named})}, expected {names}")
+    exact = {v.name: value for v, value in found[0].items()}
+    expected = ", ".join(f"{k} = {short(exact[k])}" for k in names)
+    for name, leaf in named:
+        if _matches(exact[name], leaf) is False:
+            return outcome(CONTRADICTED, "system:solve",
+                           f"{name} = {leaf.describe()} is wrong: the system's only solution "
+                           f"has {name} = {short(exact[name])}", expected)
+    raise NotCheckable(f"the answer names {sorted({n for n, _ in named})}, expected {names}")
+
+
 def check_system(task: Task, ans: Parsed) -> Verdict:
     variables = task.extras["variables"]
+    named = _partial_assignments(ans, variables)
+    if named is not None:
+        return _check_partial(task, named, variables)
     claimed = _claimed_solutions(ans, variables)
     functions = [e.lhs - e.rhs for e in task.equations]
     for solution in claimed:

@@ -73,6 +73,14 @@ class TestSystemsAndInequalities:
         assert status(question, "(2, 3)") == "verified"  # alphabetical order
         assert status(question, "(3, 2)") == "contradicted"
 
+    def test_a_partial_answer_with_a_wrong_value_is_wrong_and_a_right_one_unjudged(self):
+        question = "solve m + n = 7, m - n = 3"
+        found = verdict(question, "m = 2, m = 5")  # m given twice, n never
+        assert found.status == "contradicted" and "only solution has m = 5" in found.reason
+        assert status(question, "n = 4") == "contradicted"
+        assert status(question, "m = 5") == "unverifiable"  # the question may ask for m only
+        assert status("Solve x + y = 2, 2x + 2y = 4", "x = 7") == "unverifiable"  # no unique one
+
     @pytest.mark.parametrize("question", [
         "$\\begin{cases} x + 2y = 5 \\\\ 3x - y = 1 \\end{cases}$",
         "$x + 2y = 5, 3x - y = 1$",
