@@ -188,7 +188,7 @@ def _retry_contradicted(engine: Engine, grader: _Grader,
                 continue  # shown as it stood before this step
             verdict = check(result.text, question=grader.todo[index].question)
             grader.pending[index].append(_Try(how, result, verdict.status))
-            if not should_retry(verdict.status):
+            if not should_retry(verdict):
                 grader.finish(index)
     if cancel is not None and cancel.is_set():
         grader.report.cancelled = True  # the replies held back show their tries so far
@@ -263,7 +263,7 @@ class _Grader:
         graded = check(result.text, question=item.question, reference=item.gold)
         if self.retrying:
             alone = check(result.text, question=item.question)  # as the chat checks it
-            if should_retry(alone.status, result.cancelled):
+            if should_retry(alone, result.cancelled):
                 self.pending[index] = [_Try("as asked", result, alone.status, graded)]
                 return
         self._book(index, [_Try("as asked", result, "", graded)])

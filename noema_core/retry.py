@@ -6,9 +6,9 @@ does not box an answer before the steps that lead to it, nor carry a digit slip 
 parallel. Stricter unmasking thresholds commit fewer slots per forward, and a small
 temperature with another seed explores other tokens. The plan tries AR first (on noema-tiny's
 natural-phrasing set it gets right 9 of the 26 questions Q-mode gets wrong), then the stricter
-thresholds, then seeds, and stops at the first answer the checker verifies. Only a
-contradiction triggers a retry: "could not check" says nothing about the answer, so it is
-kept.
+thresholds, then seeds, and stops at the first answer the checker verifies. A contradiction
+triggers a retry, and so does an answer the checker cannot read to a question it can check (a
+garbled reply); any other "could not check" says nothing about the answer, so it is kept.
 """
 
 from __future__ import annotations
@@ -79,14 +79,30 @@ def decode_until_verified(generate: Callable[..., GenerationResult],
         result = generate(messages, each, cancel)
         verdict = check(result.text, question=question)
         attempts.append(Attempt(how, each, result, verdict))
-        if not should_retry(verdict.status, result.cancelled):
+        if not should_retry(verdict, result.cancelled):
             break
     return attempts
 
 
-def should_retry(status: str, cancelled: bool = False) -> bool:
-    """Only a contradicted, complete answer earns another decoding."""
-    return status == "contradicted" and not cancelled
+def should_retry(verdict: Any, cancelled: bool = False) -> bool:
+    """A complete answer earns another decoding when the checker contradicts it, or when the
+    checker can check the question but cannot read the answer (a garbled `\\frac{102}`).
+    `verdict` is a `Verdict` or its plain dict; any other "could not check" says nothing
+    about the answer, so it is kept."""
+    if cancelled:
+        return False
+    return _field(verdict, "status") == "contradicted" or unreadable_answer(verdict)
+
+
+def unreadable_answer(verdict: Any) -> bool:
+    """Whether the checker read the question (independent mode) but not the answer."""
+    return (_field(verdict, "status") == "unverifiable" and _field(verdict, "method") == "parse"
+            and _field(verdict, "mode") == "independent")
+
+
+def _field(verdict: Any, name: str) -> str:
+    value = verdict.get(name) if isinstance(verdict, dict) else getattr(verdict, name, "")
+    return str(value or "")
 
 
 def chosen(attempts: Sequence[Attempt]) -> Attempt:

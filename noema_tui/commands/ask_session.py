@@ -153,18 +153,21 @@ class AskSession:
 
     def decode_with_retries(self, engine: Engine, question: str, settings: DecodingSettings,
                             tries: int) -> list[tuple[str, AskOutcome]]:
-        """`decode`, then while the checker contradicts the answer, decode again by
-        `noema_core.retry.retry_plan` (up to `tries` more times). Every try, in order."""
-        from noema_core.retry import retry_plan, should_retry
+        """`decode`, then while the checker contradicts the answer (or cannot read it), decode
+        again by `noema_core.retry.retry_plan` (up to `tries` more times). Every try, in
+        order."""
+        from noema_core.retry import retry_plan, should_retry, unreadable_answer
 
         outcomes: list[tuple[str, AskOutcome]] = []
         for how, each in retry_plan(settings, tries):
             if outcomes:
                 last = outcomes[-1][1]
-                if last.interrupted or not should_retry(last.verdict.status):
+                if last.interrupted or not should_retry(last.verdict):
                     break
                 if not self.quiet:
-                    self.stderr.print(f"✗ contradicted: retrying with {how}", style="yellow")
+                    why = ("? the answer could not be read" if unreadable_answer(last.verdict)
+                           else "✗ contradicted")
+                    self.stderr.print(f"{why}: retrying with {how}", style="yellow")
             outcomes.append((how, self.decode(engine, question, each)))
         return outcomes
 

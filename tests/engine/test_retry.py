@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from noema_core.decoding.events import GenerationResult, GenerationStats
 from noema_core.decoding.settings import DecodingSettings, Mode
-from noema_core.retry import chosen, decode_until_verified, retry_plan
+from noema_core.retry import chosen, decode_until_verified, retry_plan, should_retry
 
 
 @dataclass
@@ -74,3 +74,17 @@ def test_when_every_try_is_contradicted_the_answer_as_asked_is_shown():
     generate, check, _ = scripted(["contradicted", "unverifiable"])
     attempts = decode_until_verified(generate, check, [], DecodingSettings(), "q", tries=2)
     assert chosen(attempts) is attempts[1]  # not contradicted beats contradicted
+
+
+def test_an_answer_the_checker_cannot_read_to_a_question_it_can_check_is_retried():
+    from dataclasses import asdict
+
+    from noema_core.verify import Verdict as CheckerVerdict
+
+    garbled = CheckerVerdict("unverifiable", method="parse", mode="independent",
+                             reason="could not read the answer: '\\frac{102}'")
+    assert should_retry(garbled) and should_retry(asdict(garbled))  # the chat stores dicts
+    assert not should_retry(garbled, cancelled=True)
+    # the question unread, or a reference unread: nothing said about the answer
+    assert not should_retry(CheckerVerdict("unverifiable", method="classify", mode="independent"))
+    assert not should_retry(CheckerVerdict("unverifiable", method="parse", mode="reference"))

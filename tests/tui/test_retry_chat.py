@@ -169,6 +169,20 @@ async def test_auto_retry_makes_at_most_n_tries_then_offers_the_key():
 
 
 @pilot_test
+async def test_an_answer_the_checker_cannot_read_is_retried_by_itself():
+    garbled = Verdict("unverifiable", method="parse", mode="independent",
+                      reason="could not read the answer: could not parse '\\frac{102}'")
+    engine = ReplayEngine()
+    app = build_app(engine=engine, checker=VerdictsInTurn([garbled, VERIFIED]), auto_retry=1)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await complete_turn(pilot, PROMPT)
+        await wait_for(pilot, checked(app, 2), "the automatic second try's verdict")
+        first, second = replies(app)
+        assert "could not read the answer" in verdict(first) and "verified" in verdict(second)
+        assert title(second) == "Noema · AR · try 2 · one token per forward"
+
+
+@pilot_test
 async def test_could_not_check_never_triggers_a_retry():
     engine = ReplayEngine()
     app = build_app(engine=engine, checker=VerdictsInTurn([UNCHECKABLE]))

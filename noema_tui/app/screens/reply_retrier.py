@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from noema_core.decoding.settings import DecodingSettings
-from noema_core.retry import retry_plan
+from noema_core.retry import retry_plan, should_retry
 from noema_tui.app.conversation import Turn
 from noema_tui.app.widgets.reply_view import ReplyView
 from noema_tui.app.widgets.user_message import UserMessage
@@ -35,15 +35,15 @@ class ReplyRetrier:
     retry_base: tuple[Turn, DecodingSettings] | None = None
 
     def retry_applies(self: ChatScreen) -> bool:
-        """Whether the last reply can be retried now: its latest try was contradicted, or a
-        retry of it was stopped or failed before it could be checked."""
+        """Whether the last reply can be retried now: its latest try was contradicted (or its
+        answer unreadable), or a retry of it was stopped or failed before it could be checked."""
         if self.generating or self.info is None:
             return False
         tries = self.session.last_tries()
         if not tries:
             return False
         last = tries[-1]
-        if last.status == "contradicted":
+        if should_retry(last.verdict or {}):
             return True
         return (last.is_later_try and last.finish_reason in ("cancelled", "failed")
                 and not any(t.status == "verified" for t in tries))
@@ -81,7 +81,7 @@ class ReplyRetrier:
         tries = self.session.last_tries()
         if not tries or tries[-1] is not turn or self.generating:
             return  # a verdict for an earlier reply, or the chat has moved on
-        if turn.status == "contradicted" and len(tries) - 1 < self.auto_retry:
+        if should_retry(turn.verdict or {}) and len(tries) - 1 < self.auto_retry:
             await self.action_retry_reply()
             return
         self.offer_retry()
