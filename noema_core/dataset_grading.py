@@ -2,8 +2,8 @@
 
 Each reply is graded against its item's gold with the checker as it finishes, on a thread of
 its own, and appended to a JSONL file at once, so a rerun with the same file resumes. With
-retries, a reply the checker contradicts without the gold (as the chat checks it) is decoded
-again by `noema_core.retry`'s plan, one batch per step, before it is booked.
+retries, a reply the checker contradicts (or cannot read) without the gold, as the chat checks
+it, is decoded again by `noema_core.retry`'s plan, one batch per step, before it is booked.
 """
 
 from __future__ import annotations
@@ -137,10 +137,10 @@ def run_dataset(engine: Engine, items: Sequence[DatasetItem], settings: Decoding
     so decoding goes on while a reply is checked instead of waiting for it; every reply
     decoded is graded and written before this returns, after a cancel too.
 
-    With `retries`, a reply the checker contradicts without the gold (as the chat checks it)
-    is held back and decoded again by `noema_core.retry`'s plan, each step a batch of its
-    own, and the answer the chat would show is graded; its row says how many tries it took
-    and its verdict as asked."""
+    With `retries`, a reply the checker contradicts (or cannot read) without the gold, as the
+    chat checks it, is held back and decoded again by `noema_core.retry`'s plan, each step a
+    batch of its own, and the answer the chat would show is graded; its row says how many
+    tries it took and its verdict as asked."""
     report = DatasetReport(engine.info.name, source, mode, len(items), malformed,
                            retries=retries)
     done = read_done(output) if output is not None else {}
@@ -173,8 +173,8 @@ def run_dataset(engine: Engine, items: Sequence[DatasetItem], settings: Decoding
 def _retry_contradicted(engine: Engine, grader: _Grader,
                         plan: Sequence[tuple[str, DecodingSettings]], batch_size: int,
                         cancel: threading.Event | None) -> None:
-    """Each step of the plan decodes the replies still contradicted, as one batched run; a
-    reply the checker no longer contradicts is booked at once, the rest after the plan."""
+    """Each step of the plan decodes the replies still held back, as one batched run; a reply
+    the checker no longer finds wrong is booked at once, the rest after the plan."""
     from noema_core.verify import check
 
     for how, each in plan:
@@ -213,7 +213,7 @@ class _Grader:
                  retrying: bool = False) -> None:
         self.todo, self.report, self.mode, self.progress = todo, report, mode, progress
         self.retrying = retrying
-        self.pending: dict[int, list[_Try]] = {}  # contradicted as asked: tries so far
+        self.pending: dict[int, list[_Try]] = {}  # held back for retries: the tries so far
         self.sink = output.open("a", encoding="utf-8") if output is not None else None
         self.last = time.monotonic()
         self.error: BaseException | None = None
