@@ -60,8 +60,8 @@ class ReplyRetrier:
 
     async def action_retry_reply(self: ChatScreen) -> None:
         if not self.retry_applies():
-            self.tell("Nothing to retry: Ctrl+T decodes again a reply the checker contradicted.",
-                      kind="retry")
+            self.tell("Nothing to retry: Ctrl+T decodes again a reply the checker contradicted "
+                      "or could not read.", kind="retry")
             return
         tries = self.session.last_tries()
         views = self.last_reply_views()
