@@ -10,7 +10,8 @@
 - coefficient: "the constant term / the coefficient of x^k in the expansion of E" (or "when E
   is simplified");
 - rounding: "Round X to the nearest tenth (integer, ...)", "the nearest integer to X": the
-  answer must equal the rounded value exactly.
+  answer must equal the rounded value exactly;
+- prime: "Is 97 a prime number?", "is 91 prime": a yes or no, read from the answer's words.
 
 A family applies only when the whole question matches its pattern (answer-form instructions
 aside), so every quantity it depends on is in the formulas it reads.
@@ -247,11 +248,42 @@ def check_exact(expected: sympy.Rational, places: int, answer: Parsed) -> Verdic
                    "equals the rounded value" if same else f"rounded, it is {shown}", shown)
 
 
+def _prime(m: re.Match, read: Reader):
+    n = _integer(read(_strip(m.group(1))), "number")
+    if n < 0 or len(str(n)) > MAX_PRIME_DIGITS:
+        raise OutOfScope(f"primality is checked for whole numbers up to {MAX_PRIME_DIGITS} "
+                         "digits")
+    return "yes-no", sympy.true if sympy.isprime(n) else sympy.false, {"claim": f"{n} is prime"}
+
+
+MAX_PRIME_DIGITS = 30
+_TEXT_COMMAND = re.compile(r"\\(?:text|mathrm|textbf)\s*\{([^{}]*)\}")
+_SAYS_NO = re.compile(r"^(?:no|false|not)\b|\bnot\s+(?:a\s+)?prime\b|\bcomposite\b|\bisn't\b")
+_SAYS_YES = re.compile(r"^(?:yes|true|prime)\b|\bis\s+(?:a\s+)?prime\b")
+
+
+def check_yes_no(expected: sympy.Basic, claim: str, answer: str) -> Verdict:
+    """A yes/no answer ("yes", "\\text{No}", "97 is prime", "composite") against the truth of
+    `claim`; an answer that says neither (a number) is one the checker cannot read."""
+    text = _TEXT_COMMAND.sub(r"\1", answer).strip("$ .!").lower()
+    truth = bool(expected)
+    shown = "yes" if truth else "no"
+    says = False if _SAYS_NO.search(text) else True if _SAYS_YES.search(text) else None
+    if says is None:
+        return outcome(UNVERIFIABLE, "parse", f"could not read the answer as a yes or no: the "
+                       f"question asks whether {claim}", shown)
+    why = claim if truth else claim.replace(" is ", " is not ", 1)
+    return outcome(VERIFIED if says == truth else CONTRADICTED, "yes-no",
+                   f"{shown}: {why}", shown)
+
+
 def _f(name: str) -> str:
     return _F.replace("(", f"(?P<{name}>", 1)
 
 
 _PATTERNS = [
+    (r"^(?:is|are)\s+" + _F + r"\s+(?:a\s+)?prime(?:\s+number)?(?:\s+or\s+not)?" + _END,
+     _prime),
     (_LEAD + r"remainder\s+when\s+(?:the\s+polynomial\s+)?" + _F + r"\s+is\s+divided\s+by\s+"
      + _F + _END, _remainder),
     (_LEAD + r"(greatest\s+common\s+(?:divisor|factor)|least\s+common\s+multiple)\s+of\s+"

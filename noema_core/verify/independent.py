@@ -30,7 +30,7 @@ from noema_core.verify.equality import (
     is_number,
     numbers_equal,
 )
-from noema_core.verify.families import check_digits, check_exact
+from noema_core.verify.families import check_digits, check_exact, check_yes_no
 from noema_core.verify.shapes import Parsed, parse_answer
 from noema_core.verify.solving import check_equation, check_inequality, check_system
 from noema_core.verify.trees import (
@@ -97,6 +97,9 @@ def check_independently(question: str, answer: str, ctx: Context,
                         earlier: tuple[str, ...] = ()) -> Verdict:
     """Classify, compute and compare; NotCheckable/ShapeError propagate as "could not check"."""
     task = classify(question, ctx, earlier)
+    if task.kind == "yes-no":
+        return check_yes_no(task.expr, task.extras["claim"], answer).with_(
+            kind="yes-no", mode="independent")
     if task.kind == "digits":
         return check_digits(task.expr, task.extras["base"], answer).with_(
             kind="base", mode="independent")

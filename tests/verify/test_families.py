@@ -32,6 +32,10 @@ def status(question: str, answer: str) -> str:
     ("Convert $222_{10}$ to base 13.", "141_{13}", "142_{13}"),
     ("Find $4321_{5}-1234_{5}$. Express your answer in base $5$.", "3032_5", "3033_5"),
     ("Express $213_{8}-142_{7}$ as a base 10 integer.", "60", "61"),
+    ("Is 97 a prime number?", "\\text{Yes}", "no"),
+    ("is 91 prime", "No, 91 = 7 \\times 13", "91 is prime"),
+    ("Is $1$ prime?", "no", "yes"),
+    ("Is 101 a prime or not?", "101 is prime", "composite"),
 ])
 def test_families_verify_the_right_answer_and_contradict_a_wrong_one(question, right, wrong):
     assert status(question, right) == "verified"
@@ -48,6 +52,14 @@ def test_an_answer_in_another_base_is_contradicted():
     assert found.status == "contradicted" and "base 3" in found.reason
 
 
+def test_a_yes_no_question_answered_with_a_number_is_unreadable_so_retried():
+    from noema_core.retry import should_retry
+
+    found = judge("0", question="Is 97 a prime number?")  # noema-tiny's made-up 97 - 97
+    assert found.status == "unverifiable" and "yes or no" in found.reason
+    assert should_retry(found)
+
+
 @pytest.mark.parametrize("question", [
     "What is the remainder when $n$ is divided by 5, if $n$ is odd?",
     "What is the remainder when the sum of the first 100 primes is divided by 7?",
@@ -57,6 +69,8 @@ def test_an_answer_in_another_base_is_contradicted():
     "In base 5, how many digits does $1000$ have?",
     "Round $x$ to the nearest tenth.",
     "What is the greatest common divisor of $a$ and $b$ if $ab = 12$?",
+    "Is $n$ prime if $n$ is odd?",  # not one written-out number
+    "Is the sum of 3 and 5 prime?",
 ])
 def test_near_misses_are_not_judged(question):
     assert status(question, "5") == "unverifiable"
