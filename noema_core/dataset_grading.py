@@ -8,7 +8,6 @@ it, is decoded again by `noema_core.retry`'s plan, one batch per step, before it
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import queue
 import threading
@@ -22,7 +21,7 @@ from noema_core.dataset import DatasetError, DatasetItem
 from noema_core.decoding.events import GenerationResult
 from noema_core.decoding.settings import DecodingSettings
 from noema_core.engine import Engine
-from noema_core.retry import choose, retry_plan, should_retry
+from noema_core.retry import Attempt, all_decodings, chosen, retry_plan, should_retry
 
 
 def generate_many(engine: Engine, prompts: Sequence[str], settings: DecodingSettings,
@@ -156,7 +155,8 @@ def run_dataset(engine: Engine, items: Sequence[DatasetItem], settings: Decoding
             report.resumed += 1
         else:
             todo.append(item)
-    grader = _Grader(todo, report, mode, output, progress, retrying=retries > 0)
+    grader = _Grader(todo, report, mode, output, progress,
+                     retry_from=settings if retries > 0 else None)
     try:
         results = generate_many(engine, [i.question for i in todo], settings, cancel,
                                 batch_size=max(batch_size, 1), on_result=grader.submit)
@@ -187,7 +187,7 @@ def _retry_contradicted(engine: Engine, grader: _Grader,
             if result.cancelled:
                 continue  # shown as it stood before this step
             verdict = check(result.text, question=grader.todo[index].question)
-            grader.pending[index].append(_Try(how, result, verdict.status))
+            grader.pending[index].append(Attempt(how, each, result, verdict))
             if not should_retry(verdict):
                 grader.finish(index)
     if cancel is not None and cancel.is_set():
@@ -196,24 +196,18 @@ def _retry_contradicted(engine: Engine, grader: _Grader,
         grader.finish(index)
 
 
-@dataclass(frozen=True)
-class _Try:
-    how: str
-    result: GenerationResult
-    status: str  # the checker's verdict without the gold, as the chat sees it
-    graded: Any = None  # noema_core.verify.Verdict against the gold, once known
-
-
 class _Grader:
     """Grades replies in the order they come, on one background thread, and books them."""
 
     def __init__(self, todo: Sequence[DatasetItem], report: DatasetReport, mode: str,
                  output: Path | None,
                  progress: Callable[[DatasetReport], None] | None, *,
-                 retrying: bool = False) -> None:
+                 retry_from: DecodingSettings | None = None) -> None:
+        """`retry_from`: the settings replies were decoded with, when they may be retried."""
         self.todo, self.report, self.mode, self.progress = todo, report, mode, progress
-        self.retrying = retrying
-        self.pending: dict[int, list[_Try]] = {}  # held back for retries: the tries so far
+        self.retry_from = retry_from
+        self.pending: dict[int, list[Attempt]] = {}  # held back for retries: the tries so far
+        self.as_asked: dict[int, Any] = {}  # their first try's verdict against the gold
         self.sink = output.open("a", encoding="utf-8") if output is not None else None
         self.last = time.monotonic()
         self.error: BaseException | None = None
@@ -261,39 +255,39 @@ class _Grader:
 
         item = self.todo[index]
         graded = check(result.text, question=item.question, reference=item.gold)
-        if self.retrying:
+        if self.retry_from is not None:
             alone = check(result.text, question=item.question)  # as the chat checks it
             if should_retry(alone, result.cancelled):
-                self.pending[index] = [_Try("as asked", result, alone.status, graded)]
+                self.pending[index] = [Attempt("as asked", self.retry_from, result, alone)]
+                self.as_asked[index] = graded
                 return
-        self._book(index, [_Try("as asked", result, "", graded)])
+        self._book(index, [result], result, graded)
 
     def finish(self, index: int) -> None:
         """Book a held-back reply: the try the chat would show, graded against the gold."""
         from noema_core.verify import check
 
-        tries = self.pending.pop(index)
-        shown = choose(tries, lambda t: t.status)
-        if shown.graded is None:
-            item = self.todo[index]
-            shown = dataclasses.replace(shown, graded=check(
-                shown.result.text, question=item.question, reference=item.gold))
-        self._book(index, tries, shown)
+        attempts, first = self.pending.pop(index), self.as_asked.pop(index)
+        shown = chosen(attempts)
+        item = self.todo[index]
+        graded = first if shown is attempts[0] else check(
+            shown.result.text, question=item.question, reference=item.gold)
+        self._book(index, [a.result for a in attempts], shown.result, graded, shown.how,
+                   first.status)
 
-    def _book(self, index: int, tries: list[_Try], shown: _Try | None = None) -> None:
-        item, shown = self.todo[index], shown or tries[0]
+    def _book(self, index: int, results: list[GenerationResult], shown: GenerationResult,
+              graded: Any, how: str = "as asked", as_asked: str | None = None) -> None:
+        """Write the row of the reply shown (`graded` against the gold) and count it."""
+        item, stats = self.todo[index], all_decodings(results)
         now = time.monotonic()
         row = {"line": item.line, "question": item.question, "gold": item.gold,
-               "response": shown.result.text, "answer": shown.graded.answer,
-               "verdict": shown.graded.status, "mode": self.mode,
-               "forwards": sum(t.result.stats.forwards for t in tries),
-               "new_tokens": sum(t.result.stats.new_tokens for t in tries),
+               "response": shown.text, "answer": graded.answer, "verdict": graded.status,
+               "mode": self.mode, "forwards": stats.forwards, "new_tokens": stats.new_tokens,
                # the wall time since the previous graded reply: a batch's rows share it,
                # and the rows' seconds add up to the run's
                "seconds": round(now - self.last, 4)}
-        if self.retrying:
-            row.update(tries=len(tries), shown=shown.how,
-                       verdict_as_asked=tries[0].graded.status)
+        if self.retry_from is not None:
+            row.update(tries=len(results), shown=how, verdict_as_asked=as_asked or graded.status)
         self.last = now
         self.report.add(row)
         if self.sink is not None:

@@ -24,7 +24,7 @@ from noema_core.decoding.events import GenerationStats
 from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_core.engine import Engine
 from noema_core.errors import NoemaError
-from noema_core.retry import Attempt, chosen, decode_until_verified
+from noema_core.retry import Attempt, all_decodings, chosen, decode_until_verified
 
 EDITING_OFF = 1.0  # a confidence must exceed the threshold, and none exceeds 1
 
@@ -280,7 +280,7 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int = 20, see
                     result = engine.generate(messages, settings)
                     attempts = [Attempt("as asked", settings, result, None)]
                 right = grade(result.text, turn.question, turn.reference)
-                stats = _all_decodings(attempts)
+                stats = all_decodings([a.result for a in attempts])
                 overall.add(right, stats)
                 report.families.setdefault(item.label(index), {}).setdefault(
                     mode.value, ModeTally()).add(right, stats)
@@ -311,16 +311,6 @@ def _independent(item: EvalItem, index: int) -> Callable[..., Any]:
 
     earlier = tuple(turn.question for turn in item.turns[:index])
     return lambda text, *, question: check(text, question=question, earlier=earlier)
-
-
-def _all_decodings(attempts: Sequence[Attempt]) -> GenerationStats:
-    """One answer's cost: every decoding it took (one without retries)."""
-    if len(attempts) == 1:
-        return attempts[0].result.stats
-    each = [a.result.stats for a in attempts]
-    return GenerationStats(each[0].prompt_tokens, sum(s.new_tokens for s in each),
-                           sum(s.forwards for s in each), sum(s.seconds for s in each),
-                           sum(s.edits for s in each))
 
 
 def comparisons(report: dict) -> dict[str, float | None]:

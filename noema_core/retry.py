@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from noema_core.decoding.events import GenerationResult
+from noema_core.decoding.events import GenerationResult, GenerationStats
 from noema_core.decoding.settings import PRESETS, DecodingSettings, Mode
 
 T = TypeVar("T")
@@ -82,6 +82,16 @@ def decode_until_verified(generate: Callable[..., GenerationResult],
         if not should_retry(verdict, result.cancelled):
             break
     return attempts
+
+
+def all_decodings(results: Sequence[GenerationResult]) -> GenerationStats:
+    """One answer's cost: every decoding it took (its first one's stats when there was one)."""
+    if len(results) == 1:
+        return results[0].stats
+    each = [r.stats for r in results]
+    return GenerationStats(each[0].prompt_tokens, sum(s.new_tokens for s in each),
+                           sum(s.forwards for s in each), sum(s.seconds for s in each),
+                           sum(s.edits for s in each))
 
 
 def should_retry(verdict: Any, cancelled: bool = False) -> bool:

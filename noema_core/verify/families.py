@@ -34,7 +34,7 @@ from noema_core.verify.scope import (
     question_body,
     sentences,
 )
-from noema_core.verify.shapes import Parsed
+from noema_core.verify.shapes import Parsed, answer_words
 from noema_core.verify.verdict import CONTRADICTED, UNVERIFIABLE, VERIFIED, Verdict, outcome
 
 # A formula: a LaTeX segment, or a plain number (thousands commas allowed).
@@ -224,7 +224,7 @@ def check_digits(expected: sympy.Integer, base: int, answer: str) -> Verdict:
     """The answer's digits (`3032_5`, `\\text{4A}_{16}`) against the number in that base."""
     want = _digits_of(int(expected), base)
     shown = f"{want} in base {base}"
-    text = re.sub(r"\\(?:text|mathrm|textbf)\s*\{([^{}]*)\}", r"\1", answer.strip("$ "))
+    text = answer_words(answer.strip("$ "))
     m = re.fullmatch(r"\s*\{?([0-9A-Za-z]+)\}?\s*(?:_\s*\{?\s*(\d+)\s*\}?)?\s*", text)
     if not m:
         return outcome(UNVERIFIABLE, "base:digits", "could not read the answer as digits", shown)
@@ -248,6 +248,9 @@ def check_exact(expected: sympy.Rational, places: int, answer: Parsed) -> Verdic
                    "equals the rounded value" if same else f"rounded, it is {shown}", shown)
 
 
+MAX_PRIME_DIGITS = 30
+
+
 def _prime(m: re.Match, read: Reader):
     n = _integer(read(_strip(m.group(1))), "number")
     if n < 0 or len(str(n)) > MAX_PRIME_DIGITS:
@@ -256,8 +259,6 @@ def _prime(m: re.Match, read: Reader):
     return "yes-no", sympy.true if sympy.isprime(n) else sympy.false, {"claim": f"{n} is prime"}
 
 
-MAX_PRIME_DIGITS = 30
-_TEXT_COMMAND = re.compile(r"\\(?:text|mathrm|textbf)\s*\{([^{}]*)\}")
 _SAYS_NO = re.compile(r"^(?:no|false|not)\b|\bnot\s+(?:a\s+)?prime\b|\bcomposite\b|\bisn't\b")
 _SAYS_YES = re.compile(r"^(?:yes|true|prime)\b|\bis\s+(?:a\s+)?prime\b")
 
@@ -265,7 +266,7 @@ _SAYS_YES = re.compile(r"^(?:yes|true|prime)\b|\bis\s+(?:a\s+)?prime\b")
 def check_yes_no(expected: sympy.Basic, claim: str, answer: str) -> Verdict:
     """A yes/no answer ("yes", "\\text{No}", "97 is prime", "composite") against the truth of
     `claim`; an answer that says neither (a number) is one the checker cannot read."""
-    text = _TEXT_COMMAND.sub(r"\1", answer).strip("$ .!").lower()
+    text = answer_words(answer).strip("$ .!").lower()
     truth = bool(expected)
     shown = "yes" if truth else "no"
     says = False if _SAYS_NO.search(text) else True if _SAYS_YES.search(text) else None

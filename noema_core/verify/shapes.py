@@ -112,7 +112,7 @@ def clean(text: str) -> str:
     return text
 
 
-def _words(text: str) -> str:
+def answer_words(text: str) -> str:
     """Text with `\\text{...}` unwrapped, for matching phrases like "no real solutions"."""
     return re.sub(r"\\(?:text|mathrm|textbf)\s*\{([^{}]*)\}", r"\1", text).strip().rstrip(".")
 
@@ -122,7 +122,7 @@ def parse_answer(text: str, variables: frozenset[str] = frozenset()) -> Parsed:
     text = clean(text)
     if not text:
         raise ShapeError("the answer is empty")
-    words = _words(text)
+    words = answer_words(text)
     if _EMPTY.fullmatch(words):
         return Parsed("empty", value=sympy.S.EmptySet, text=text)
     if _DNE.fullmatch(words):
