@@ -151,17 +151,30 @@ class MoE(nn.Module):
         E, A = w_gate.shape[0], chosen.shape[1]
         pairs = chosen.reshape(-1)  # [N*A] expert of each (token, slot)
         order = pairs.argsort(stable=True)
-        ends = torch.searchsorted(pairs[order], torch.arange(E, device=flat.device), right=True)
-        offs = ends.to(torch.int32)  # [E] end row of each expert's group
+        expert_of = pairs[order]
+        ends = torch.searchsorted(expert_of, torch.arange(E, device=flat.device), right=True)
         token_of = order // A
-        rows = flat[token_of]  # [N*A, H]
+        weight_of = weights.reshape(-1)[order].to(flat.dtype)
+        g = group_rows(flat.device, flat.dtype, flat.shape[1], w_gate.shape[1])
+        if g > 1:  # pad each group to a multiple of g rows (see `group_rows`)
+            pad = -torch.diff(ends, prepend=ends.new_zeros(1)) % g  # padding after each group
+            padded_before = pad.cumsum(0)
+            slot = torch.arange(len(pairs), device=flat.device) + (padded_before - pad)[expert_of]
+            # Padding rows repeat token 0 with weight 0: they add exact zeros to its output.
+            # The last group runs to the buffer's end (a multiple of g rows), so no output
+            # row is left unwritten (garbage times 0 can be NaN).
+            size = -(-(len(pairs) + E * (g - 1)) // g) * g
+            ends = (ends + padded_before).index_fill_(0, ends.new_tensor([E - 1]), size)
+            token_of = token_of.new_zeros(size).index_copy_(0, slot, token_of)
+            weight_of = weight_of.new_zeros(size).index_copy_(0, slot, weight_of)
+        rows = flat[token_of]  # [N*A (+ padding), H], grouped by expert
+        offs = ends.to(torch.int32)  # [E] end row of each expert's group
         mm = torch._grouped_mm
         if torch.compiler.is_compiling() and flat.dtype != torch.bfloat16:
             mm = grouped_mm_opaque  # the compiler's own lowering takes bf16 only
         hidden = F.silu(mm(rows, w_gate.transpose(1, 2), offs=offs)) * \
             mm(rows, w_up.transpose(1, 2), offs=offs)
-        y = mm(hidden, w_down.transpose(1, 2), offs=offs)
-        y = y * weights.reshape(-1)[order, None].to(flat.dtype)
+        y = mm(hidden, w_down.transpose(1, 2), offs=offs) * weight_of[:, None]
         return torch.zeros_like(flat).index_add_(0, token_of, y)
 
     @staticmethod
@@ -180,6 +193,8 @@ class MoE(nn.Module):
         token_of = order // A
         # A compiled graph cannot read the busiest load: it pads to N, every expert's bound.
         capacity = len(flat) if torch.compiler.is_compiling() else int(counts.max())
+        g = group_rows(flat.device, flat.dtype, flat.shape[1], w_gate.shape[1])
+        capacity = -(-capacity // g) * g  # whole multiples of `group_rows`, as grouped GEMMs
         buf = flat.new_zeros(E, capacity, flat.shape[1])  # [E, C, H]
         buf[expert_of, row] = flat[token_of]
         hidden = F.silu(buf @ w_gate.transpose(1, 2)) * (buf @ w_up.transpose(1, 2))
@@ -189,6 +204,7 @@ class MoE(nn.Module):
 
 
 _GROUPED_MM: dict[tuple[str, torch.dtype], bool] = {}
+_GROUP_ROWS: dict[tuple[str, torch.dtype, int, int], int] = {}
 
 
 @torch.library.custom_op("noema::grouped_mm", mutates_args=())
@@ -216,3 +232,44 @@ def grouped_mm_works(device: torch.device, dtype: torch.dtype) -> bool:
         except (RuntimeError, AttributeError, NotImplementedError):
             _GROUPED_MM[key] = False
     return _GROUPED_MM[key]
+
+
+def group_rows(device: torch.device, dtype: torch.dtype, hidden: int, width: int) -> int:
+    """The row multiple each expert's group is padded to, so that a row's products round
+    the same whatever the group's size.
+
+    Matrix libraries multiply a few rows with other kernels than many (MKL on two threads:
+    any row count under 12 that is not a multiple of 4), and those round differently. An
+    expert's group holds a handful of rows at batch 1 and many in a batch, so unpadded groups
+    made a prompt's logits depend on the prompts decoded beside it, and a near-tie then flips
+    a greedy token. Probed once per device type, dtype and expert shape, eagerly (the
+    compiled forward probes before tracing): the smallest of 1, 2, 4, 8, 16 for which every
+    group of a multiple of it rows matches the same rows of a larger group; 1 (no padding)
+    where none does."""
+    key = (device.type, dtype, hidden, width)
+    if key not in _GROUP_ROWS:
+        _GROUP_ROWS[key] = _probe_group_rows(device, dtype, hidden, width)
+    return _GROUP_ROWS[key]
+
+
+def _probe_group_rows(device: torch.device, dtype: torch.dtype, hidden: int, width: int,
+                      most: int = 96) -> int:
+    if not grouped_mm_works(device, dtype):
+        return 1
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(most, hidden, generator=gen).to(device, dtype)
+    h = torch.randn(most, width, generator=gen).to(device, dtype)
+    # Laid out as the experts' stacks are used: [1, out, in] weights, transposed.
+    up = torch.randn(1, width, hidden, generator=gen).to(device, dtype).transpose(1, 2)
+    down = torch.randn(1, hidden, width, generator=gen).to(device, dtype).transpose(1, 2)
+
+    def product(rows: Tensor, weight: Tensor) -> Tensor:
+        offs = torch.tensor([len(rows)], dtype=torch.int32, device=device)
+        return torch._grouped_mm(rows, weight, offs=offs)
+
+    whole = product(x, up), product(h, down)
+    for g in (1, 2, 4, 8, 16):
+        if all(torch.equal(product(x[:m], up), whole[0][:m]) and
+               torch.equal(product(h[:m], down), whole[1][:m]) for m in range(g, most, g)):
+            return g
+    return 1

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from noema_core.config import NoemaConfig
 from noema_core.model import KVCache, NoemaModel, positional_block_mask
-from noema_core.moe import MoE, grouped_mm_works
+from noema_core.moe import MoE, group_rows, grouped_mm_works
 from noema_core.quantize import count_quantized
 
 
@@ -97,13 +97,16 @@ class BlockForward:
 
     def _check_model(self) -> None:
         """What the traced code cannot check itself: the MoE stacks still share the experts'
-        weights (a data_ptr comparison) and whether grouped GEMMs run (probed eagerly)."""
+        weights (a data_ptr comparison), whether grouped GEMMs run and how many rows their
+        groups are padded to (both probed eagerly)."""
+        weight = self.model.model.word_embeddings.weight
+        grouped_mm_works(weight.device, weight.dtype)
+        config = self.model.config
+        group_rows(weight.device, weight.dtype, config.hidden_size, config.moe_intermediate_size)
         for layer in self.model.model.layers:
             if isinstance(layer.mlp, MoE) and layer.mlp._stacked is not None and \
                     not layer.mlp._stacked_still_shared():
                 layer.mlp.stack_experts()
-        weight = self.model.model.word_embeddings.weight
-        grouped_mm_works(weight.device, weight.dtype)
 
     def _forward(self, ids: Tensor, positions: Tensor, columns: Tensor,
                  cache: KVCache) -> Tensor:
