@@ -20,9 +20,10 @@ every forward writes each row's active block at that row's positions and attends
 
 Sampling (temperature > 0) with a seed: every row draws from its own generator seeded with
 `settings.seed`, in the order decoding it alone would, so a row's reply does not depend on
-the batch size or on the other rows (as far as the batched forward's logits agree with the
-single one's; they match to rounding, not always bit for bit). Without a seed the rows
-share the global generator and nothing is reproducible.
+the batch size or on the other rows (the batched forward's logits are the single one's to
+the bit where `noema_core.moe.group_rows` finds a padding that makes them so: float32 and
+bf16 on the CPUs measured). Without a seed the rows share the global generator and nothing
+is reproducible.
 """
 
 from __future__ import annotations
