@@ -195,7 +195,11 @@ class Backbone(nn.Module):
 
     def __init__(self, config: NoemaConfig) -> None:
         super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        # Built around an uninitialised tensor: weights are always loaded or set by
+        # `init_weights`, and nn.Embedding's own normal_() init on the meta device (where
+        # `build_model` constructs) imports torch._dynamo, a second of every `noema` start.
+        self.word_embeddings = nn.Embedding.from_pretrained(
+            torch.empty(config.vocab_size, config.hidden_size), freeze=False)
         self.layers = nn.ModuleList(DecoderLayer(config, i)
                                     for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -267,3 +269,17 @@ def test_engine_generate_decodes_quietly_and_gives_the_streamed_reply(tiny_check
     assert quiet.stats.forwards == streamed.result.stats.forwards
     assert sum(isinstance(e, BlockUpdated) for e in events) == quiet.stats.forwards
     assert quiet_syncs.count < streamed_syncs.count
+
+
+def test_loading_and_eager_decoding_never_import_the_compiler():
+    # torch._dynamo takes about a second to import: a whole second of every `noema ask`
+    # when nn.Embedding's own init ran on the meta device. Only --compile may pay it.
+    probe = ("import sys\n"
+             "from noema_core.engine import Engine\n"
+             "engine = Engine.load('noema-tiny')\n"
+             "settings = engine.settings_for('s', gen_length=32)\n"
+             "list(engine.stream([{'role': 'user', 'content': 'What is 2 + 3?'}], settings))\n"
+             "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"
