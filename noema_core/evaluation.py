@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from noema_core.decoding.events import GenerationStats
+from noema_core.decoding.events import GenerationResult, GenerationStats
 from noema_core.decoding.settings import DecodingSettings, Mode
 from noema_core.engine import Engine
 from noema_core.errors import NoemaError
@@ -37,6 +37,9 @@ class ModeTally:
     forwards: int = 0
     seconds: float = 0.0
     edits: int = 0
+    # Batched decoding: the wall time of the whole run (rows overlap, so their own seconds
+    # do not add up to it); tokens/s is then the throughput.
+    wall_seconds: float | None = None
 
     def add(self, correct: bool, stats: GenerationStats) -> None:
         self.problems += 1
@@ -47,10 +50,11 @@ class ModeTally:
         self.edits += stats.edits
 
     def summary(self) -> dict:
+        seconds = self.seconds if self.wall_seconds is None else self.wall_seconds
         return {
             "accuracy": round(self.correct / self.problems, 4) if self.problems else 0.0,
             "tokens_per_forward": round(self.new_tokens / max(self.forwards, 1), 3),
-            "tokens_per_second": round(self.new_tokens / self.seconds, 2) if self.seconds else 0.0,
+            "tokens_per_second": round(self.new_tokens / seconds, 2) if seconds else 0.0,
             "edits_per_answer": round(self.edits / max(self.problems, 1), 3),
         }
 
@@ -198,6 +202,7 @@ class EvalReport:
     history_exchanges: int | None = None
     retries: int = 0  # decodings again of an answer the checker contradicts, at most
     retry: dict[str, RetryEffect] = field(default_factory=dict)
+    batch_size: int = 1  # questions decoded at once
 
     def as_dict(self) -> dict:
         results = []
@@ -215,16 +220,15 @@ class EvalReport:
                                       for mode, t in modes.items()}
                              for family, modes in self.families.items()},
                 "history_exchanges": self.history_exchanges, "retries": self.retries,
-                "cancelled": self.cancelled}
+                "batch_size": self.batch_size, "cancelled": self.cancelled}
 
 
 @dataclass(frozen=True)
 class EvalProgress:
-    done: int
+    done: int  # turns decoded (and, one at a time, graded)
     total: int
     mode: str
     family: str
-    correct: bool
 
 
 def grade(text: str, question: str, reference: str | None) -> bool:
@@ -240,7 +244,7 @@ def grade(text: str, question: str, reference: str | None) -> bool:
 def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int = 20, seed: int = 0,
              families: list[str] | None = None, items: Sequence[EvalItem] | None = None,
              source: str = "held-out problems", gen_length: int = 320,
-             card_presets: bool = False, retries: int = 0,
+             card_presets: bool = False, retries: int = 0, batch_size: int = 1,
              progress: Callable[[EvalProgress], None] | None = None,
              cancel: threading.Event | None = None) -> EvalReport:
     """Decode and grade `items` (default: `per_family` held-out problems of each family).
@@ -249,60 +253,101 @@ def evaluate(engine: Engine, *, modes: Sequence[Mode], per_family: int = 20, see
     (marked cancelled). `card_presets` decodes with the card's thresholds instead of the
     model's own. With `retries`, an answer the checker (independent mode, as in the chat)
     contradicts is decoded again by `noema_core.retry`'s plan, and the answer it would show is
-    graded; `report.retry` compares it with the answer as asked."""
+    graded; `report.retry` compares it with the answer as asked. `batch_size` > 1 decodes
+    `batch_size` questions at once (`noema_core.evaluation_batched`: the same replies); a
+    mode's tokens/s is then its throughput, all its tokens over the wall time of its
+    decoding (a family's stays per answer: its tokens over each answer's own time)."""
     if items is None:
         items = held_out_items(per_family, seed=seed, families=families)
     turns = sum(len(item.turns) for item in items)
     report = EvalReport(engine.info.name, turns, source,
-                        history_exchanges=engine.info.history_exchanges, retries=retries)
-    total = turns * len(modes)
-    done = 0
+                        history_exchanges=engine.info.history_exchanges, retries=retries,
+                        batch_size=batch_size)
+    decoded = [0, turns * len(modes)]  # turns decoded so far, of all the modes'
     for mode in modes:
         settings = (DecodingSettings.for_mode(mode, gen_length=gen_length) if card_presets
                     else engine.settings_for(mode, gen_length=gen_length))
         report.thresholds[mode.value] = {"threshold": settings.threshold,
                                          "editing_threshold": settings.editing_threshold}
-        overall = report.overall.setdefault(mode.value, ModeTally())
-        effect = EditingEffect()
-        retry = report.retry.setdefault(mode.value, RetryEffect()) if retries else None
-        for item in items:
-            history: list[dict[str, str]] = []
-            for index, turn in enumerate(item.turns):
-                if cancel is not None and cancel.is_set():
-                    report.cancelled = True
-                    return report
-                messages = [*history, {"role": "user", "content": turn.question}]
-                if retries:
-                    attempts = decode_until_verified(engine.generate, _independent(item, index),
-                                                     messages, settings, turn.question, retries)
-                    result = chosen(attempts).result
-                else:  # no independent check: nothing would act on it
-                    result = engine.generate(messages, settings)
-                    attempts = [Attempt("as asked", settings, result, None)]
-                right = grade(result.text, turn.question, turn.reference)
-                stats = all_decodings([a.result for a in attempts])
-                overall.add(right, stats)
-                report.families.setdefault(item.label(index), {}).setdefault(
-                    mode.value, ModeTally()).add(right, stats)
-                first = attempts[0].result
-                right_first = right if first is result else grade(first.text, turn.question,
-                                                                  turn.reference)
-                if retry is not None:
-                    retry.add(attempts, right, right_first)
-                if first.stats.edits:  # what editing buys in this mode: the decoding as asked
-                    plain = engine.generate(messages,
-                                            settings.replace(editing_threshold=EDITING_OFF))
-                    effect.edited_answers += 1
-                    effect.correct_with_edits += right_first
-                    effect.correct_editing_off += grade(plain.text, turn.question,
-                                                        turn.reference)
-                history = [*messages, {"role": "assistant", "content": result.text}]
-                done += 1
-                if progress:
-                    progress(EvalProgress(done, total, mode.value, item.family, right))
-        if mode is not Mode.AR:
-            report.editing[mode.value] = effect
+        _evaluate_mode(engine, items, mode, settings, report, batch_size, decoded, progress,
+                       cancel)
+        if report.cancelled:
+            break
     return report
+
+
+def _evaluate_mode(engine: Engine, items: Sequence[EvalItem], mode: Mode,
+                   settings: DecodingSettings, report: EvalReport, batch_size: int,
+                   decoded: list[int], progress: Callable[[EvalProgress], None] | None,
+                   cancel: threading.Event | None) -> None:
+    """Decode and grade every turn in `mode`, into `report` (`decoded`: [done, total])."""
+    overall = report.overall.setdefault(mode.value, ModeTally())
+    effect = EditingEffect()
+    retry = report.retry.setdefault(mode.value, RetryEffect()) if report.retries else None
+    editing_off = settings.replace(editing_threshold=EDITING_OFF)
+
+    def book(i: int, index: int, messages: list[dict[str, str]], attempts: list[Attempt],
+             plain: GenerationResult | None) -> None:
+        """Grade one decoded turn and count it in every tally it belongs to."""
+        item, turn = items[i], items[i].turns[index]
+        result = chosen(attempts).result
+        right = grade(result.text, turn.question, turn.reference)
+        stats = all_decodings([a.result for a in attempts])
+        overall.add(right, stats)
+        report.families.setdefault(item.label(index), {}).setdefault(
+            mode.value, ModeTally()).add(right, stats)
+        first = attempts[0].result
+        right_first = right if first is result else grade(first.text, turn.question,
+                                                          turn.reference)
+        if retry is not None:
+            retry.add(attempts, right, right_first)
+        if plain is not None:  # what editing buys in this mode: the decoding as asked
+            effect.edited_answers += 1
+            effect.correct_with_edits += right_first
+            effect.correct_editing_off += grade(plain.text, turn.question, turn.reference)
+
+    def counted(i: int) -> None:
+        decoded[0] += 1
+        if progress:
+            progress(EvalProgress(decoded[0], decoded[1], mode.value, items[i].family))
+
+    if batch_size > 1:
+        from noema_core.evaluation_batched import evaluate_waves
+
+        report.cancelled, overall.wall_seconds = evaluate_waves(
+            engine, items, settings, retries=report.retries, batch_size=batch_size,
+            editing_off=editing_off, independent=_independent, book=book, decoded=counted,
+            cancel=cancel)
+    else:
+        report.cancelled = _one_at_a_time(engine, items, settings, report.retries,
+                                          editing_off, book, cancel, counted)
+    if mode is not Mode.AR and not report.cancelled:
+        report.editing[mode.value] = effect
+
+
+def _one_at_a_time(engine: Engine, items: Sequence[EvalItem], settings: DecodingSettings,
+                   retries: int, editing_off: DecodingSettings, book: Callable[..., None],
+                   cancel: threading.Event | None, booked: Callable[[int], None]) -> bool:
+    """The interactive path, one turn after another; returns whether it was cancelled."""
+    for i, item in enumerate(items):
+        history: list[dict[str, str]] = []
+        for index, turn in enumerate(item.turns):
+            if cancel is not None and cancel.is_set():
+                return True
+            messages = [*history, {"role": "user", "content": turn.question}]
+            if retries:
+                attempts = decode_until_verified(engine.generate, _independent(item, index),
+                                                 messages, settings, turn.question, retries)
+            else:  # no independent check: nothing would act on it
+                attempts = [Attempt("as asked", settings, engine.generate(messages, settings),
+                                    None)]
+            plain = (engine.generate(messages, editing_off)
+                     if attempts[0].result.stats.edits else None)
+            book(i, index, messages, attempts, plain)
+            booked(i)
+            history = [*messages, {"role": "assistant",
+                                   "content": chosen(attempts).result.text}]
+    return False
 
 
 def _independent(item: EvalItem, index: int) -> Callable[..., Any]:
