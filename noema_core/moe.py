@@ -243,9 +243,10 @@ def group_rows(device: torch.device, dtype: torch.dtype, hidden: int, width: int
     expert's group holds a handful of rows at batch 1 and many in a batch, so unpadded groups
     made a prompt's logits depend on the prompts decoded beside it, and a near-tie then flips
     a greedy token. Probed once per device type, dtype and expert shape, eagerly (the
-    compiled forward probes before tracing): the smallest of 1, 2, 4, 8, 16 for which every
-    group of a multiple of it rows matches the same rows of a larger group; 1 (no padding)
-    where none does."""
+    compiled forward probes before tracing) and at the thread count of that first call: the
+    smallest of 1, 2, 4, 8, 16 for which every group of a multiple of it rows matches the
+    same rows of a larger group; 1 (no padding) where none does. Quantized experts run one
+    by one through bitsandbytes, unpadded."""
     key = (device.type, dtype, hidden, width)
     if key not in _GROUP_ROWS:
         _GROUP_ROWS[key] = _probe_group_rows(device, dtype, hidden, width)
