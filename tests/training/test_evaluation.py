@@ -135,6 +135,7 @@ class ScriptedEngine:
         self.info = Info()
         self.replies = replies
         self.seen: list[list[dict]] = []
+        self.batches: list[int] = []  # the size of each generate_batch call
 
     settings_for = Engine.settings_for
     set_history_exchanges = Engine.set_history_exchanges
@@ -144,6 +145,15 @@ class ScriptedEngine:
         text = self.replies.get(messages[-1]["content"], "")
         stats = GenerationStats(prompt_tokens=5, new_tokens=4, forwards=2, seconds=0.1)
         return GenerationResult((1,) * 4, text, stats)
+
+    def generate_batch(self, conversations, settings, cancel=None, *, batch_size=None,
+                       on_result=None):
+        self.batches.append(len(conversations))
+        results = [self.generate(messages, settings) for messages in conversations]
+        for index, result in enumerate(results):
+            if on_result is not None:
+                on_result(index, result)
+        return results
 
 
 def _write(tmp_path, rows) -> str:
@@ -310,3 +320,34 @@ def test_eval_retry_option_reports_both_accuracies_on_questions_and_datasets(mon
     assert (row["tries"], row["shown"], row["verdict"], row["verdict_as_asked"]) == \
         (2, "one token per forward", "verified", "contradicted")
     assert row["response"] == "\\boxed{42}"
+
+
+def test_eval_batch_size_decodes_a_sets_turns_in_waves_with_the_same_report(monkeypatch,
+                                                                           tmp_path):
+    from noema_tui.cli import app
+
+    turns = [{"question": f"what is {n} + 1?", "answer": str(n + 1)} for n in range(3)]
+    rows = [{"family": "arithmetic", "turns": turns},
+            {"family": "fractions", "question": "1/2 + 1/4?", "answer": "\\frac{3}{4}"},
+            {"family": "out_of_scope", "question": "hello"}]
+    replies = {"what is 0 + 1?": "\\boxed{1}", "what is 1 + 1?": "\\boxed{3}",
+               "what is 2 + 1?": "\\boxed{3}", "1/2 + 1/4?": "\\boxed{\\frac{3}{4}}",
+               "hello": "Hi, I solve school maths."}
+    path = _write(tmp_path, rows)
+    reports = {}
+    for size in ("1", "8"):
+        fake = ScriptedEngine(replies)
+        monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, fake=fake, **k: fake))
+        result = CliRunner().invoke(app, ["eval", "--questions", path, "--mode", "q",
+                                          "--batch-size", size, "--json"])
+        assert result.exit_code == 0, result.output
+        reports[size] = json.loads(result.stdout)
+    # Batched: wave 0 holds every first turn, then one wave per later turn of the chat,
+    # each after the model's own earlier answer.
+    assert fake.batches == [3, 1, 1]
+    assert fake.seen[3][-2] == {"role": "assistant", "content": "\\boxed{1}"}
+    assert reports["8"]["batch_size"] == 8
+    # The same grades; only the mode's tokens/s changes meaning (throughput when batched).
+    assert reports["8"]["families"] == reports["1"]["families"]
+    assert [r["accuracy"] for r in reports["8"]["results"]] == \
+        [r["accuracy"] for r in reports["1"]["results"]] == [0.8]
