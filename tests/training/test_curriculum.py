@@ -80,6 +80,18 @@ def test_order_of_operations_reduces_one_operation_per_step():
         assert ops_after == ops - 1
 
 
+def test_order_of_operations_divides_by_and_into_parenthesised_sums_as_people_type_them():
+    import re
+
+    from noema_core.training.curriculum.expressions import order_of_operations
+
+    rng = random.Random(12)
+    expressions = [order_of_operations(rng).key[1] for _ in range(600)]  # checked with sympy
+    assert any(re.search(r"÷ \([^()]*[+-][^()]*\)", e) for e in expressions)  # 12 ÷ (1 + 3)
+    assert any(re.search(r"\([^()]*[+-][^()]*\) ÷", e) for e in expressions)  # (20 - 4) ÷ 2
+    assert any(re.fullmatch(r"\d+ ÷ \d+", e.split(" + ")[0]) for e in expressions)
+
+
 def test_collecting_like_terms_adds_one_term_per_step():
     from noema_core.training.curriculum.polynomials import _collect_like_terms
 

@@ -25,6 +25,10 @@ from noema_core.training.curriculum.problem import Problem
 
 PRECEDENCE = {"+": 1, "-": 1, "×": 2, "÷": 2, "^": 3}
 POWER_SHARE = 0.08  # of leaves that are a small power, 2^3 or 7^2, as in "2^3 + 4 * 5"
+# Of quotients in trees of 2+ operators: a parenthesised sum or difference as the divisor or
+# the dividend, as people type them ("12 / (1 + 3) + 5", "(20 - 4) / 2"); the rest divide
+# two numbers.
+COMPOUND_QUOTIENT_SHARE = 0.4
 
 Tree = int | tuple[str, "Tree", "Tree"]  # (op, left, right) or a leaf
 
@@ -40,10 +44,28 @@ def _random_tree(rng: random.Random, ops: int) -> Tree:
     op = rng.choice("++--××÷")
     if op == "÷":
         d = rng.randint(2, 9)
+        if ops >= 2 and rng.random() < COMPOUND_QUOTIENT_SHARE:
+            quotient = _compound_quotient(rng, d)
+            return quotient if ops == 2 else \
+                (rng.choice("+-"), quotient, _random_tree(rng, ops - 3))
         return ("÷", d * rng.randint(1, 9), d) if ops == 1 else \
             (rng.choice("+-"), ("÷", d * rng.randint(1, 9), d), _random_tree(rng, ops - 2))
     left_ops = rng.randint(0, ops - 1)
     return (op, _random_tree(rng, left_ops), _random_tree(rng, ops - 1 - left_ops))
+
+
+def _compound_quotient(rng: random.Random, d: int) -> Tree:
+    """An exact quotient with one side a sum or difference (two operators): d * k ÷ (a ± b)
+    where a ± b = d, or (a ± b) ÷ d where a ± b = d * k."""
+    k = rng.randint(1, 9)
+    if rng.random() < 0.5:  # the divisor
+        a = rng.randint(1, d - 1)
+        side: Tree = ("+", a, d - a) if rng.random() < 0.5 else ("-", d + a, a)
+        return ("÷", d * k, side)
+    total = d * k
+    a = rng.randint(1, 12)
+    side = ("+", a, total - a) if total > a and rng.random() < 0.5 else ("-", total + a, a)
+    return ("÷", side, d)
 
 
 def _tokens(tree: Tree, parent_op: str | None = None, right: bool = False) -> list:
