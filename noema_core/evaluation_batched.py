@@ -56,12 +56,15 @@ def evaluate_waves(engine: Engine, items: Sequence[Any], settings: DecodingSetti
             if edited else [], strict=True))
         seconds += time.perf_counter() - began
         if cancel is not None and cancel.is_set():
-            # Only whole answers count: a row cut short is not booked, as the sequential
-            # loop stops before a turn it has not decoded.
+            # Only whole decodings count: a row whose answer was cut short is not booked (the
+            # sequential loop stops before a turn it has not decoded); one whose retry or
+            # editing-off decoding was cut is booked with the decodings it finished.
             for j, i in enumerate(live):
-                if not any(a.result.cancelled for a in attempts[j]) and \
-                        not (j in plain and plain[j].cancelled):
-                    book(i, turn, asked[j], attempts[j], plain.get(j))
+                done = [a for a in attempts[j] if not a.result.cancelled]
+                if done and done[0] is attempts[j][0]:
+                    extra = plain.get(j)
+                    book(i, turn, asked[j], done,
+                         None if extra is None or extra.cancelled else extra)
             return True, seconds
         for j, i in enumerate(live):
             book(i, turn, asked[j], attempts[j], plain.get(j))

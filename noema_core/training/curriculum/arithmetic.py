@@ -181,6 +181,11 @@ def arithmetic_question(rng: random.Random, a: int, op: str, b: int) -> str:
     return casual(rng, rng.choice(VALUE_Q).format(e=expression))
 
 
+# Of the quotients: a divisor from 10 to 25 (people divide by 12 or 15 as often as by 7),
+# written digit by digit as the others are; the rest divide by 2-9.
+TWO_DIGIT_DIVISOR_SHARE = 0.25
+
+
 def _operand(rng: random.Random, low_digits: int, high_digits: int) -> int:
     digits = rng.randint(low_digits, high_digits)
     return rng.randint(10 ** (digits - 1), 10 ** digits - 1)
@@ -199,8 +204,10 @@ def multi_digit(rng: random.Random, check: bool = True) -> Problem:
         b = _operand(rng, 1, 2) if a < 100 else rng.randint(2, 9)
         value, text = a * b, multiplication_text(a, b)
     else:
-        b = rng.randint(2, 9)
-        value = _operand(rng, 1, 3)
+        if rng.random() < TWO_DIGIT_DIVISOR_SHARE:  # "144 / 12", "what's 225 / 15"
+            b, value = rng.randint(10, 25), _operand(rng, 1, 2)
+        else:
+            b, value = rng.randint(2, 9), _operand(rng, 1, 3)
         a = b * value
         text = long_division_text(a, b)
     if check:
