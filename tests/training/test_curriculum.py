@@ -92,6 +92,16 @@ def test_order_of_operations_divides_by_and_into_parenthesised_sums_as_people_ty
     assert any(re.fullmatch(r"\d+ ÷ \d+", e.split(" + ")[0]) for e in expressions)
 
 
+def test_arithmetic_divides_by_two_digit_numbers_too():
+    from noema_core.training.curriculum.arithmetic import multi_digit
+
+    rng = random.Random(13)
+    divisions = [p.key for p in (multi_digit(rng) for _ in range(400)) if p.key[2] == "÷"]
+    divisors = {b for _, _, _, b in divisions}
+    assert divisors & set(range(10, 26)) and divisors & set(range(2, 10))
+    assert all(a % b == 0 for _, a, _, b in divisions)  # exact, as the steps assume
+
+
 def test_collecting_like_terms_adds_one_term_per_step():
     from noema_core.training.curriculum.polynomials import _collect_like_terms
 
