@@ -102,6 +102,19 @@ def test_arithmetic_divides_by_two_digit_numbers_too():
     assert all(a % b == 0 for _, a, _, b in divisions)  # exact, as the steps assume
 
 
+def test_fractions_reach_twelfths_and_reduce_by_factors_to_twelve():
+    from math import gcd
+
+    from noema_core.training.curriculum.arithmetic import fractions
+
+    rng = random.Random(14)
+    keys = [fractions(rng).key for _ in range(600)]  # each checked with sympy
+    denominators = {k[2] for k in keys if k[1] != "simplify"} | \
+        {k[5] for k in keys if k[1] != "simplify"}
+    assert {11, 12} <= denominators <= set(range(2, 13))
+    assert any(gcd(k[2], k[3]) > 9 for k in keys if k[1] == "simplify")
+
+
 def test_collecting_like_terms_adds_one_term_per_step():
     from noema_core.training.curriculum.polynomials import _collect_like_terms
 

@@ -267,7 +267,7 @@ def fractions(rng: random.Random, check: bool = True) -> Problem:
     if kind == "simplify":
         d0 = rng.randint(2, 12)
         n0 = rng.randint(1, 3 * d0)
-        g = rng.randint(2, 9)
+        g = rng.randint(2, 12)  # school fractions reduce by 10, 11 or 12 too (48/36)
         n, d = n0 * g, d0 * g
         text, value = _lowest_terms(n, d)
         text = f"The greatest common divisor of {n} and {d} is {gcd(n, d)}. " + text
@@ -275,8 +275,9 @@ def fractions(rng: random.Random, check: bool = True) -> Problem:
         key = ("fractions", "simplify", n, d)
         expected = sympy.Rational(n, d)
     else:
-        a, b = rng.randint(1, 9), rng.randint(2, 10)
-        c, e = rng.randint(1, 9), rng.randint(2, 10)
+        # Denominators to 12, as in school exercises (3/8 + 5/12).
+        a, b = rng.randint(1, 9), rng.randint(2, 12)
+        c, e = rng.randint(1, 9), rng.randint(2, 12)
         p, q = f"{a}/{b}", f"{c}/{e}"
         if kind in "+-":
             m = _lcm(b, e)
