@@ -21,7 +21,14 @@ from noema_core.dataset import DatasetError, DatasetItem
 from noema_core.decoding.events import GenerationResult
 from noema_core.decoding.settings import DecodingSettings
 from noema_core.engine import Engine
-from noema_core.retry import Attempt, all_decodings, chosen, retry_plan, should_retry
+from noema_core.retry import (
+    Attempt,
+    all_decodings,
+    chosen,
+    retry_in_batches,
+    retry_plan,
+    should_retry,
+)
 
 
 def generate_many(engine: Engine, prompts: Sequence[str], settings: DecodingSettings,
@@ -177,19 +184,11 @@ def _retry_contradicted(engine: Engine, grader: _Grader,
     the checker no longer finds wrong is booked at once, the rest after the plan."""
     from noema_core.verify import check
 
-    for how, each in plan:
-        if not grader.pending or (cancel is not None and cancel.is_set()):
-            break
-        indices = sorted(grader.pending)
-        results = generate_many(engine, [grader.todo[i].question for i in indices], each,
-                                cancel, batch_size=batch_size)
-        for index, result in zip(indices, results, strict=False):
-            if result.cancelled:
-                continue  # shown as it stood before this step
-            verdict = check(result.text, question=grader.todo[index].question)
-            grader.pending[index].append(Attempt(how, each, result, verdict))
-            if not should_retry(verdict):
-                grader.finish(index)
+    retry_in_batches(
+        lambda keys, each: generate_many(engine, [grader.todo[i].question for i in keys],
+                                         each, cancel, batch_size=batch_size),
+        grader.pending, lambda i, text: check(text, question=grader.todo[i].question),
+        plan, cancel, settled=grader.finish)
     if cancel is not None and cancel.is_set():
         grader.report.cancelled = True  # the replies held back show their tries so far
     for index in sorted(grader.pending):

@@ -19,7 +19,7 @@ from typing import Any
 from noema_core.decoding.events import GenerationResult
 from noema_core.decoding.settings import DecodingSettings
 from noema_core.engine import Engine
-from noema_core.retry import Attempt, chosen, retry_plan, should_retry
+from noema_core.retry import Attempt, chosen, retry_in_batches, retry_plan
 
 # book(item_index, turn_index, messages, attempts, editing_off_result): what the sequential
 # loop does with one decoded turn (`noema_core.evaluation.evaluate`).
@@ -85,19 +85,14 @@ def _retry(engine: Engine, asked: list[list[dict[str, str]]], attempts: list[lis
            checks: list[Callable[..., Any]], questions: list[str],
            settings: DecodingSettings, retries: int, batch_size: int,
            cancel: threading.Event | None) -> None:
-    """`decode_until_verified` for a batch: check every answer, then each plan step decodes
-    the answers still to retry as one batch, in place in `attempts`."""
+    """`decode_until_verified` for a wave: check every answer as asked, then retry the ones
+    the checker finds wrong or cannot read, a batch per plan step, in place in `attempts`."""
     for j, tries in enumerate(attempts):
         first = tries[0]
         tries[0] = Attempt(first.how, first.settings, first.result,
                            checks[j](first.result.text, question=questions[j]))
-    for how, each in retry_plan(settings, retries)[1:]:
-        redo = [j for j, tries in enumerate(attempts)
-                if should_retry(tries[-1].verdict, tries[-1].result.cancelled)]
-        if not redo or (cancel is not None and cancel.is_set()):
-            return
-        results = engine.generate_batch([asked[j] for j in redo], each, cancel,
-                                        batch_size=batch_size)
-        for j, result in zip(redo, results, strict=True):
-            attempts[j].append(Attempt(how, each, result,
-                                       checks[j](result.text, question=questions[j])))
+    retry_in_batches(
+        lambda rows, each: engine.generate_batch([asked[j] for j in rows], each, cancel,
+                                                 batch_size=batch_size),
+        dict(enumerate(attempts)), lambda j, text: checks[j](text, question=questions[j]),
+        retry_plan(settings, retries)[1:], cancel)

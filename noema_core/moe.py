@@ -164,7 +164,8 @@ class MoE(nn.Module):
             # The last group runs to the buffer's end (a multiple of g rows), so no output
             # row is left unwritten (garbage times 0 can be NaN).
             size = -(-(len(pairs) + E * (g - 1)) // g) * g
-            ends = (ends + padded_before).index_fill_(0, ends.new_tensor([E - 1]), size)
+            ends = ends + padded_before
+            ends[-1] = size
             token_of = token_of.new_zeros(size).index_copy_(0, slot, token_of)
             weight_of = weight_of.new_zeros(size).index_copy_(0, slot, weight_of)
         rows = flat[token_of]  # [N*A (+ padding), H], grouped by expert

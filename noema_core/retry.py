@@ -84,6 +84,31 @@ def decode_until_verified(generate: Callable[..., GenerationResult],
     return attempts
 
 
+def retry_in_batches(decode: Callable[[list[int], DecodingSettings], list[GenerationResult]],
+                     tries: dict[int, list[Attempt]], check: Callable[[int, str], Any],
+                     plan: Sequence[tuple[str, DecodingSettings]],
+                     cancel: threading.Event | None = None,
+                     settled: Callable[[int], None] | None = None) -> None:
+    """`decode_until_verified` for many answers at once, in place in `tries` (each answer's
+    tries so far, by key): each step of `plan` decodes, as one batch (`decode(keys,
+    settings)`: a result per key, in order), the answers whose last try earns a retry, and
+    appends every complete result with its verdict (`check(key, text)`); `settled(key)`
+    hears an answer as soon as it needs no more tries. A cancelled result is dropped: the
+    answer keeps the tries it finished."""
+    for how, each in plan:
+        redo = sorted(key for key, attempts in tries.items()
+                      if should_retry(attempts[-1].verdict, attempts[-1].result.cancelled))
+        if not redo or (cancel is not None and cancel.is_set()):
+            return
+        for key, result in zip(redo, decode(redo, each), strict=False):
+            if result.cancelled:
+                continue
+            verdict = check(key, result.text)
+            tries[key].append(Attempt(how, each, result, verdict))
+            if settled is not None and not should_retry(verdict):
+                settled(key)
+
+
 def all_decodings(results: Sequence[GenerationResult]) -> GenerationStats:
     """One answer's cost: every decoding it took (its first one's stats when there was one)."""
     if len(results) == 1:
